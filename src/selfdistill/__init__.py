@@ -1,0 +1,12 @@
+"""selfdistill: self-distillation in closed form for kernels and as recipes for networks.
+
+The top-level package is torch-free: kernel self-distillation (:class:`SelfDistilledKernelRidge`),
+the theory toolkit (:mod:`selfdistill.theory`) and label corruption (:func:`corrupt_labels`).
+The PyTorch parts live in :mod:`selfdistill.nn` and :mod:`selfdistill.ntk` (``selfdistill[torch]``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

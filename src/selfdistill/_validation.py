@@ -1,0 +1,72 @@
+"""Argument checks shared by every public entry point.
+
+Each check raises ``ValueError`` whose message names the argument and the allowed range, so that
+a user sees at once what to change.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+__all__ = ["check_choice", "check_int", "check_real", "parse_int_list"]
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as float after checking it is a finite real in the given interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    lo_ok = low is None or (value >= low if low_inclusive else value > low)
+    hi_ok = high is None or (value <= high if high_inclusive else value < high)
+    if not (lo_ok and hi_ok):
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        lb = "[" if (low is not None and low_inclusive) else "("
+        rb = "]" if (high is not None and high_inclusive) else ")"
+        raise ValueError(f"{name} must be in {lb}{left}, {right}{rb}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as int after checking it is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        left = "-inf" if low is None else str(low)
+        right = "inf" if high is None else str(high)
+        raise ValueError(f"{name} must be an integer in [{left}, {right}], got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """Return ``value`` after checking it is one of ``choices``."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def parse_int_list(name: str, text: str) -> list[int]:
+    """Parse a comma list such as ``"0,1,2"`` (used for ``--seeds``)."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a comma-separated list of integers, got {text!r}"
+        ) from None
+    if not values:
+        raise ValueError(f"{name} must name at least one integer, got {text!r}")
+    return values

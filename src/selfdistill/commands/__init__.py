@@ -1,0 +1,1 @@
+"""Subcommands of the ``selfdistill`` CLI (see :mod:`selfdistill.cli`)."""

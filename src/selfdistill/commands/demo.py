@@ -1,0 +1,75 @@
+"""Run the main demo: a short variant of every reproduction, on data that ships with the package.
+
+Kernel results come first (no torch needed); the network demos run when the torch extra is
+installed. Every part writes OUT/PART/results.json and its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..experiments import (
+    EXPERIMENTS,
+    add_common_arguments,
+    available,
+    run_experiment,
+    torch_available,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs") / "demo",
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma list of parts to run (default: all); parts: "
+        + ", ".join(n for n, e in EXPERIMENTS.items() if e.in_demo),
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="run the full-size experiments instead of the quick variants",
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="do not print progress lines and bars",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    names = [n for n, e in EXPERIMENTS.items() if e.in_demo and available(e)]
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise ValueError(f"--only names unknown parts {unknown}; parts: {', '.join(names)}")
+        names = [n for n in names if n in wanted]
+    for name in names:
+        experiment = EXPERIMENTS[name]
+        if experiment.needs_torch and not torch_available():
+            print(f"== {name}: skipped (needs PyTorch: pip install 'selfdistill[torch]')")
+            continue
+        print(f"== {name}: {experiment.summary}", flush=True)
+        parser = argparse.ArgumentParser(prog=f"selfdistill reproduce {name}")
+        add_common_arguments(parser, name)
+        module = experiment.load()
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(parser)
+        argv = ["--out", str(args.out / name)]
+        if not args.full:
+            argv.append("--quick")
+        if not args.progress:
+            argv.append("--no-progress")
+        run_experiment(name, parser.parse_args(argv))
+        print(f"   wrote {args.out / name}", flush=True)
+    print(f"demo finished: results in {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,125 @@
+"""Package-level contracts: torch-free import, CLI help everywhere, atomic I/O, validation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import selfdistill
+from selfdistill import _io
+from selfdistill._validation import check_choice, check_int, check_real, parse_int_list
+from selfdistill.cli import COMMANDS, build_parser, main
+from selfdistill.experiments import EXPERIMENTS, available
+
+from .helpers import run_without_torch
+
+
+def test_import_without_torch() -> None:
+    proc = run_without_torch(
+        "import selfdistill, selfdistill.cli, selfdistill.experiments\n"
+        "selfdistill.cli.build_parser()\n"
+        "print('ok', selfdistill.__version__)\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok")
+
+
+def test_every_registered_module_imports_without_torch() -> None:
+    modules = [m for m, _ in COMMANDS.values()]
+    modules += [e.module for e in EXPERIMENTS.values() if available(e)]
+    code = "import importlib, importlib.util\n" + "".join(
+        f"if importlib.util.find_spec({m!r}): importlib.import_module({m!r})\n" for m in modules
+    )
+    proc = run_without_torch(code)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_help_of_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert "demo" in sub.choices and "reproduce" in sub.choices
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage" in capsys.readouterr().out
+    for name, experiment in EXPERIMENTS.items():
+        if not available(experiment):
+            continue
+        with pytest.raises(SystemExit) as exc:
+            main(["reproduce", name, "--help"])
+        assert exc.value.code == 0
+        assert "--out" in capsys.readouterr().out
+
+
+def test_version() -> None:
+    assert selfdistill.__version__.count(".") == 2
+
+
+def test_write_json_is_strict_and_atomic(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "r.json"
+    _io.write_json(
+        path,
+        {
+            "a": np.float64(1.5),
+            "b": np.arange(3),
+            "nan": math.nan,
+            "p": tmp_path,
+            "t": (1, np.int64(2)),
+            "flag": np.bool_(True),
+        },
+    )
+    data = json.loads(path.read_text())
+    assert data == {
+        "a": 1.5,
+        "b": [0, 1, 2],
+        "nan": None,
+        "p": str(tmp_path),
+        "t": [1, 2],
+        "flag": True,
+    }
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary left behind
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    _io.write_json(path, {"old": 1})
+    with pytest.raises(TypeError):
+        _io.write_json(path, {"bad": object()})
+    assert _io.read_json(path) == {"old": 1}
+    assert sorted(os.listdir(tmp_path)) == ["r.json"]
+
+
+def test_write_csv(tmp_path: Path) -> None:
+    path = _io.write_csv(tmp_path / "r.csv", [{"a": 1, "b": 2.5}, {"a": 2, "c": "x"}])
+    assert path.read_text().splitlines() == ["a,b,c", "1,2.5,", "2,,x"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: check_real("lam", 0.0, low=0.0, low_inclusive=False),
+            r"lam must be in \(0, inf\)",
+        ),
+        (lambda: check_real("alpha", 1.5, low=0.0, high=1.0), r"alpha must be in \[0, 1\]"),
+        (lambda: check_real("alpha", float("nan")), "alpha must be finite"),
+        (lambda: check_real("alpha", "x"), "alpha must be a real number"),
+        (lambda: check_int("steps", 0, low=1), r"steps must be an integer in \[1, inf\]"),
+        (lambda: check_int("steps", 1.0, low=1), "steps must be an integer"),
+        (lambda: check_choice("kind", "x", ["a", "b"]), "kind must be one of 'a', 'b'"),
+        (lambda: parse_int_list("--seeds", "0,a"), "--seeds must be a comma-separated"),
+    ],
+)
+def test_validation_messages_name_the_argument(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_parse_int_list() -> None:
+    assert parse_int_list("--seeds", "0, 1,2") == [0, 1, 2]
