@@ -7,6 +7,8 @@ The PyTorch parts live in :mod:`selfdistill.nn` and :mod:`selfdistill.ntk` (``se
 
 from __future__ import annotations
 
+from .noise import corrupt_labels
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "corrupt_labels"]
