@@ -1,0 +1,116 @@
+"""Kernel evaluation for :class:`~selfdistill.SelfDistilledKernelRidge`.
+
+Every kernel that :func:`sklearn.metrics.pairwise.pairwise_kernels` knows (``"rbf"``,
+``"linear"``, ``"poly"``, ``"laplacian"``, ...), ``"precomputed"``, a callable ``k(x, x')`` and
+``"spline"``: the Green's function of Mobahi et al. (2020) section 4,
+
+.. math::
+
+    g(x, x') = \\tfrac16 \\max((x - x')^3, 0) - \\tfrac16\\, x (1 - x') (x^2 - 2x' + x'^2),
+
+the kernel of the regulariser :math:`R(f) = \\int_0^1 f''(x)^2\\,dx` with boundary conditions
+``f(0) = f(1) = f''(0) = f''(1) = 0``. It is defined for scalar inputs in ``[0, 1]``; since
+``g(0, .) = g(1, .) = 0`` its Gram matrix on points that include 0 or 1 is only positive
+*semi*-definite (see :data:`selfdistill.kernel_ridge.EIGVAL_RTOL` for how the estimator treats
+the null space).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+
+__all__ = ["KERNELS", "check_spline_input", "kernel_matrix", "spline_kernel"]
+
+#: Names accepted by ``kernel=`` besides a callable.
+KERNELS: tuple[str, ...] = (*sorted(PAIRWISE_KERNEL_FUNCTIONS), "precomputed", "spline")
+
+
+def check_spline_input(name: str, X: np.ndarray) -> np.ndarray:
+    """Return ``X`` as a column after checking it is 1-D data in ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when ``X`` has more than one feature or a value outside ``[0, 1]``.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 1:
+        raise ValueError(
+            f'{name} must have exactly one feature for kernel="spline", got shape {X.shape}'
+        )
+    if X.size and (X.min() < 0.0 or X.max() > 1.0):
+        raise ValueError(
+            f'{name} values must be in [0, 1] for kernel="spline", '
+            f"got range [{X.min():g}, {X.max():g}]"
+        )
+    return X
+
+
+def spline_kernel(X: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
+    """Mobahi et al. (2020) section 4 spline Green's function ``g(x, y)`` for all pairs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 1)
+        Points in ``[0, 1]``.
+    Y : ndarray of shape (m, 1), optional
+        Points in ``[0, 1]``; ``X`` when omitted.
+
+    Returns
+    -------
+    ndarray of shape (n, m)
+        ``g(x_i, y_j)``. The formula is symmetric in its arguments; for ``Y is None`` the
+        result is symmetrised exactly (rounding differs between ``g(x, y)`` and ``g(y, x)``).
+    """
+    X = check_spline_input("X", X)
+    Yc = X if Y is None else check_spline_input("Y", Y)
+    x = X[:, 0][:, None]
+    t = Yc[:, 0][None, :]
+    G = np.maximum(x - t, 0.0) ** 3 / 6.0 - x * (1.0 - t) * (x**2 - 2.0 * t + t**2) / 6.0
+    if Y is None:
+        G = 0.5 * (G + G.T)
+    return G
+
+
+def kernel_matrix(
+    X: np.ndarray,
+    Y: np.ndarray | None = None,
+    *,
+    kernel: str | Callable[..., float] = "rbf",
+    gamma: float | None = None,
+    degree: float = 3,
+    coef0: float = 1,
+    kernel_params: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Kernel matrix ``k(X, Y)``, parameters as in :class:`sklearn.kernel_ridge.KernelRidge`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Left inputs (for ``"precomputed"``: the kernel matrix itself, returned unchanged).
+    Y : ndarray of shape (m, d), optional
+        Right inputs; ``X`` when omitted.
+    kernel : str or callable
+        One of :data:`KERNELS` or a callable ``k(x, y) -> float`` on two 1-D rows.
+    gamma, degree, coef0 : float
+        Passed to the sklearn kernels that take them (ignored by the others, as in sklearn).
+    kernel_params : dict, optional
+        Extra keyword arguments for the kernel function (callables included).
+
+    Returns
+    -------
+    ndarray of shape (n, m)
+    """
+    if kernel == "spline":
+        return spline_kernel(X, Y)
+    if kernel == "precomputed":
+        return pairwise_kernels(X, Y, metric="precomputed")
+    if callable(kernel):
+        params = dict(kernel_params or {})
+    else:
+        params = {"gamma": gamma, "degree": degree, "coef0": coef0, **(kernel_params or {})}
+    return pairwise_kernels(X, Y, metric=kernel, filter_params=not callable(kernel), **params)

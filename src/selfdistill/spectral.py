@@ -1,0 +1,201 @@
+"""Spectral building blocks of kernel self-distillation (pure functions on the Gram spectrum).
+
+With ``K = V diag(d) V^T`` every self-distillation step is a diagonal update (Borup & Andersen
+2021, Lemma 4.2; Mobahi et al. 2020, eq. 13). This module holds the pieces that work on the
+spectrum alone: the eigendecomposition with its null-space tolerance, the ``B`` recursion, the
+step loss and its bracketing root finder for the ridge in epsilon mode, and the closed-form
+optimal ``alpha`` (Borup Thm 4.4).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+from scipy.optimize import brentq
+
+__all__ = [
+    "EIGVAL_RTOL",
+    "b_recursion",
+    "eigh_descending",
+    "epsilon_ridge",
+    "optimal_alpha",
+    "shrink_factors",
+    "step_loss",
+]
+
+#: Relative eigenvalue tolerance: eigenvalues ``d <= EIGVAL_RTOL * d_max`` (negative rounding
+#: noise included) are treated as exactly zero, i.e. as the null space of the Gram matrix. It sits
+#: two orders above the rounding error of a symmetric eigensolver (about ``n * eps * d_max``,
+#: ``1e-12`` for ``n = 4000``) and far below any eigenvalue that matters for ``lam / d_max``
+#: above ``1e-8``. The spline Green's function (``g(0, .) = g(1, .) = 0``) has exact zeros.
+EIGVAL_RTOL: float = 1e-10
+
+
+def eigh_descending(K: np.ndarray, *, rtol: float = EIGVAL_RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """Eigendecomposition of a symmetric PSD matrix, eigenvalues descending, null space zeroed.
+
+    Uses LAPACK ``syevd`` (``driver="evd"``, divide and conquer), several times faster than the
+    default driver for all eigenpairs.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Symmetric kernel (Gram) matrix; only its lower triangle is read.
+    rtol : float
+        Eigenvalues ``<= rtol * max(d)`` are set to exactly ``0`` (see :data:`EIGVAL_RTOL`).
+
+    Returns
+    -------
+    d : ndarray of shape (n,)
+        Eigenvalues, descending, ``>= 0``.
+    V : ndarray of shape (n, n)
+        Orthonormal eigenvectors, column ``k`` belongs to ``d[k]``.
+    """
+    n = K.shape[0]
+    if n == 0:
+        return np.zeros(0), np.zeros((0, 0))
+    d, V = scipy.linalg.eigh(K, driver="evd", check_finite=False)
+    d = d[::-1].copy()
+    V = np.ascontiguousarray(V[:, ::-1])
+    d_max = max(float(d[0]), 0.0)
+    d[d <= rtol * d_max] = 0.0
+    return d, V
+
+
+def b_recursion(
+    eigvals: np.ndarray, lams: np.ndarray, alphas: np.ndarray, *, b0: np.ndarray | None = None
+) -> np.ndarray:
+    """Diagonals of ``B^(t)``, t = 1..steps (Borup Lemma 4.2 eq. 12; appendix D for varying lam).
+
+    ``B^(0) = I`` and ``B^(t) = A_t ((1 - alpha_t) B^(t-1) + alpha_t I)`` with
+    ``A_t = D (D + lam_t I)^-1``; ``alpha_1`` is irrelevant (``B^(1) = A_1``). ``lam_t = inf``
+    (a collapsed step) gives ``A_t = 0``; ``lam_t = 0`` (the ``lam -> 0+`` limit) gives ``A_t`` = 1
+    on the range of ``D`` and 0 on its null space.
+
+    Parameters
+    ----------
+    eigvals : ndarray of shape (n,)
+        Eigenvalues ``d >= 0``.
+    lams : ndarray of shape (steps,)
+        Ridge of every step.
+    alphas : ndarray of shape (steps,)
+        Ground-truth weight of every step (the first entry is ignored).
+    b0 : ndarray of shape (n,), optional
+        ``B^(0)`` (ones when omitted).
+
+    Returns
+    -------
+    ndarray of shape (steps, n)
+    """
+    d = np.asarray(eigvals, dtype=float)
+    lams = np.asarray(lams, dtype=float)
+    alphas = np.asarray(alphas, dtype=float)
+    out = np.empty((lams.shape[0], d.shape[0]))
+    b = np.ones_like(d) if b0 is None else np.asarray(b0, dtype=float)
+    for t, lam in enumerate(lams):
+        a = 1.0 if t == 0 else alphas[t]
+        b = shrink_factors(d, float(lam)) * ((1.0 - a) * b + a)
+        out[t] = b
+    return out
+
+
+def shrink_factors(d: np.ndarray, lam: float) -> np.ndarray:
+    """Diagonal of ``A = D (D + lam I)^-1`` (Borup eq. 11), including ``lam = 0`` and ``inf``."""
+    if math.isinf(lam):
+        return np.zeros_like(d)
+    if lam == 0.0:
+        return (d > 0).astype(float)
+    return d / (d + lam)
+
+
+def step_loss(lam: float, d: np.ndarray, w: np.ndarray, const: float, n: int) -> float:
+    """Training loss of one step as a function of its ridge (Mobahi Prop. 2; Borup appendix D).
+
+    With targets ``t = alpha y + (1 - alpha) y_prev`` and ``w = V^T t`` the step's loss
+    ``alpha mean((f - y)^2) + (1 - alpha) mean((f - y_prev)^2)`` equals
+    ``(1/n) sum_k (lam / (d_k + lam))^2 w_k^2 + const`` with
+    ``const = alpha (1 - alpha) mean((y - y_prev)^2)`` (Borup footnote 8). Increasing in ``lam``.
+    """
+    if lam == 0.0:
+        r = np.where(d > 0, 0.0, 1.0)
+    elif math.isinf(lam):
+        r = np.ones_like(d)
+    else:
+        r = lam / (d + lam)
+    return float(np.dot(r * r, w * w)) / n + const
+
+
+def epsilon_ridge(
+    d: np.ndarray, w: np.ndarray, const: float, epsilon: float
+) -> tuple[float, Literal["root", "collapse", "limit"]]:
+    """Ridge ``lam`` at which the step's training loss equals ``epsilon`` (Mobahi eq. 1, 5, 12).
+
+    The loss :func:`step_loss` increases from ``L(0+) = null-space residual + const`` to
+    ``L(inf) = mean(w^2) + const``. Three cases:
+
+    * ``L(inf) <= epsilon``: the zero function meets the constraint (collapse, Mobahi eq. 7):
+      returns ``(inf, "collapse")``.
+    * ``L(0+) >= epsilon``: no ridge reaches epsilon; returns ``(0.0, "limit")``, the
+      ``lam -> 0+`` limit (minimum-norm fit on the range of ``K``).
+    * otherwise the unique root, bracketed exactly by Mobahi's eq. 12 generalised to a null space
+      and a constant: with ``E = n (epsilon - const) - |w_null|^2``, ``S = |w_range|^2`` and
+      ``r = sqrt(E / S)`` the root lies in ``[d_min r / (1 - r), d_max r / (1 - r)]`` (``d_min``
+      the smallest non-zero eigenvalue; in Mobahi's units ``c = lam / n``). Brent's method on
+      ``log lam`` refines it to about 1e-13 relative.
+
+    Parameters
+    ----------
+    d : ndarray of shape (n,)
+        Eigenvalues ``>= 0`` (null space exactly 0).
+    w : ndarray of shape (n,)
+        Targets of the step in the eigenbasis, ``V^T t``.
+    const : float
+        ``alpha (1 - alpha) mean((y - y_prev)^2)``.
+    epsilon : float
+        Loss tolerance ``> 0``.
+    """
+    n = d.shape[0]
+    w2 = w * w
+    null = d <= 0
+    null_sq = float(w2[null].sum())
+    range_sq = float(w2[~null].sum())
+    if (null_sq + range_sq) / n + const <= epsilon:
+        return math.inf, "collapse"
+    budget = n * (epsilon - const) - null_sq
+    if budget <= 0.0 or range_sq == 0.0:
+        return 0.0, "limit"
+    r = math.sqrt(budget / range_sq)
+    dr = d[~null]
+    lo = float(dr.min()) * r / (1.0 - r)
+    hi = float(dr.max()) * r / (1.0 - r)
+
+    def h(u: float) -> float:
+        return step_loss(math.exp(u), d, w, const, n) - epsilon
+
+    u_lo, u_hi = math.log(lo), math.log(hi)
+    h_lo, h_hi = h(u_lo), h(u_hi)
+    if h_lo >= 0.0:  # rounding at a bracket end (e.g. all eigenvalues equal)
+        return lo, "root"
+    if h_hi <= 0.0:
+        return hi, "root"
+    u = brentq(h, u_lo, u_hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
+    return math.exp(u), "root"
+
+
+def optimal_alpha(y_val: np.ndarray, f1_val: np.ndarray, g_val: np.ndarray) -> float:
+    """Validation-optimal ground-truth weight of one step (Borup Thm 4.4, eq. 16; Algorithm 1).
+
+    The step's validation predictions are ``alpha f1 + (1 - alpha) g`` with ``f1`` the first
+    step's predictions and ``g`` those of the step fitted with ``alpha = 0`` (Borup eq. 7);
+    the squared (Frobenius, Borup section 5) error is minimised over all real alpha by
+    ``alpha* = 1 - <g - f1, y - f1> / |g - f1|^2``. When ``g == f1`` every alpha gives the same
+    validation error and ``1.0`` (no distillation) is returned.
+    """
+    diff = (g_val - f1_val).ravel()
+    denom = float(np.dot(diff, diff))
+    if denom == 0.0:
+        return 1.0
+    return 1.0 - float(np.dot(diff, (y_val - f1_val).ravel())) / denom
