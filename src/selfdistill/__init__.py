@@ -7,8 +7,10 @@ The PyTorch parts live in :mod:`selfdistill.nn` and :mod:`selfdistill.ntk` (``se
 
 from __future__ import annotations
 
+from .exceptions import CollapseWarning
+from .kernel_ridge import SelfDistilledKernelRidge
 from .noise import corrupt_labels
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "corrupt_labels"]
+__all__ = ["CollapseWarning", "SelfDistilledKernelRidge", "__version__", "corrupt_labels"]
