@@ -1,0 +1,49 @@
+"""PyTorch side of selfdistill: data sets, models, the training loop and data-parallel training.
+
+Needs the torch extra: ``pip install 'selfdistill[torch]'``.
+
+Main names: :func:`load_dataset` / :class:`DataSplits` (:mod:`.data`), :func:`build_model`
+(:mod:`.models`), :func:`fit`, :class:`TrainConfig`, :class:`Callback`, :class:`History`,
+:func:`predict_logits`, :func:`accuracy` (:mod:`.train`), and :mod:`.distributed` for
+``torchrun``.
+"""
+
+from __future__ import annotations
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test without torch
+    raise ImportError(
+        "selfdistill.nn needs PyTorch, which is not installed: pip install 'selfdistill[torch]'"
+    ) from exc
+
+from .data import DATASETS, DataSplits, load_dataset
+from .models import MODELS, build_model
+from .train import (
+    Callback,
+    History,
+    LossFn,
+    StepContext,
+    TrainConfig,
+    accuracy,
+    cross_entropy_loss,
+    fit,
+    predict_logits,
+)
+
+__all__ = [
+    "DATASETS",
+    "MODELS",
+    "Callback",
+    "DataSplits",
+    "History",
+    "LossFn",
+    "StepContext",
+    "TrainConfig",
+    "accuracy",
+    "build_model",
+    "cross_entropy_loss",
+    "fit",
+    "load_dataset",
+    "predict_logits",
+]
