@@ -378,10 +378,7 @@ def test_limit_rate_bounds_explicit_convergence(seed, alpha, lam):
     K = (Q * d) @ Q.T
     y = rng.standard_normal(n)
     smoother = K @ np.linalg.inv(K + lam * np.eye(n))
-    if alpha > 0:
-        y_inf = K @ np.linalg.solve(K + lam / alpha * np.eye(n), y)  # Borup eq. 17
-    else:
-        y_inf = np.zeros(n)
+    y_inf = alpha * K @ np.linalg.solve(alpha * K + lam * np.eye(n), y)  # Borup Thm A.5
     rate = theory.limit_rate(d, lam, alpha)
     assert rate == pytest.approx((1 - alpha) * d.max() / (d.max() + lam), rel=1e-14)
     y_t = smoother @ y  # step 1

@@ -20,7 +20,8 @@ it is ``sqrt(K eps)`` (``sqrt(n * epsilon)`` here), which is what this module us
 Where a bound needs a strictly positive spectrum (a finite condition number ``kappa``) and the
 spectrum has zero eigenvalues (e.g. the spline kernel on points that include 0 or 1), the function
 raises ``ValueError`` rather than returning ``inf`` or ``NaN``. Eigenvalues within
-``EIGVAL_RTOL * max(eigvals)`` of zero count as zero; clearly negative ones are rejected.
+``EIGVAL_RTOL * max(eigvals)`` of zero count as zero (the estimator's tolerance,
+:data:`selfdistill.spectral.EIGVAL_RTOL`); clearly negative ones are rejected.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import math
 from typing import Literal, NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ._validation import check_real
+from .spectral import EIGVAL_RTOL, epsilon_ridge
 
 __all__ = [
     "EIGVAL_RTOL",
@@ -52,10 +53,6 @@ __all__ = [
     "sparsity_index",
     "sparsity_index_limit",
 ]
-
-#: Eigenvalues with ``|d| <= EIGVAL_RTOL * max(d)`` are treated as exact zeros (a positive
-#: semi-definite Gram matrix computed in floating point has such eigenvalues of either sign).
-EIGVAL_RTOL = 1e-12
 
 CollapseRegime = Literal["collapsed", "collapses-later", "never-collapses"]
 
@@ -434,32 +431,6 @@ class EarlyStoppingPath(NamedTuple):
     B: np.ndarray  #: (m, n) diagonals of B_0 = D (c_0 I + D)^-1, in the order of eigvals
 
 
-def _residual(z2: np.ndarray, d: np.ndarray, c: float) -> float:
-    """Mobahi Proposition 2: mean squared training error ``mean((z c / (c + d))^2)``."""
-    return float(np.mean(z2 * (c / (c + d)) ** 2))
-
-
-def _solve_c(z2: np.ndarray, d: np.ndarray, epsilon: float) -> float:
-    """Root ``c >= 0`` of Proposition 2's residual ``= epsilon`` (bracketed by eq. 12)."""
-    null_residual = float(np.mean(z2 * (d == 0.0)))
-    if null_residual >= epsilon:
-        return 0.0  # the null space alone exceeds epsilon: the c -> 0+ limit
-    norm, s = math.sqrt(float(np.sum(z2))), math.sqrt(z2.size * epsilon)
-    hi = float(d.max()) * s / (norm - s)  # eq. 12 upper bound: residual(hi) >= epsilon
-    lo = float(d.min()) * s / (norm - s)  # eq. 12 lower bound: residual(lo) <= epsilon
-    if lo == 0.0:
-        lo = hi
-        while _residual(z2, d, lo) > epsilon:
-            lo *= 0.5
-    if lo == hi:
-        return hi
-
-    def h(log_c: float) -> float:
-        return _residual(z2, d, math.exp(log_c)) - epsilon
-
-    return math.exp(brentq(h, math.log(lo), math.log(hi), xtol=1e-14, rtol=1e-14))
-
-
 def early_stopping_path(
     eigvals: object, y: object, epsilons: object, *, eigvecs: object = None
 ) -> EarlyStoppingPath:
@@ -504,8 +475,8 @@ def early_stopping_path(
             f"epsilons must be in (0, mean(y**2)) = (0, {mean_sq:g}); at or above mean(y**2) "
             "the solution collapses to zero"
         )
-    z2 = y**2
-    cs = np.array([_solve_c(z2, d, float(e)) for e in eps])
+    # The engine's root finder on the spectrum (Mobahi Prop. 2 residual = epsilon, eq. 12 bracket).
+    cs = np.array([epsilon_ridge(d, y, 0.0, float(e))[0] for e in eps])
     with np.errstate(invalid="ignore", divide="ignore"):
         B = np.where(d[None, :] > 0.0, d[None, :] / (cs[:, None] + d[None, :]), 0.0)
     return EarlyStoppingPath(epsilons=eps, cs=cs, B=B)
