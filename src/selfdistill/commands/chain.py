@@ -1,0 +1,277 @@
+"""Train a chain of self-distilled network generations.
+
+Generation 1 trains on the labels; generation t >= 2 re-initialises the student and trains it on
+alpha*y + (1 - alpha)*teacher(x), the teacher being the frozen generation t - 1 (Mobahi et al. 2020,
+sec. 5; Borup & Andersen 2021, sec. 5). --alpha takes one value for every step, a comma list of
+one value per step 2..T, `estimate` (closed-form alpha-hat from the validation predictions of an
+extra alpha = 0 fit per step, Borup sec. 5: 2(T-1)+1 fits) or `grid` (best fixed alpha of --grid on
+validation: g(T-1)+1 fits).
+
+Writes OUT/results.json ({"config", "runs": [{"seed", "generations": [...]}], "summary"}),
+OUT/generations.csv and OUT/accuracy.png (accuracy against generation, mean +- std over seeds).
+Finished generations are kept in OUT/state: rerunning the same command after an interruption
+continues at the first unfinished generation, with the same result.
+
+example:
+  selfdistill chain --data digits --model mlp --generations 8 --alpha 0 --loss mse \\
+      --epochs 60 --seeds 0,1,2 --out runs/chain
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._validation import check_int, check_real, parse_int_list
+
+DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
+MODELS = ("mlp", "cnn", "resnet18")
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "") else int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--data", default="digits", choices=DATASETS, help="data set (default: %(default)s)"
+    )
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the on-disk files of cifar10/cifar100/fashion-mnist "
+        "(default: $SELFDISTILL_DATA_DIR); nothing is downloaded",
+    )
+    data.add_argument(
+        "--n-train",
+        type=_optional_int,
+        default=None,
+        help="keep only this many training samples (default: all)",
+    )
+    data.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of the training pool held out for validation (default: %(default)s)",
+    )
+    data.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="seed of the train/validation/test split, the same for every run seed "
+        "(default: %(default)s)",
+    )
+
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model", default="mlp", choices=MODELS, help="network (default: %(default)s)"
+    )
+    model.add_argument(
+        "--width",
+        type=_optional_int,
+        default=None,
+        help="hidden units (mlp) or base channels (cnn, resnet18) (default: the model's own)",
+    )
+    model.add_argument(
+        "--same-init",
+        action="store_true",
+        help="re-initialise every generation with the same weights (default: fresh weights)",
+    )
+
+    chain = parser.add_argument_group("chain")
+    chain.add_argument(
+        "--generations", type=int, default=8, help="generations T (default: %(default)s)"
+    )
+    chain.add_argument(
+        "--alpha",
+        default="0",
+        help="weight of the labels in steps t >= 2: a number, a comma list of T-1 numbers, "
+        "'estimate' or 'grid' (default: %(default)s, pure self-distillation)",
+    )
+    chain.add_argument(
+        "--grid",
+        default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+        help="alpha values searched by --alpha grid (default: %(default)s)",
+    )
+    chain.add_argument(
+        "--no-clip-alpha",
+        dest="clip_alpha",
+        action="store_false",
+        help="train with the estimated alpha-hat even outside [0, 1] (default: clip it)",
+    )
+    chain.add_argument(
+        "--loss",
+        default="mse",
+        choices=("mse", "ce"),
+        help="mse: squared error of the softmax output (the papers' l2 setting); "
+        "ce: soft-target cross-entropy (default: %(default)s)",
+    )
+    chain.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="softmax temperature of ce distillation steps (default: %(default)s)",
+    )
+    chain.add_argument(
+        "--seeds", default="0,1,2", help="comma list of run seeds (default: %(default)s)"
+    )
+
+    train = parser.add_argument_group("training (every generation)")
+    train.add_argument(
+        "--epochs", type=int, default=60, help="epochs per fit (default: %(default)s)"
+    )
+    train.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
+    train.add_argument(
+        "--optimizer", default="sgd", choices=("sgd", "adam"), help="(default: %(default)s)"
+    )
+    train.add_argument(
+        "--lr", type=float, default=0.05, help="learning rate (default: %(default)s)"
+    )
+    train.add_argument(
+        "--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)"
+    )
+    train.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
+    train.add_argument(
+        "--schedule",
+        default="cosine",
+        choices=("cosine", "constant"),
+        help="(default: %(default)s)",
+    )
+    train.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device, e.g. cpu, cuda, cuda:1 (default: %(default)s)",
+    )
+
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs") / "chain",
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="keep every generation's weights in OUT/state "
+        "(default: only generation 1 and the last finished one)",
+    )
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"
+    )
+
+
+def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
+    """``--alpha``: ``estimate``, ``grid``, a number, or a comma list of ``generations - 1``."""
+    text = text.strip()
+    if text in ("estimate", "grid"):
+        return text
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--alpha must be a number, a comma list of numbers, 'estimate' or 'grid', got {text!r}"
+        ) from None
+    if len(values) == 1:
+        return check_real("--alpha", values[0])
+    if len(values) != generations - 1:
+        raise ValueError(
+            f"--alpha lists {len(values)} values; a list needs one per generation 2..{generations} "
+            f"({generations - 1} values)"
+        )
+    return tuple(check_real("--alpha", v) for v in values)
+
+
+def parse_float_list(name: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a comma list of numbers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must name at least one number, got {text!r}")
+    return tuple(check_real(name, v) for v in values)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The :class:`~selfdistill.nn.chain.ChainConfig` of the parsed options (imports torch)."""
+    from ..nn.chain import ChainConfig
+    from ..nn.train import TrainConfig
+
+    generations = check_int("--generations", args.generations, low=1)
+    train = TrainConfig(
+        epochs=check_int("--epochs", args.epochs, low=1),
+        batch_size=check_int("--batch-size", args.batch_size, low=1),
+        optimizer=args.optimizer,
+        lr=check_real("--lr", args.lr, low=0.0, low_inclusive=False),
+        momentum=check_real("--momentum", args.momentum, low=0.0, high=1.0, high_inclusive=False),
+        weight_decay=check_real("--weight-decay", args.weight_decay, low=0.0),
+        schedule=args.schedule,
+        device=args.device,
+        progress=args.progress,
+    )
+    return ChainConfig(
+        generations=generations,
+        alpha=parse_alpha(args.alpha, generations),
+        grid=parse_float_list("--grid", args.grid),
+        loss=args.loss,
+        temperature=check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
+        same_init=args.same_init,
+        clip_alpha=args.clip_alpha,
+        model=args.model,
+        width=None if args.width is None else check_int("--width", args.width, low=1),
+        train=train,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..chain_report import format_summary, summarise_chain, write_chain_outputs
+
+    seeds = parse_int_list("--seeds", args.seeds)
+    if min(seeds) < 0:
+        raise ValueError(f"--seeds must be non-negative integers, got {args.seeds!r}")
+    check_real("--val-fraction", args.val_fraction, low=0.0, high=1.0, high_inclusive=False)
+    config = build_config(args)  # validates before any data is loaded
+
+    from ..nn.chain import run_chains
+    from ..nn.data import load_dataset
+
+    data = load_dataset(
+        args.data,
+        data_dir=args.data_dir,
+        seed=args.data_seed,
+        n_train=args.n_train,
+        val_fraction=args.val_fraction,
+    )
+    if args.progress:
+        print(
+            f"chain: {args.data} ({len(data.y_train)} train, {len(data.y_val)} val, "
+            f"{len(data.y_test)} test), {args.model}, {config.generations} generations, "
+            f"alpha={config.alpha}, loss={config.loss}, seeds={seeds}",
+            file=sys.stderr,
+        )
+    out = Path(args.out)
+    runs = run_chains(
+        data,
+        config,
+        seeds,
+        state_dir=out / "state",
+        progress=args.progress,
+        keep_weights=args.keep_weights,
+    )
+    options = {k: v for k, v in vars(args).items() if not callable(v) and not k.startswith("_")}
+    record = {
+        **options,
+        "chain": config.describe(),
+        "n_train": len(data.y_train),
+        "n_val": len(data.y_val),
+        "n_test": len(data.y_test),
+        "seeds": seeds,
+    }
+    paths = write_chain_outputs(
+        out, record, runs, title=f"{args.data} / {args.model}, loss {config.loss}"
+    )
+    print(format_summary(summarise_chain(runs)))
+    print(f"wrote {paths['results']}, {paths['csv'].name} and {paths['png'].name}")
+    return 0
