@@ -25,20 +25,16 @@ when ``n`` and ``B`` are multiples of ``W`` and the model has no batch-coupled l
 summation order (a few ulp per step). Otherwise ``DistributedSampler`` pads the last batch with
 repeated samples and BatchNorm sees per-rank statistics: close, not equal.
 
-This module also runs a small data-parallel training job from the command line::
+:mod:`selfdistill.nn.ddp_train` runs a small data-parallel training job from the command line::
 
-    torchrun --nproc_per_node 2 -m selfdistill.nn.distributed --data digits --model mlp \\
+    torchrun --nproc_per_node 2 -m selfdistill.nn.ddp_train --data digits --model mlp \\
         --epochs 5 --out runs/ddp
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -52,7 +48,6 @@ __all__ = [
     "init_distributed",
     "is_active",
     "is_main_process",
-    "main",
     "world",
 ]
 
@@ -158,97 +153,3 @@ def barrier() -> None:
     """Wait for every rank (a no-op in a single process)."""
     if is_active():
         dist.barrier()
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: a small data-parallel job (also what the tests launch with torchrun)
-# --------------------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="torchrun --nproc_per_node N -m selfdistill.nn.distributed",
-        description="Train one model data-parallel with DistributedDataParallel.",
-    )
-    p.add_argument("--data", default="digits", help="data set (default digits)")
-    p.add_argument("--data-dir", default=None, help="folder of on-disk data sets")
-    p.add_argument("--n-train", type=int, default=None, help="training samples to keep")
-    p.add_argument("--model", default="mlp", help="mlp, cnn or resnet18 (default mlp)")
-    p.add_argument("--width", type=int, default=None, help="model width (default per model)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=128, help="global batch size")
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--schedule", default="cosine", choices=("cosine", "constant"))
-    p.add_argument("--seed", type=int, default=0, help="seed of data split, init and order")
-    p.add_argument("--device", default=None, choices=("cpu", "cuda"))
-    p.add_argument("--backend", default=None, choices=("gloo", "nccl"))
-    p.add_argument("--checkpoint-dir", default=None, help="resume from / checkpoint to here")
-    p.add_argument("--out", required=True, help="output folder (history.json, model.pt)")
-    p.add_argument("--no-progress", action="store_true")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train a model on a data set, data-parallel under ``torchrun`` (or in one process).
-
-    Rank 0 writes ``OUT/history.json`` (per-epoch metrics, all-reduced over ranks, plus the final
-    test accuracy) and ``OUT/model.pt`` (the final state dict).
-    """
-    from .._io import atomic_write_bytes, write_json
-    from .data import load_dataset
-    from .models import build_model
-    from .train import TrainConfig, accuracy, fit
-
-    args = _parser().parse_args(argv)
-    info = init_distributed(backend=args.backend, device=args.device)
-    try:
-        splits = load_dataset(
-            args.data, data_dir=args.data_dir, seed=args.seed, n_train=args.n_train
-        )
-        model = build_model(
-            args.model, splits.input_shape, splits.num_classes, width=args.width, seed=args.seed
-        )
-        config = TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            optimizer=args.optimizer,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            schedule=args.schedule,
-            seed=args.seed,
-            device=info.device,
-            progress=not args.no_progress and info.rank == 0,
-        )
-        history = fit(
-            model,
-            splits.x_train,
-            splits.y_train,
-            config,
-            eval_sets={"val": (splits.x_val, splits.y_val)},
-            checkpoint_dir=args.checkpoint_dir,
-        )
-        test_acc = accuracy(model, splits.x_test, splits.y_test, device=info.device)
-        if is_main_process():
-            out = Path(args.out)
-            write_json(
-                out / "history.json",
-                {"world_size": info.world_size, "epochs": history.epochs, "test_acc": test_acc},
-            )
-            buf = io.BytesIO()
-            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buf)
-            atomic_write_bytes(out / "model.pt", buf.getvalue())
-            print(
-                f"world size {info.world_size}: val acc {history.epochs[-1].get('val_acc'):.4f}, "
-                f"test acc {test_acc:.4f}",
-                file=sys.stderr,
-            )
-        barrier()
-    finally:
-        cleanup()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - exercised through torchrun in the tests
-    raise SystemExit(main())

@@ -386,10 +386,10 @@ def fit(
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = [device.index if device.index is not None else torch.cuda.current_device()]
-        train_module = DistributedDataParallel(
-            model, device_ids=ids if device.type == "cuda" else None
-        )
+        ids = None
+        if device.type == "cuda":
+            ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        train_module = DistributedDataParallel(model, device_ids=ids)
     optimizer = _make_optimizer(model, config)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.LambdaLR(
