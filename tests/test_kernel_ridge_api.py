@@ -1,0 +1,174 @@
+"""Public contract of SelfDistilledKernelRidge: bad input, scikit-learn conventions, laziness.
+
+scikit-learn's ``check_estimator`` runs on three configurations (fixed lam, precomputed kernel,
+epsilon mode). Two checks are skipped by scikit-learn itself, not by us:
+``check_array_api_input`` (needs SCIPY_ARRAY_API=1 and an array-API namespace; the estimator is
+NumPy/SciPy only) and ``check_regressor_data_not_an_array`` (pandas is not installed here).
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from selfdistill import SelfDistilledKernelRidge
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(12, 2))
+y = rng.normal(size=12)
+Xv = rng.normal(size=(5, 2))
+yv = rng.normal(size=5)
+
+
+@pytest.mark.filterwarnings("ignore::selfdistill.exceptions.ToleranceWarning")
+@pytest.mark.filterwarnings("ignore::selfdistill.exceptions.CollapseWarning")
+@parametrize_with_checks(
+    [
+        SelfDistilledKernelRidge(),
+        SelfDistilledKernelRidge(kernel="precomputed", alpha=0.5),
+        SelfDistilledKernelRidge(lam=None, epsilon=1e-3, alpha=0.25, steps=2),
+    ]
+)
+def test_sklearn_estimator_checks(estimator, check) -> None:
+    check(estimator)
+
+
+def bad(match: str, **params):
+    return pytest.param(params, match, id=match[:40])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        bad("lam must be in \\(0, inf\\)", lam=0.0),
+        bad("lam must be in \\(0, inf\\)", lam=-1.0),
+        bad("lam must be finite", lam=float("nan")),
+        bad("epsilon must be in \\(0, inf\\)", lam=None, epsilon=0.0),
+        bad("lam and epsilon are exclusive", lam=1.0, epsilon=0.1),
+        bad("one of lam or epsilon must be set", lam=None, epsilon=None),
+        bad("steps must be an integer in \\[1, inf\\]", steps=0),
+        bad("steps must be an integer", steps=2.5),
+        bad("alpha must be in \\[0, 1\\]", alpha=1.5),
+        bad("alpha must be in \\[0, 1\\]", alpha=-0.1),
+        bad("alpha\\[1\\] must be in \\[0, 1\\]", steps=3, alpha=[0.5, 2.0]),
+        bad("alpha as a sequence must have length steps - 1 = 2, got 3", steps=3, alpha=[0.1] * 3),
+        bad("alpha must be one of 'optimal', 'optimal-clipped'", alpha="best"),
+        bad("alpha='optimal' needs a fixed lam", lam=None, epsilon=0.1, alpha="optimal"),
+        bad("alpha='optimal' needs validation data", alpha="optimal"),
+        bad("kernel must be a callable or one of", kernel="gaussian"),
+    ],
+)
+def test_bad_hyperparameters_raise_value_error_naming_them(params, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        SelfDistilledKernelRidge(**params).fit(X, y)
+
+
+def test_bad_data_raise_value_error_naming_the_argument() -> None:
+    est = SelfDistilledKernelRidge()
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.fit(Xn, y)
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        est.fit(X, np.r_[y[:-1], np.inf])
+    with pytest.raises(ValueError, match="y must have one row per row of X"):
+        est.fit(X, y[:-1])
+    opt = SelfDistilledKernelRidge(alpha="optimal")
+    with pytest.raises(ValueError, match="Input X_val contains NaN"):
+        opt.fit(X, y, X_val=np.full((2, 2), np.nan), y_val=yv[:2])
+    with pytest.raises(ValueError, match="X_val must have 2 features"):
+        opt.fit(X, y, X_val=Xv[:, :1], y_val=yv)
+    with pytest.raises(ValueError, match=r"y_val must have shape \(5, 1\)"):
+        opt.fit(X, y, X_val=Xv, y_val=yv[:4])
+    with pytest.raises(ValueError, match="X_val and y_val must be given together"):
+        est.fit(X, y, X_val=Xv)
+
+
+def test_predict_errors() -> None:
+    est = SelfDistilledKernelRidge(steps=3).fit(X, y)
+    with pytest.raises(ValueError, match=r"step must be an integer in \[1, 3\], got 4"):
+        est.predict(X, step=4)
+    with pytest.raises(ValueError, match=r"step must be an integer in \[1, 3\], got 0"):
+        est.predict(X, step=0)
+    with pytest.raises(ValueError, match="X has 3 features, but SelfDistilledKernelRidge is"):
+        est.predict(rng.normal(size=(2, 3)))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        est.predict(np.full((1, 2), np.inf))
+
+
+def test_precomputed_kernel_must_be_square_and_symmetric() -> None:
+    K = X @ X.T
+    est = SelfDistilledKernelRidge(kernel="precomputed")
+    with pytest.raises(ValueError, match="X must be a symmetric kernel matrix"):
+        est.fit(K + np.triu(np.ones_like(K), 1) * 1e-3, y)
+    with pytest.raises(ValueError, match="X must be a square kernel matrix"):
+        est.fit(K[:, :5], y)
+    est.fit(K, y)  # rounding-level asymmetry is fine
+    K_copy = K.copy()
+    est.fit(K, y)
+    np.testing.assert_array_equal(K, K_copy)  # the user's matrix is not overwritten
+    assert est.predict(Xv @ X.T).shape == (5,)
+
+
+def test_spline_inputs_must_be_one_feature_in_unit_interval() -> None:
+    x = np.linspace(0, 1, 6)[:, None]
+    est = SelfDistilledKernelRidge(kernel="spline", lam=0.01)
+    with pytest.raises(ValueError, match=r"X values must be in \[0, 1\]"):
+        est.fit(x + 0.5, y[:6])
+    with pytest.raises(ValueError, match="X must have exactly one feature"):
+        est.fit(X[:6], y[:6])
+    est.fit(x, y[:6])
+    with pytest.raises(ValueError, match=r"X values must be in \[0, 1\]"):
+        est.predict(np.array([[1.5]]))
+    opt = SelfDistilledKernelRidge(kernel="spline", lam=0.01, alpha="optimal")
+    with pytest.raises(ValueError, match=r"X_val values must be in \[0, 1\]"):
+        opt.fit(x, y[:6], X_val=np.array([[-1.0]]), y_val=[0.0])
+
+
+def test_spectrum_is_lazy_in_fixed_lam_mode_and_eager_in_epsilon_mode() -> None:
+    est = SelfDistilledKernelRidge(lam=0.5).fit(X, y)
+    assert est._spectrum is None and est._B is None
+    assert est.B_.shape == (3, 12) and est._spectrum is not None
+    assert est.eigvecs_.shape == (12, 12)
+    eps = SelfDistilledKernelRidge(lam=None, epsilon=0.01).fit(X, y)
+    assert eps._spectrum is not None and eps._B is not None
+
+
+def test_unfitted_attributes_raise_not_fitted() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    est = SelfDistilledKernelRidge()
+    for name in ("eigvals_", "eigvecs_", "B_"):
+        with pytest.raises(NotFittedError):
+            getattr(est, name)
+        assert not hasattr(est, name)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_clone_pickle_and_refit_keep_results() -> None:
+    est = SelfDistilledKernelRidge(gamma=0.5, lam=0.3, steps=4, alpha=0.2).fit(X, y)
+    before = est.predict(Xv)
+    est.predict_limit(Xv)  # fills the limit cache
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(Xv), before)
+    np.testing.assert_array_equal(back.predict_limit(Xv), est.predict_limit(Xv))
+    refit = clone(est).fit(X, y)
+    np.testing.assert_array_equal(refit.predict(Xv), before)
+    # a refit with other data clears the cached spectrum and limit
+    est.fit(X[:8], y[:8])
+    assert est.eigvals_.shape == (8,)
+    assert est.predict_limit(Xv).shape == (5,)
+
+
+def test_steps_one_is_kernel_ridge() -> None:
+    from sklearn.kernel_ridge import KernelRidge
+
+    est = SelfDistilledKernelRidge(kernel="rbf", gamma=0.5, lam=0.3, steps=1, alpha=[]).fit(X, y)
+    ref = KernelRidge(kernel="rbf", gamma=0.5, alpha=0.3).fit(X, y)
+    np.testing.assert_allclose(est.predict(Xv), ref.predict(Xv), rtol=1e-12)
+    assert est.alphas_.shape == (1,) and np.isnan(est.alphas_[0])
