@@ -103,7 +103,7 @@ def test_optimal_alpha_matches_numerical_minimisation(q, clipped) -> None:
 
 
 def test_theorem_4_1_closed_form_from_the_first_fit() -> None:
-    """y^(tau) = (sum_i alpha_i eta(i+1, tau) M^(tau-i+1) + eta(2, tau) M^tau) y, M = K(K+lam)^-1."""
+    """Borup eq. 6: y^(tau) = (sum_i a_i eta(i+1, tau) M^(tau-i+1) + eta(2, tau) M^tau) y."""
     X, _, y, K, _ = problem(4, n=15)
     alphas = [np.nan, 0.2, 0.7, 0.0, 0.35]
     est = SelfDistilledKernelRidge(gamma=0.7, lam=0.5, steps=5, alpha=alphas[1:]).fit(X, y)
@@ -251,7 +251,8 @@ def test_property_b_in_unit_interval_and_decreasing(seed, n, lam, alpha) -> None
     # non-increasing everywhere, strictly from step 1 to 2: B2 - B1 = -A (1 - alpha) (1 - A)
     assert np.all(B[1:] <= B[:-1])
     assert np.all(B[1, pos] < B[0, pos])
-    # alpha = 0, Borup eq. 14 / Thm 4.3: B^(t) = A^t, so B_k / B_j = ((1 + lam/d_j) / (1 + lam/d_k))^t
+    # alpha = 0, Borup eq. 14 / Thm 4.3: B^(t) = A^t and
+    # B_k / B_j = ((1 + lam/d_j) / (1 + lam/d_k))^t
     est0 = SelfDistilledKernelRidge(gamma=0.7, lam=lam, steps=6, alpha=0.0).fit(X, y)
     B0 = est0.B_[:, pos]
     k = d[pos]

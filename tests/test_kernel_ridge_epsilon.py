@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import brentq
-from sklearn.metrics.pairwise import rbf_kernel
 
 from selfdistill import CollapseWarning, SelfDistilledKernelRidge
 from selfdistill.exceptions import ToleranceWarning
@@ -72,7 +71,7 @@ def test_multi_output_has_one_root_per_column() -> None:
 
 
 def test_b_diagonal_of_epsilon_mode_reproduces_training_predictions() -> None:
-    X, _, y, K, _ = problem(22, n=20, gamma=0.3)
+    X, _, y, _, _ = problem(22, n=20, gamma=0.3)
     est = SelfDistilledKernelRidge(gamma=0.3, lam=None, epsilon=0.05, steps=3, alpha=0.4)
     est.fit(X, y)
     V = est.eigvecs_
@@ -81,7 +80,7 @@ def test_b_diagonal_of_epsilon_mode_reproduces_training_predictions() -> None:
 
 
 def test_mobahi_eq_12_bounds_the_ridge() -> None:
-    """d_min sqrt(n eps) / (|z| - sqrt(n eps)) <= lam_t <= d_max (same), with z the step's targets."""
+    """d_min r <= lam_t <= d_max r, r = sqrt(n eps) / (|z| - sqrt(n eps)), z the targets."""
     X, _, y, _, _ = problem(23, n=25, gamma=0.5)
     eps = 0.05
     est = SelfDistilledKernelRidge(gamma=0.5, lam=None, epsilon=eps, steps=3).fit(X, y)

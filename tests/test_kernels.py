@@ -1,4 +1,4 @@
-"""Kernel evaluation: sklearn kernels, precomputed, callables and Mobahi's spline Green's function."""
+"""Kernel evaluation: sklearn kernels, precomputed, callables and Mobahi's spline kernel."""
 
 from __future__ import annotations
 
