@@ -357,8 +357,9 @@ def test_ratio_direction_first_step_and_alpha_one():
 
 
 def test_ratio_direction_where_eq15_is_wrong():
-    # A changes between steps (the constrained problem of Borup appendix D): the bracket of eq. 15
-    # is negative, eq. 15 predicts "shrinks", the ratio grows. Found by the property test.
+    # A changes between steps (ridge 0.0..10 drawn at random per step): the bracket x of eq. 15 is
+    # negative, eq. 15 predicts "shrinks", the ratio grows. Found by a random search over ridge
+    # sequences; never seen on fixed-lam paths nor on the epsilon-mode paths of the estimator.
     d = np.array([0.26969021, 0.21142069])
     B = np.array([0.94460689, 0.93500568])
     alpha, lam = 0.7503646726300526, 7.580566342010833

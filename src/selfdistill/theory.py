@@ -504,9 +504,9 @@ def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
     ``sgn(P - alpha N)`` with ``P = B_j B_k (A_k - A_j) > 0`` and
     ``N = A_j B_k (1 - B_j) - A_k B_j (1 - B_k) = x P``. It equals eq. 15 whenever ``x >= 0``
     (``x = 0`` at ``B = I``, where eq. 15 reads ``sgn(+inf)``), which holds along every path with
-    fixed ``A`` (fixed ``lam``). When ``x < 0`` -- reachable when ``A`` changes between steps, as in
-    the constrained problem of appendix D -- eq. 15 says "shrinks" but the ratio grows; this
-    function returns the correct ``+1`` (see ``docs/theory.md``).
+    fixed ``A`` (fixed ``lam``). When ``x < 0`` -- reachable when ``A`` changes between steps, e.g.
+    an arbitrary ridge schedule -- eq. 15 says "shrinks" but the ratio grows; this function returns
+    the correct ``+1`` (see ``docs/theory.md``).
 
     Parameters
     ----------
