@@ -128,7 +128,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--optimizer", default="sgd", choices=("sgd", "adam"), help="(default: %(default)s)"
     )
     train.add_argument(
-        "--lr", type=float, default=0.05, help="learning rate (default: %(default)s)"
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default: with sgd 0.5 for mse, whose gradients through the softmax "
+        "are small, and 0.1 for ce; 0.001 with adam)",
     )
     train.add_argument(
         "--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)"
@@ -194,6 +198,15 @@ def parse_float_list(name: str, text: str) -> tuple[float, ...]:
     return tuple(check_real(name, v) for v in values)
 
 
+def default_lr(args: argparse.Namespace) -> float:
+    """``--lr``, or its default for the optimiser and loss."""
+    if args.lr is not None:
+        return args.lr
+    if args.optimizer == "adam":
+        return 1e-3
+    return 0.5 if args.loss == "mse" else 0.1
+
+
 def build_config(args: argparse.Namespace) -> Any:
     """The :class:`~selfdistill.nn.chain.ChainConfig` of the parsed options (imports torch)."""
     from ..nn.chain import ChainConfig
@@ -204,7 +217,7 @@ def build_config(args: argparse.Namespace) -> Any:
         epochs=check_int("--epochs", args.epochs, low=1),
         batch_size=check_int("--batch-size", args.batch_size, low=1),
         optimizer=args.optimizer,
-        lr=check_real("--lr", args.lr, low=0.0, low_inclusive=False),
+        lr=check_real("--lr", default_lr(args), low=0.0, low_inclusive=False),
         momentum=check_real("--momentum", args.momentum, low=0.0, high=1.0, high_inclusive=False),
         weight_decay=check_real("--weight-decay", args.weight_decay, low=0.0),
         schedule=args.schedule,

@@ -1,0 +1,208 @@
+"""Dong et al. (2019) section 2.1, figure 1: "no early stopping, no dark knowledge".
+
+A large teacher is trained on the labels and snapshotted after several epochs; a smaller student is
+distilled (soft-target cross-entropy at temperature T, α = 0) from every snapshot. The paper
+(WRN-28 teacher, 5-layer CNN student, CIFAR-100) finds that the teacher trained longest does not
+educate the best student: a teacher stopped early carries more "dark knowledge". Here: a wide MLP
+teacher and a narrow MLP student on mnist1d (or digits), with a student trained on the labels alone
+as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from .._validation import parse_int_list
+
+DATASETS = ("mnist1d", "digits")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", default="mnist1d", choices=DATASETS, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="training samples (default: 4000; quick 1000)"
+    )
+    parser.add_argument(
+        "--teacher-epochs",
+        default=None,
+        help="comma list of snapshot epochs; the last is the teacher's length "
+        "(default: 5,10,20,40,80,120; quick 3,6,12,24)",
+    )
+    parser.add_argument("--student-epochs", type=int, default=None, help="(default: 40; quick 12)")
+    parser.add_argument("--teacher-width", type=int, default=1024, help="(default: %(default)s)")
+    parser.add_argument("--student-width", type=int, default=64, help="(default: %(default)s)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=4.0,
+        help="distillation temperature (default: %(default)s)",
+    )
+    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    quick = bool(args.quick)
+    epochs = (
+        parse_int_list("--teacher-epochs", args.teacher_epochs)
+        if args.teacher_epochs
+        else ([3, 6, 12, 24] if quick else [5, 10, 20, 40, 80, 120])
+    )
+    return {
+        "data": args.data,
+        "n_train": args.n_train or (1000 if quick else 4000),
+        "teacher_epochs": sorted(set(epochs)),
+        "student_epochs": args.student_epochs or (12 if quick else 40),
+        "teacher_width": args.teacher_width,
+        "student_width": args.student_width,
+        "temperature": args.temperature,
+        "seeds": parse_int_list("--seeds", args.seeds)
+        if args.seeds
+        else ([0] if quick else [0, 1, 2]),
+        "device": args.device,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from ..nn.data import load_dataset
+    from ..nn.models import build_model
+    from ..nn.teacher import distill_student, train_teacher_with_snapshots
+    from ..nn.train import TrainConfig
+    from ..plotting import plt, save_figure
+    from ..progress import Stages
+
+    s = _settings(args)
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    epochs = s["teacher_epochs"]
+    stages = Stages(len(s["seeds"]) * 2, name="dong-fig1", enabled=args.progress)
+    per_seed = []
+    for seed in s["seeds"]:
+        # Teacher: constant learning rate and no weight decay, so that it keeps fitting the
+        # labels (memorising them) as the epochs go on.
+        teacher_cfg = TrainConfig(
+            epochs=epochs[-1],
+            lr=0.1,
+            weight_decay=0.0,
+            schedule="constant",
+            seed=seed,
+            device=s["device"],
+            progress=False,
+        )
+        student_cfg = TrainConfig(
+            epochs=s["student_epochs"],
+            lr=0.1,
+            weight_decay=5e-4,
+            seed=seed + 1000,
+            device=s["device"],
+            progress=False,
+        )
+
+        def build_teacher(seed: int = seed) -> Any:
+            return build_model(
+                "mlp", data.input_shape, data.num_classes, width=s["teacher_width"], seed=seed
+            )
+
+        def build_student(seed: int = seed) -> Any:
+            return build_model(
+                "mlp", data.input_shape, data.num_classes, width=s["student_width"], seed=seed + 500
+            )
+
+        with stages(f"seed {seed}: teacher, {epochs[-1]} epochs"):
+            teachers, history = train_teacher_with_snapshots(
+                build_teacher, data, teacher_cfg, epochs
+            )
+        with stages(f"seed {seed}: {len(epochs) + 1} students"):
+            _, baseline = distill_student(None, build_student, data, student_cfg)
+            students = {
+                e: distill_student(
+                    teachers[e], build_student, data, student_cfg, temperature=s["temperature"]
+                )[1]
+                for e in epochs
+            }
+        per_seed.append(
+            {
+                "seed": seed,
+                "teacher_history": history,
+                "teacher": {
+                    e: {k: history[e - 1][k] for k in ("train_acc", "val_acc", "test_acc")}
+                    for e in epochs
+                },
+                "students": students,
+                "baseline_student": baseline,
+            }
+        )
+
+    def stat(values: list[float]) -> tuple[float, float]:
+        return float(np.mean(values)), float(np.std(values))
+
+    summary: dict[str, Any] = {"teacher_epochs": epochs}
+    for who, key in (
+        ("student", "test_acc"),
+        ("student", "train_acc"),
+        ("teacher", "test_acc"),
+        ("teacher", "train_acc"),
+    ):
+        src = "students" if who == "student" else "teacher"
+        ms = [stat([r[src][e][key] for r in per_seed]) for e in epochs]
+        summary[f"{who}_{key}_mean"] = [m for m, _ in ms]
+        summary[f"{who}_{key}_std"] = [sd for _, sd in ms]
+    summary["baseline_test_acc_mean"], summary["baseline_test_acc_std"] = stat(
+        [r["baseline_student"]["test_acc"] for r in per_seed]
+    )
+    best = int(np.argmax(summary["student_test_acc_mean"]))
+    observed = {
+        "best_teacher_epoch_for_student": epochs[best],
+        "student_test_acc_at_best": summary["student_test_acc_mean"][best],
+        "student_test_acc_at_last": summary["student_test_acc_mean"][-1],
+        "teacher_test_acc_at_last": summary["teacher_test_acc_mean"][-1],
+        "teacher_train_acc_at_last": summary["teacher_train_acc_mean"][-1],
+        "baseline_student_test_acc": summary["baseline_test_acc_mean"],
+        "early_teacher_better": bool(epochs[best] < epochs[-1]),
+    }
+    if args.progress:
+        print(f"dong-fig1: {observed}")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    x = np.asarray(epochs)
+    for ax, key, title in (
+        (axes[0], "test_acc", "test accuracy"),
+        (axes[1], "train_acc", "train accuracy (labels)"),
+    ):
+        for who, color, marker in (("student", "tab:red", "o"), ("teacher", "tab:blue", "s")):
+            m = 100 * np.asarray(summary[f"{who}_{key}_mean"])
+            sd = 100 * np.asarray(summary[f"{who}_{key}_std"])
+            width = s["student_width"] if who == "student" else s["teacher_width"]
+            label = (
+                f"student (MLP width {width}) distilled from the teacher at that epoch"
+                if who == "student"
+                else f"teacher (MLP width {width})"
+            )
+            ax.plot(x, m, color=color, marker=marker, label=label)
+            ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.15)
+        if key == "test_acc":
+            ax.axhline(
+                100 * summary["baseline_test_acc_mean"],
+                color="gray",
+                ls="--",
+                label="student trained on the labels",
+            )
+        ax.set_xscale("log")
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(e) for e in epochs])
+        ax.set_xlabel("teacher epochs (snapshot)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(
+        f"Teacher early stopping ({s['data']}, {len(data.y_train)} train, "
+        f"T = {s['temperature']:g}, mean ± std over {len(s['seeds'])} seed(s)) "
+        "— cf. Dong et al. fig. 1"
+    )
+    save_figure(fig, args.out / "teacher_epochs.png")
+    return {"settings": s, "runs": per_seed, "summary": summary, "observed": observed}

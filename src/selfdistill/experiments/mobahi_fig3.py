@@ -1,0 +1,143 @@
+"""Mobahi et al. (2020) section 5, figure 3: accuracy over generations of self-distillation.
+
+Pure self-distillation (α = 0): every generation is a freshly initialised network trained on the
+previous generation's softmax outputs, with the ℓ2 loss (softmax output against target) and with
+cross-entropy. The paper (ResNet on CIFAR-10/100) reports the training accuracy on the ORIGINAL
+labels falling generation after generation, and the test accuracy first rising and then falling.
+Here: an MLP on mnist1d (or digits), small enough for a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+from dataclasses import replace
+from typing import Any
+
+from .._validation import parse_int_list
+from ._state import state_dir
+
+DATASETS = ("mnist1d", "digits")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", default="mnist1d", choices=DATASETS, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="training samples (default: 4000; quick 1000)"
+    )
+    parser.add_argument(
+        "--generations", type=int, default=None, help="generations (default: 10; quick 5)"
+    )
+    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0,1)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fit (default: 30; quick 15)"
+    )
+    parser.add_argument("--width", type=int, default=256, help="MLP width (default: %(default)s)")
+    parser.add_argument(
+        "--lr-mse",
+        type=float,
+        default=1.0,
+        help="SGD learning rate with the l2 loss, whose gradients through the softmax are small "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lr-ce",
+        type=float,
+        default=0.2,
+        help="SGD learning rate with cross-entropy (default: %(default)s)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    quick = bool(args.quick)
+    return {
+        "data": args.data,
+        "n_train": args.n_train or (1000 if quick else 4000),
+        "generations": args.generations or (5 if quick else 10),
+        "seeds": parse_int_list("--seeds", args.seeds)
+        if args.seeds
+        else ([0, 1] if quick else [0, 1, 2]),
+        "epochs": args.epochs or (15 if quick else 30),
+        "width": args.width,
+        "lr": {"mse": args.lr_mse, "ce": args.lr_ce},
+        "device": args.device,
+    }
+
+
+def observe(summary: dict[str, Any]) -> dict[str, Any]:
+    """The paper's two claims, read off the mean curves (accuracies as fractions)."""
+    test = summary["test_acc_mean"]
+    train = summary["train_acc_mean"]
+    peak = max(range(len(test)), key=test.__getitem__)
+    return {
+        "test_gen1": test[0],
+        "test_peak": test[peak],
+        "test_peak_generation": peak + 1,
+        "test_last": test[-1],
+        "test_rises_then_falls": bool(0 < peak < len(test) - 1 and test[-1] < test[peak]),
+        "train_gen1": train[0],
+        "train_last": train[-1],
+        "train_falls": bool(train[-1] < train[0]),
+        "train_monotone_nonincreasing": bool(
+            all(b <= a + 1e-12 for a, b in itertools.pairwise(train))
+        ),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from .._io import write_csv
+    from ..chain_report import chain_rows, format_summary, plot_chain_accuracy, summarise_chain
+    from ..nn.chain import ChainConfig, run_chains
+    from ..nn.data import load_dataset
+    from ..nn.train import TrainConfig
+    from ..plotting import plt, save_figure
+    from ..progress import Stages
+
+    s = _settings(args)
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    train = TrainConfig(
+        epochs=s["epochs"],
+        batch_size=128,
+        optimizer="sgd",
+        weight_decay=5e-4,
+        device=s["device"],
+        progress=False,
+    )
+    stages = Stages(2, name="mobahi-fig3", enabled=args.progress)
+    results: dict[str, Any] = {"settings": s, "losses": {}}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    for row, loss in enumerate(("mse", "ce")):
+        config = ChainConfig(
+            generations=s["generations"],
+            alpha=0.0,
+            loss=loss,
+            model="mlp",
+            width=s["width"],
+            train=replace(train, lr=s["lr"][loss]),
+        )
+        with stages(f"loss {loss}: {len(s['seeds'])} seeds x {s['generations']} generations"):
+            state = state_dir(args.out, loss, {**s, "loss": loss})
+            runs = run_chains(data, config, s["seeds"], state_dir=state)
+            shutil.rmtree(state, ignore_errors=True)  # finished: the results hold everything
+        summary = summarise_chain(runs)
+        write_csv(args.out / f"generations-{loss}.csv", chain_rows(runs))
+        results["losses"][loss] = {"runs": runs, "summary": summary, "observed": observe(summary)}
+        if args.progress:
+            print(f"loss {loss}:\n{format_summary(summary)}")
+        name = "ℓ2 (softmax MSE)" if loss == "mse" else "cross-entropy"
+        plot_chain_accuracy(axes[row, 0], summary, keys=("test_acc",))
+        axes[row, 0].set_title(f"{name}: test accuracy")
+        plot_chain_accuracy(axes[row, 1], summary, keys=("train_acc",))
+        axes[row, 1].set_title(f"{name}: train accuracy on the original labels")
+        for ax in axes[row]:
+            ax.legend(loc="best", fontsize=8)
+    fig.suptitle(
+        f"Self-distillation chains, α = 0 ({s['data']}, {len(data.y_train)} train, MLP width "
+        f"{s['width']}; mean ± std over {len(s['seeds'])} seeds) — cf. Mobahi et al. fig. 3"
+    )
+    save_figure(fig, args.out / "accuracy.png")
+    return results
