@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
@@ -99,6 +100,33 @@ def test_n_train_subsets_the_training_split_and_keeps_validation() -> None:
     assert all(tuple(r) in rows for r in small.x_train.tolist())
     counts = torch.bincount(small.y_train, minlength=10)
     assert counts.min() >= 9 and counts.max() <= 11  # stratified: 100 / 10 classes
+
+
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 10_000),
+    val_fraction=st.floats(0.0, 0.9),
+    n_train=st.one_of(st.none(), st.integers(1, 100)),
+)
+def test_split_sizes_and_disjointness(seed: int, val_fraction: float, n_train: int | None) -> None:
+    s = load_dataset(
+        "digits", seed=seed, val_fraction=val_fraction, n_train=n_train, standardize=False
+    )
+    pool = 1797 - len(s.y_test)
+    n_val = max(round(val_fraction * pool), 1 if val_fraction > 0 else 0)
+    assert len(s.y_val) == n_val
+    assert len(s.y_train) == (pool - n_val if n_train is None else n_train)
+    # every sample is used at most once: the splits are a sub-multiset of the data
+    bunch = load_digits()
+    available = Counter(
+        r.tobytes() for r in np.column_stack([bunch.data, bunch.target]).astype(np.float32)
+    )
+    used = Counter(
+        r.tobytes()
+        for x, y in ((s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test))
+        for r in np.column_stack([x.numpy(), y.numpy()]).astype(np.float32)
+    )
+    assert not used - available
 
 
 def test_n_val_and_n_test_cap_the_sizes() -> None:

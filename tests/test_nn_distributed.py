@@ -12,6 +12,7 @@ parameters agree to 1e-6 (measured: ~1.5e-8); predictions, hence accuracies, agr
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from selfdistill.nn.data import load_dataset  # noqa: E402
 from selfdistill.nn.distributed import (  # noqa: E402
@@ -33,16 +37,31 @@ from selfdistill.nn.models import build_model  # noqa: E402
 from selfdistill.nn.train import TrainConfig, accuracy, data_seed, epoch_order, fit  # noqa: E402
 
 
-def test_rank_batches_are_strided_parts_of_the_global_batches() -> None:
-    n, batch, world_size, seed = 48, 8, 2, 3
-    for epoch in range(3):
-        order = epoch_order(n, seed, epoch)
-        shards = [distributed_indices(n, data_seed(seed), epoch, r, world_size) for r in range(2)]
-        local = batch // world_size
-        for k in range(n // batch):
-            glob = order[k * batch : (k + 1) * batch]
-            for r in range(world_size):
-                assert shards[r][k * local : (k + 1) * local].tolist() == glob[r::2].tolist()
+@given(
+    world_size=st.integers(1, 4),
+    local_batch=st.integers(1, 6),
+    batches=st.integers(1, 5),
+    extra=st.integers(0, 5),
+    seed=st.integers(0, 1000),
+    epoch=st.integers(0, 50),
+)
+def test_rank_batches_together_are_the_single_process_batch(
+    world_size: int, local_batch: int, batches: int, extra: int, seed: int, epoch: int
+) -> None:
+    """When n and the global batch are multiples of the world size, rank r's k-th local batch is
+    the r-strided part of the single process's k-th global batch."""
+    batch = local_batch * world_size
+    n = batches * batch + extra * world_size  # a partial last batch, still a multiple of W
+    order = epoch_order(n, seed, epoch)
+    shards = [
+        distributed_indices(n, data_seed(seed), epoch, r, world_size) for r in range(world_size)
+    ]
+    assert all(len(s) == n // world_size for s in shards)
+    for k in range(math.ceil(n / batch)):
+        glob = order[k * batch : (k + 1) * batch]
+        for r in range(world_size):
+            local = shards[r][k * local_batch : (k + 1) * local_batch]
+            assert local.tolist() == glob[r::world_size].tolist()
 
 
 def test_padding_when_n_is_not_a_multiple_of_the_world_size() -> None:
