@@ -356,6 +356,13 @@ def test_ratio_direction_first_step_and_alpha_one():
     assert np.all(stays[np.triu_indices(3, 1)] == 0.0)
 
 
+def test_ratio_direction_null_space_entries_are_nan():
+    # Spline kernel: B = 0 on the null space of K, where no ratio exists.
+    pred = theory.ratio_direction([0.9, 0.4, 0.0], [0.8, 0.3, 0.0], 0.25)
+    assert pred[0, 1] == 1.0
+    assert np.isnan(pred[0, 2]) and np.isnan(pred[1, 2])
+
+
 def test_ratio_direction_where_eq15_is_wrong():
     # A changes between steps (ridge 0.0..10 drawn at random per step): the bracket x of eq. 15 is
     # negative, eq. 15 predicts "shrinks", the ratio grows. Found by a random search over ridge
@@ -440,7 +447,7 @@ def test_collapse_regime_cases():
         (lambda: theory.early_stopping_path([1.0, 0.5], [1.0, 2.0], [3.0]), "epsilons"),
         (lambda: theory.early_stopping_path([1.0, 0.5], [1, 2], [0.1], eigvecs=np.eye(3)), "eig"),
         (lambda: theory.ratio_direction([1.0, 0.5], [0.5, 0.2, 0.1], 0.5), "same length"),
-        (lambda: theory.ratio_direction([1.0, 0.0], [0.5, 0.2], 0.5), "B_prev"),
+        (lambda: theory.ratio_direction([1.0, -0.1], [0.5, 0.2], 0.5), "B_prev"),
         (lambda: theory.ratio_direction([1.0, 0.5], [1.0, 0.2], 0.5), "A must"),
         (lambda: theory.ratio_direction([1.0, 0.5], [0.5, 0.2], 1.5), "alpha"),
         (lambda: theory.limit_rate([1.0, 0.5], 0.0, 0.5), "lam"),

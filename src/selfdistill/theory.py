@@ -512,7 +512,7 @@ def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
     ----------
     B_prev : array_like of shape (n,)
         Diagonal of ``B^(tau-1)`` (``B^(0) = I``; the estimator's ``B_[tau - 2]`` for
-        ``tau >= 2``), entries in ``(0, 1]``.
+        ``tau >= 2``), entries in ``[0, 1]`` (0 on a null space of ``K``).
     A : array_like of shape (n,)
         Diagonal of ``A^(tau) = D (D + lam_tau I)^-1``, entries in ``[0, 1)``; ``A_k > A_j`` exactly
         when ``d_k > d_j``.
@@ -523,14 +523,14 @@ def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
     -------
     ndarray of shape (n, n)
         Entry ``[k, j]`` is +1 (grows), 0 (stays, within ``RATIO_SIGN_RTOL``) or -1 (shrinks) where
-        ``A[k] > A[j]``, NaN elsewhere.
+        ``A[k] > A[j]``; NaN elsewhere and where ``B_prev[k]`` or ``B_prev[j]`` is 0 (no ratio).
     """
     B = _vector("B_prev", B_prev)
     A_ = _vector("A", A)
     if A_.size != B.size:
         raise ValueError(f"B_prev and A must have the same length, got {B.size} and {A_.size}")
-    if np.any(B <= 0.0) or np.any(B > 1.0):
-        raise ValueError("B_prev must have entries in (0, 1]")
+    if np.any(B < 0.0) or np.any(B > 1.0):
+        raise ValueError("B_prev must have entries in [0, 1]")
     if np.any(A_ < 0.0) or np.any(A_ >= 1.0):
         raise ValueError("A must have entries in [0, 1)")
     alpha = check_real("alpha", alpha, low=0.0, high=1.0)
@@ -541,7 +541,8 @@ def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
     value = P - alpha * N
     scale = np.abs(P) + alpha * np.abs(N)
     sign = np.where(np.abs(value) <= RATIO_SIGN_RTOL * scale, 0.0, np.sign(value))
-    return np.where(Ak > Aj, sign, np.nan)
+    defined = (Ak > Aj) & (Bk > 0.0) & (Bj > 0.0)  # a zero B entry (null space): no ratio
+    return np.where(defined, sign, np.nan)
 
 
 def limit_rate(eigvals: object, lam: float, alpha: float) -> float:
