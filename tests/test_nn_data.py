@@ -235,16 +235,17 @@ def test_cifar10_binary_layout(tmp_path: Path) -> None:
     x_train, y_train, x_test, y_test = load_cifar_arrays(tmp_path, "cifar10")
     assert x_train.shape == (20, 3, 32, 32) and x_test.shape == (6, 3, 32, 32)
     for i in range(20):
-        np.testing.assert_array_equal(np.round(x_train[i] * 255), _cifar_pixels(i))
+        np.testing.assert_array_equal(x_train[i], _cifar_pixels(i))
         assert y_train[i] == i % 10
-    np.testing.assert_array_equal(np.round(x_test[2] * 255), _cifar_pixels(1002))
+    np.testing.assert_array_equal(x_test[2], _cifar_pixels(1002))
+    assert x_train.dtype == np.uint8
     np.testing.assert_array_equal(y_test, np.arange(1000, 1006) % 10)
     s = load_dataset("cifar10", data_dir=tmp_path, val_fraction=0.25, standardize=False)
     assert s.input_shape == (3, 32, 32) and s.num_classes == 10
     assert len(s.y_train) == 15 and len(s.y_val) == 5 and len(s.y_test) == 6
     np.testing.assert_array_equal(
         _sorted_rows(np.concatenate([s.x_train.numpy(), s.x_val.numpy()])),
-        _sorted_rows(x_train.astype(np.float32)),
+        _sorted_rows(x_train.astype(np.float32) / np.float32(255)),
     )
 
 

@@ -229,7 +229,10 @@ def load_dataset(
     x_val, y_val = x_pool[val_idx], y_pool[val_idx]
     x_test, y_test = x_test[test_keep], y_test[test_keep]
 
-    x_train, x_val, x_test = (a.astype(np.float64, copy=False) for a in (x_train, x_val, x_test))
+    # Images arrive as uint8 and are scaled to [0, 1]; everything is float32 from here on (no
+    # float64 copy of a large image set), with the statistics accumulated in float64.
+    scale = np.float32(255.0 if x_pool.dtype == np.uint8 else 1.0)
+    x_train, x_val, x_test = (a.astype(np.float32) / scale for a in (x_train, x_val, x_test))
     if standardize:
         mean, std = _standardisation(x_train)
         x_train, x_val, x_test = ((a - mean) / std for a in (x_train, x_val, x_test))
@@ -292,10 +295,10 @@ def _standardisation(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``(N, C, H, W)``. A zero standard deviation (a constant feature) is replaced by 1.
     """
     axes: tuple[int, ...] = (0,) if x_train.ndim == 2 else (0, *range(2, x_train.ndim))
-    mean = x_train.mean(axis=axes, keepdims=True)
-    std = x_train.std(axis=axes, keepdims=True)
+    mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
     std = np.where(std > 1e-12, std, 1.0)
-    return mean, std
+    return mean.astype(x_train.dtype), std.astype(x_train.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,7 +445,7 @@ def load_cifar_arrays(
     Returns
     -------
     x_train, y_train, x_test, y_test
-        Images as float64 in [0, 1] with shape (N, 3, 32, 32), labels as int64.
+        Images as uint8 with shape (N, 3, 32, 32), labels as int64.
     """
     check_choice("name", name, tuple(_CIFAR_LAYOUT))
     check_choice("label_mode", label_mode, ("fine", "coarse"))
@@ -475,7 +478,7 @@ def load_cifar_arrays(
             rows = raw.reshape(-1, record)
             ys.append(rows[:, label_col].astype(np.int64))
             xs.append(rows[:, label_bytes:].reshape(-1, 3, 32, 32))
-        return np.concatenate(xs).astype(np.float64) / 255.0, np.concatenate(ys)
+        return np.concatenate(xs), np.concatenate(ys)
 
     x_train, y_train = read(train_files)
     x_test, y_test = read(test_files)
@@ -532,7 +535,7 @@ def load_fashion_mnist_arrays(
     Returns
     -------
     x_train, y_train, x_test, y_test
-        Images as float64 in [0, 1] with shape (N, 1, 28, 28), labels as int64.
+        Images as uint8 with shape (N, 1, 28, 28), labels as int64.
     """
     root = Path(data_dir)
     found: dict[str, Path] = {}
@@ -561,5 +564,7 @@ def load_fashion_mnist_arrays(
             )
         if y.size and int(y.max()) >= 10:
             raise ValueError(f"fashion-mnist {split} labels exceed 9: corrupt files?")
-        out += [x[:, None].astype(np.float64) / 255.0, y.astype(np.int64)]
+        if x.dtype != np.uint8:
+            raise ValueError(f"fashion-mnist {split} images must be unsigned bytes, got {x.dtype}")
+        out += [x[:, None], y.astype(np.int64)]
     return out[0], out[1], out[2], out[3]
