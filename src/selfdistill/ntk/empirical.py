@@ -55,10 +55,10 @@ STRATEGIES = ("jacobian", "ntk_vp")
 #: working memory (bytes) that the automatic chunk size aims at, besides the result itself
 _MEMORY_BUDGET = 512 * 2**20
 
-#: measured seconds per counted flop relative to the Jacobian contraction (benchmarks/ntk.py):
-#: the forward-mode products of "ntk_vp" run as batched matrix products of lower efficiency than
-#: the single large matrix product of the contraction.
-_EFFICIENCY = {"jacobian": 1.0, "ntk_vp": 1.0}
+#: seconds per counted flop relative to the Jacobian contraction, measured with benchmarks/ntk.py
+#: (MLP 40-512-10, CPU): the vmapped forward-mode products of "ntk_vp" run as many small batched
+#: products, about 8 times slower per flop than the one large matrix product of the contraction.
+_EFFICIENCY = {"jacobian": 1.0, "ntk_vp": 8.0}
 
 _STATEFUL_IN_TRAINING = (
     nn.modules.batchnorm._BatchNorm,
@@ -186,11 +186,13 @@ def _auto_chunks(
     if strategy == "jacobian":  # the Jacobians of a block's rows and columns, c_k outputs each
         rows = _MEMORY_BUDGET // (2 * c_k * p * itemsize)
         return max(1, min(n, rows)), max(1, min(m, rows))
-    # NTK-VP: half the budget for the tangents of the rows (one per row and output), half for the
-    # vmapped forward-mode activations (primal, tangent and a temporary per row, output, column).
-    rows = max(1, min(n, _MEMORY_BUDGET // (2 * c_k * p * itemsize)))
-    cols = max(1, min(m, _MEMORY_BUDGET // (2 * rows * c_k * 3 * a * itemsize)))
-    return rows, cols
+    # NTK-VP: square blocks of a rows and a columns hold a·c_k tangents of P numbers and the
+    # vmapped forward-mode activations (primal, tangent, temporary: 3A per row, output, column):
+    # a·c_k·P + 3·a²·c_k·A <= budget, solved for a.
+    budget = _MEMORY_BUDGET / itemsize / c_k
+    side = (-p + math.sqrt(p * p + 12 * a * budget)) / (6 * a)
+    side = max(1, int(side))
+    return max(1, min(n, side)), max(1, min(m, side))
 
 
 def _blocks(n: int, m: int, chunks: tuple[int, int], symmetric: bool) -> float:
