@@ -477,6 +477,8 @@ def early_stopping_path(
         )
     # The engine's root finder on the spectrum (Mobahi Prop. 2 residual = epsilon, eq. 12 bracket).
     cs = np.array([epsilon_ridge(d, y, 0.0, float(e))[0] for e in eps])
+    if not np.all(np.isfinite(cs)):  # an epsilon within rounding of mean(y**2): collapse
+        raise ValueError("epsilons must be clearly below mean(y**2) (the solution collapses)")
     with np.errstate(invalid="ignore", divide="ignore"):
         B = np.where(d[None, :] > 0.0, d[None, :] / (cs[:, None] + d[None, :]), 0.0)
     return EarlyStoppingPath(epsilons=eps, cs=cs, B=B)
