@@ -1,0 +1,92 @@
+"""Overhead of Dong et al.'s self-distillation over plain cross-entropy, per training epoch.
+
+One epoch of :func:`selfdistill.nn.fit` with plain cross-entropy and one with
+:class:`~selfdistill.nn.refinery.SelfDistillationLoss` (hardmax targets, accuracy schedule) are
+timed side by side in the same process, interleaved (CE, SD, SD, CE, ...) to cancel drift in the
+machine's load, repeated, and compared by their medians. The two runs use the same data, the same
+initial weights and the same batches; only the loss differs. Prints a JSON summary with the ratio
+``sd / ce`` (the paper claims almost no extra cost; the project requires < 1.05).
+
+    OMP_NUM_THREADS=1 python benchmarks/sd_overhead.py --repeat 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="mnist1d")
+    parser.add_argument("--n-train", type=int, default=5000)
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=15, help="pairs of timed epochs")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=None, help="optional JSON output path")
+    args = parser.parse_args()
+
+    import torch
+
+    from selfdistill._io import write_json
+    from selfdistill.nn import TrainConfig, build_model, fit, load_dataset
+    from selfdistill.nn.refinery import (
+        SelfDistillationLoss,
+        SelfDistillationTarget,
+        cross_entropy_loss,
+    )
+
+    data = load_dataset(args.data, n_train=args.n_train, seed=0)
+    y = data.y_train
+    config = TrainConfig(epochs=1, batch_size=args.batch_size, device=args.device, progress=False)
+    losses = {
+        "ce": lambda: cross_entropy_loss,
+        "sd": lambda: SelfDistillationLoss(SelfDistillationTarget("hardmax", "accuracy", lam=1.0)),
+    }
+
+    def epoch_seconds(name: str) -> float:
+        model = build_model(
+            args.model, data.input_shape, data.num_classes, width=args.width, seed=0
+        )
+        loss_fn = losses[name]()
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fit(model, data.x_train, y, config, loss_fn=loss_fn)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    epoch_seconds("ce")  # warm-up (allocations, kernels)
+    epoch_seconds("sd")
+    times: dict[str, list[float]] = {"ce": [], "sd": []}
+    for i in range(args.repeat):
+        order = ("ce", "sd") if i % 2 == 0 else ("sd", "ce")
+        for name in order:
+            times[name].append(epoch_seconds(name))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratios = [s / c for s, c in zip(times["sd"], times["ce"], strict=True)]
+    summary = {
+        "data": args.data,
+        "n_train": len(y),
+        "model": f"{args.model} width {args.width}",
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "repeat": args.repeat,
+        "median_epoch_seconds": med,
+        "ratio_of_medians_sd_over_ce": med["sd"] / med["ce"],
+        "median_of_pairwise_ratios": statistics.median(ratios),
+        "overhead_below_5_percent": med["sd"] / med["ce"] < 1.05,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        write_json(args.out, summary)
+
+
+if __name__ == "__main__":
+    main()

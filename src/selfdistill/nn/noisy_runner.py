@@ -1,0 +1,326 @@
+"""Learning from noisy labels: self-distillation (Dong et al. Algorithm 1) against its rivals.
+
+:func:`run_noisy` trains every method on the same data, with the same corrupted labels, the same
+initial weights and the same budget (epochs, batch size, optimiser, learning-rate schedule), and
+measures on the CLEAN test labels:
+
+* ``test_acc_curve`` — test accuracy after every epoch;
+* ``final_test_acc`` — the last epoch's, except for ``early-stop``, whose model is the epoch with
+  the best accuracy on a NOISY validation split (what a user without clean labels can select on);
+* ``best_test_acc`` — the maximum of the curve: an oracle number, for reference only (it selects
+  on test data, which no method does);
+* ``label_recovery`` — on the training set, the fraction of corrupted samples whose prediction
+  equals the TRUE label (``None`` when nothing is corrupted).
+
+Methods (:data:`METHODS`): ``ce`` (plain cross-entropy), ``early-stop`` (the same training as
+``ce``, selected on the noisy validation split — trained once and reported twice when both are
+asked for), ``bootstrap-soft`` / ``bootstrap-hard`` (Reed et al. 2015), ``gce`` (Zhang & Sabuncu
+2018) and ``sd`` (Dong et al. Algorithm 1 with ``1 − α_t = λ · batch accuracy``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .._validation import check_choice, check_int, check_real
+from ..noise import NOISE_KINDS, corrupt_labels
+from ..progress import Stages
+from .data import DATASETS, DataSplits, load_dataset
+from .models import build_model
+from .refinery import (
+    LABEL_FUNCTIONS,
+    SD_LOSSES,
+    BootstrapLoss,
+    GCELoss,
+    SelfDistillationLoss,
+    SelfDistillationTarget,
+    cross_entropy_loss,
+)
+from .train import Callback, LossFn, TrainConfig, fit, predict_logits
+
+__all__ = [
+    "METHODS",
+    "NoisyConfig",
+    "corrupt_splits",
+    "label_recovery",
+    "make_method_loss",
+    "run_noisy",
+    "train_method",
+]
+
+METHODS = ("ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd")
+#: the keys of one run in ``results.json``
+RUN_KEYS = (
+    "seed",
+    "method",
+    "noise",
+    "final_test_acc",
+    "best_test_acc",
+    "label_recovery",
+    "test_acc_curve",
+)
+
+
+@dataclass(frozen=True)
+class NoisyConfig:
+    """Everything that defines a noisy-label comparison except the methods, noise rates and seeds.
+
+    Attributes
+    ----------
+    data, n_train, num_samples, data_dir
+        Data set (:data:`selfdistill.nn.data.DATASETS`), training-set size (``None``: all),
+        MNIST-1D's total sample count (``None``: the loader's 40,000) and on-disk data folder.
+    noise_kind
+        ``symmetric``, ``symmetric-exclusive`` or ``pair`` (:func:`selfdistill.corrupt_labels`).
+        Training and validation labels are corrupted; test labels stay clean.
+    model, width, depth
+        Network (:func:`selfdistill.nn.models.build_model`).
+    epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule, device
+        The training budget, the same for every method (:class:`TrainConfig`).
+    lam
+        λ of self-distillation's ``1 − α_t = λ · batch accuracy``; ``None`` takes Dong et al.'s
+        CIFAR-10 choice: 1 for noise ≤ 0.4, 1.5 above.
+    label_function, temperature, sd_loss
+        Label function ``h`` and loss of self-distillation (:mod:`selfdistill.nn.refinery`).
+    beta_soft, beta_hard, gce_q
+        Reed et al.'s β (0.95 soft, 0.8 hard) and GCE's q (0.7).
+    """
+
+    data: str = "mnist1d"
+    n_train: int | None = None
+    num_samples: int | None = None
+    data_dir: str | None = None
+    noise_kind: str = "symmetric"
+    model: str = "mlp"
+    width: int | None = None
+    depth: int | None = None
+    epochs: int = 40
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    device: str = "cpu"
+    lam: float | None = 1.0
+    label_function: str = "hardmax"
+    temperature: float = 1.0
+    sd_loss: str = "ce"
+    beta_soft: float = 0.95
+    beta_hard: float = 0.8
+    gce_q: float = 0.7
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("data", self.data, DATASETS)
+        check_choice("noise_kind", self.noise_kind, NOISE_KINDS)
+        check_choice("label_function", self.label_function, LABEL_FUNCTIONS[:2])
+        check_choice("sd_loss", self.sd_loss, SD_LOSSES)
+        if self.lam is not None:
+            check_real("lam", self.lam, low=0.0)
+        check_real("temperature", self.temperature, low=0.0, low_inclusive=False)
+        check_real("beta_soft", self.beta_soft, low=0.0, high=1.0)
+        check_real("beta_hard", self.beta_hard, low=0.0, high=1.0)
+        check_real("gce_q", self.gce_q, low=0.0, high=1.0, low_inclusive=False)
+        self.train_config(0)  # validates the budget
+
+    def train_config(self, seed: int, progress: bool = False) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            seed=seed,
+            device=self.device,
+            progress=progress,
+        )
+
+    def lam_for(self, noise: float) -> float:
+        """λ used at noise rate ``noise``."""
+        if self.lam is not None:
+            return float(self.lam)
+        return 1.0 if noise <= 0.4 else 1.5
+
+
+def make_method_loss(method: str, config: NoisyConfig, noise: float) -> LossFn:
+    """The training loss of a method (``early-stop`` trains with plain cross-entropy)."""
+    check_choice("method", method, METHODS)
+    if method in ("ce", "early-stop"):
+        return cross_entropy_loss
+    if method == "bootstrap-soft":
+        return BootstrapLoss("soft", config.beta_soft)
+    if method == "bootstrap-hard":
+        return BootstrapLoss("hard", config.beta_hard)
+    if method == "gce":
+        return GCELoss(config.gce_q)
+    rule = SelfDistillationTarget(
+        config.label_function,
+        "accuracy",
+        lam=config.lam_for(noise),
+        temperature=config.temperature,
+    )
+    return SelfDistillationLoss(rule, config.sd_loss)
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+def corrupt_splits(
+    data: DataSplits, noise: float, kind: str, seed: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Noisy training labels, their corruption mask and noisy validation labels (test: clean).
+
+    The training and validation draws use independent seeds derived from ``seed``; the same
+    ``(noise, kind, seed)`` gives the same labels for every method.
+    """
+    c = data.num_classes
+    y_tr, mask = corrupt_labels(data.y_train.numpy(), noise, kind, c, seed=_seed(seed, 1))
+    y_va, _ = corrupt_labels(data.y_val.numpy(), noise, kind, c, seed=_seed(seed, 2))
+    return torch.from_numpy(y_tr), torch.from_numpy(mask), torch.from_numpy(y_va)
+
+
+def label_recovery(predictions: Tensor, y_true: Tensor, mask: Tensor) -> float | None:
+    """Fraction of corrupted samples (``mask``) whose prediction equals the TRUE label."""
+    if not bool(mask.any()):
+        return None
+    return float((predictions[mask] == y_true[mask]).double().mean())
+
+
+class _SelectOnNoisyVal(Callback):
+    """Keep the weights of the epoch with the best accuracy on the noisy validation split."""
+
+    def __init__(self) -> None:
+        self.best_acc = -math.inf
+        self.best_epoch = -1
+        self.state: dict[str, Tensor] | None = None
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> None:
+        acc = metrics["noisyval_acc"]
+        if acc > self.best_acc:  # ties keep the earlier epoch
+            self.best_acc, self.best_epoch = acc, epoch
+            self.state = copy.deepcopy(model.state_dict())
+
+
+def train_method(
+    method: str,
+    data: DataSplits,
+    y_train_noisy: Tensor,
+    y_val_noisy: Tensor,
+    mask: Tensor,
+    config: NoisyConfig,
+    *,
+    noise: float,
+    seed: int,
+    progress: bool = False,
+    select: bool = False,
+) -> dict[str, Any]:
+    """Train one method once; return its measures (and, with ``select``, early-stopping's too).
+
+    Returns a dict ``{method: run}`` (plus ``"early-stop": run`` when ``select`` is true), each run
+    holding :data:`RUN_KEYS` and the extras ``memorised`` (fraction of corrupted training samples
+    predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``.
+    """
+    model = build_model(
+        config.model, data.input_shape, data.num_classes, width=config.width, depth=config.depth,
+        seed=seed,
+    )  # fmt: skip
+    selector = _SelectOnNoisyVal() if select else None
+    history = fit(
+        model,
+        data.x_train,
+        y_train_noisy,
+        config.train_config(seed, progress),
+        loss_fn=make_method_loss(method, config, noise),
+        eval_sets={"test": (data.x_test, data.y_test), "noisyval": (data.x_val, y_val_noisy)},
+        callbacks=[selector] if selector is not None else (),
+    )
+    curve = history.column("test_acc")
+    val_curve = history.column("noisyval_acc")
+
+    def measures(net: nn.Module, name: str, epoch: int) -> dict[str, Any]:
+        pred = predict_logits(net, data.x_train, device=config.device).argmax(dim=1)
+        return {
+            "seed": seed,
+            "method": name,
+            "noise": noise,
+            "final_test_acc": curve[epoch],
+            "best_test_acc": max(curve),
+            "label_recovery": label_recovery(pred, data.y_train, mask),
+            "test_acc_curve": curve,
+            "memorised": label_recovery(pred, y_train_noisy, mask),
+            "selected_epoch": epoch,
+            "noisy_val_curve": val_curve,
+        }
+
+    out = {method: measures(model, method, len(curve) - 1)}
+    if selector is not None and selector.state is not None:
+        model.load_state_dict(selector.state)
+        out["early-stop"] = measures(model, "early-stop", selector.best_epoch)
+    return out
+
+
+def run_noisy(
+    config: NoisyConfig,
+    methods: Sequence[str],
+    noises: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    progress: bool = False,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every method at every noise rate and seed; return one dict per run.
+
+    Per seed the data split, the initial weights and the data order are the same for every method
+    and noise rate; per (seed, noise) the corrupted labels are the same for every method.
+    ``on_run`` is called with each finished run (e.g. to save partial results).
+    """
+    methods = [check_choice("method", m, METHODS) for m in methods]
+    if not methods or len(set(methods)) != len(methods):
+        raise ValueError(f"methods must be a non-empty list without repeats, got {methods}")
+    noises = [check_real("noise", r, low=0.0, high=1.0) for r in noises]
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    if not noises or not seeds:
+        raise ValueError("noises and seeds must be non-empty")
+    trainings = [m for m in methods if m != "early-stop" or "ce" not in methods]
+    stages = Stages(len(seeds) * len(noises) * len(trainings), name="noisy", enabled=progress)
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        options: dict[str, Any] = dict(config.extra)
+        if config.num_samples is not None:
+            options["num_samples"] = config.num_samples
+        data = load_dataset(
+            config.data, data_dir=config.data_dir, seed=seed, n_train=config.n_train, **options
+        )
+        for noise in noises:
+            y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
+            for method in trainings:
+                select = method == "early-stop" or (method == "ce" and "early-stop" in methods)
+                with stages(f"seed {seed}, noise {noise:g}, {method}"):
+                    out = train_method(
+                        "ce" if method == "early-stop" else method,
+                        data, y_tr, y_va, mask, config,
+                        noise=noise, seed=seed, progress=False, select=select,
+                    )  # fmt: skip
+                for name in methods:
+                    if name in out:
+                        runs.append(out[name])
+                        if on_run is not None:
+                            on_run(out[name])
+    return runs
+
+
+def config_dict(config: NoisyConfig) -> dict[str, Any]:
+    """The config as a JSON-able dict."""
+    return asdict(config)

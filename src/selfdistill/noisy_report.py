@@ -1,0 +1,141 @@
+"""Tables and figures of noisy-label runs (torch-free): mean ± std over seeds, accuracy curves.
+
+A *run* is a dict with at least ``seed``, ``method``, ``noise``, ``final_test_acc``,
+``best_test_acc``, ``label_recovery`` and ``test_acc_curve`` (see
+:mod:`selfdistill.nn.noisy_runner`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._io import write_csv
+
+__all__ = ["CSV_FIELDS", "markdown_table", "plot_curves", "summarise", "write_runs_csv"]
+
+CSV_FIELDS = (
+    "seed",
+    "method",
+    "noise",
+    "final_test_acc",
+    "best_test_acc",
+    "label_recovery",
+    "memorised",
+    "selected_epoch",
+)
+
+
+def _ordered(values: Sequence[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _mean_std(values: Sequence[float | None]) -> tuple[float, float, int]:
+    xs = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if xs.size == 0:
+        return math.nan, math.nan, 0
+    std = float(xs.std(ddof=1)) if xs.size > 1 else 0.0
+    return float(xs.mean()), std, int(xs.size)
+
+
+def summarise(
+    runs: Sequence[Mapping[str, Any]], key: str = "final_test_acc"
+) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation (ddof = 1) of ``key`` over seeds per (method, noise)."""
+    rows = []
+    for noise in _ordered([r["noise"] for r in runs]):
+        for method in _ordered([r["method"] for r in runs]):
+            vals = [r[key] for r in runs if r["method"] == method and r["noise"] == noise]
+            if not vals:
+                continue
+            mean, std, count = _mean_std(vals)
+            rows.append({"method": method, "noise": noise, "mean": mean, "std": std, "n": count})
+    return rows
+
+
+def markdown_table(
+    runs: Sequence[Mapping[str, Any]], key: str = "final_test_acc", *, percent: bool = True
+) -> str:
+    """Methods as rows, noise rates as columns, cells ``mean ± std`` over seeds; best mean bold."""
+    noises = _ordered([r["noise"] for r in runs])
+    methods = _ordered([r["method"] for r in runs])
+    stats = {(s["method"], s["noise"]): s for s in summarise(runs, key)}
+    scale = 100.0 if percent else 1.0
+    best = {}
+    for noise in noises:
+        means = [stats[m, noise]["mean"] for m in methods if (m, noise) in stats]
+        finite = [v for v in means if math.isfinite(v)]
+        best[noise] = max(finite) if finite else math.nan
+    lines = [
+        "| method | " + " | ".join(f"noise {n:g}" for n in noises) + " |",
+        "|---|" + "---|" * len(noises),
+    ]
+    for method in methods:
+        cells = []
+        for noise in noises:
+            s = stats.get((method, noise))
+            if s is None or not math.isfinite(s["mean"]):
+                cells.append("–")
+                continue
+            cell = f"{scale * s['mean']:.2f} ± {scale * s['std']:.2f}"
+            cells.append(f"**{cell}**" if s["mean"] == best[noise] else cell)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_runs_csv(path: str | os.PathLike[str], runs: Sequence[Mapping[str, Any]]) -> Path:
+    """One row per run with the scalar measures (:data:`CSV_FIELDS`)."""
+    return write_csv(path, [{k: r.get(k) for k in CSV_FIELDS} for r in runs], CSV_FIELDS)
+
+
+def plot_curves(
+    runs: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str = ""
+) -> Path:
+    """Clean test accuracy per epoch, mean over seeds (band: ± 1 std), one panel per noise rate.
+
+    Early stopping's selected epoch is marked on its (plain cross-entropy) curve.
+    """
+    from .plotting import plt, save_figure
+
+    noises = _ordered([r["noise"] for r in runs])
+    methods = _ordered([r["method"] for r in runs])
+    cols = min(len(noises), 3)
+    rows = math.ceil(len(noises) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, noise in zip(axes.flat, noises, strict=False):
+        for i, method in enumerate(methods):
+            sel = [r for r in runs if r["method"] == method and r["noise"] == noise]
+            if not sel:
+                continue
+            curves = np.asarray([r["test_acc_curve"] for r in sel], dtype=float)
+            epochs = np.arange(1, curves.shape[1] + 1)
+            mean = curves.mean(axis=0)
+            color = colors[i % len(colors)]
+            if method == "early-stop":
+                sel_epochs = [r["selected_epoch"] + 1 for r in sel if "selected_epoch" in r]
+                accs = [r["final_test_acc"] for r in sel]
+                ax.scatter(
+                    sel_epochs, accs, marker="v", s=40, color=color, zorder=5,
+                    label="early-stop (selected on noisy val)",
+                )  # fmt: skip
+                continue
+            ax.plot(epochs, mean, color=color, label=method)
+            if len(sel) > 1:
+                std = curves.std(axis=0, ddof=1)
+                ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
+        ax.set_title(f"noise {noise:g}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (clean labels)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    for ax in list(axes.flat)[len(noises) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
