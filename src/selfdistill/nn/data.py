@@ -292,13 +292,25 @@ def _standardisation(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the training inputs.
 
     Per feature for vectors ``(N, D)`` and sequences ``(N, L)``, per channel for images
-    ``(N, C, H, W)``. A zero standard deviation (a constant feature) is replaced by 1.
+    ``(N, C, H, W)``. A zero standard deviation (a constant feature) is replaced by 1. Two passes
+    in float64 over chunks of samples: accurate, and no float64 copy of a large image set.
     """
-    axes: tuple[int, ...] = (0,) if x_train.ndim == 2 else (0, *range(2, x_train.ndim))
-    mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
-    std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
+    n = len(x_train)
+    flat = x_train.reshape(n, x_train.shape[1], -1)  # (N, D, 1) or (N, C, H W)
+    count = n * flat.shape[2]
+    chunks = range(0, n, 2048)
+    total = np.zeros(flat.shape[1])
+    for i in chunks:
+        total += flat[i : i + 2048].astype(np.float64).sum(axis=2).sum(axis=0)
+    mean = total / count
+    squares = np.zeros(flat.shape[1])
+    for i in chunks:
+        centred = flat[i : i + 2048].astype(np.float64) - mean[None, :, None]
+        squares += np.einsum("ncp,ncp->c", centred, centred)
+    std = np.sqrt(squares / count)
     std = np.where(std > 1e-12, std, 1.0)
-    return mean.astype(x_train.dtype), std.astype(x_train.dtype)
+    shape = (1, x_train.shape[1]) + (1,) * (x_train.ndim - 2)
+    return mean.reshape(shape).astype(x_train.dtype), std.reshape(shape).astype(x_train.dtype)
 
 
 # --------------------------------------------------------------------------------------------
