@@ -374,6 +374,8 @@ def fit(
         )
     loss_fn = cross_entropy_loss if loss_fn is None else loss_fn
     device = torch.device(config.device)
+    if device.type == "cuda" and device.index is None:  # "cuda" means the current device
+        device = torch.device("cuda", torch.cuda.current_device())
     n = len(x_train)
     local_batch = config.batch_size // world_size
     local_n = math.ceil(n / world_size)
@@ -386,9 +388,7 @@ def fit(
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = None
-        if device.type == "cuda":
-            ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        ids = [device.index] if device.type == "cuda" else None
         train_module = DistributedDataParallel(model, device_ids=ids)
     optimizer = _make_optimizer(model, config)
     if config.schedule == "cosine":
@@ -421,7 +421,7 @@ def fit(
         resume_rng = state["rng"][rank]
 
     start_step = len(history.epochs) * steps_per_epoch
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    fork_devices = [device.index] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         if resume_rng is not None:
             _set_rng_state(resume_rng, device)
