@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dtrsv
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -316,9 +317,15 @@ class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
         A[np.diag_indices_from(A)] += lam
         try:
             factor = scipy.linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            L = np.asfortranarray(factor[0])  # lower triangle holds L
 
             def solve(b: np.ndarray) -> np.ndarray:
-                return scipy.linalg.cho_solve(factor, b, check_finite=False)
+                if b.shape[1] > 1:
+                    return scipy.linalg.cho_solve((L, True), b, check_finite=False)
+                # one right-hand side: two BLAS-2 triangular solves (dtrsv) read L once each
+                # and are about twice as fast as LAPACK potrs, which goes through trsm
+                x = dtrsv(L, b[:, 0], lower=1)
+                return dtrsv(L, x, lower=1, trans=1)[:, None]
 
         except scipy.linalg.LinAlgError:  # an indefinite kernel (e.g. sigmoid): plain LU
             A = K.copy()
