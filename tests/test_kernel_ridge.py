@@ -262,3 +262,15 @@ def test_property_b_in_unit_interval_and_decreasing(seed, n, lam, alpha) -> None
         ratio = B0[:, 0] / B0[:, -1]
         expected = ((1 + lam / k[-1]) / (1 + lam / k[0])) ** np.arange(1, 7)
         np.testing.assert_allclose(ratio, expected, rtol=1e-10)
+
+
+def test_indefinite_kernel_falls_back_to_lu() -> None:
+    """K + lam I not positive definite (an indefinite precomputed kernel): LU, same as solve."""
+    rng = np.random.default_rng(12)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    K = (Q * np.array([3.0, 2.0, 1.0, 0.5, 0.2, -0.1, -0.9, -2.0])) @ Q.T
+    K = 0.5 * (K + K.T)
+    y = rng.normal(size=8)
+    est = SelfDistilledKernelRidge(kernel="precomputed", lam=0.5, steps=3, alpha=0.2).fit(K, y)
+    expected, _ = brute_force(K, K, y, 0.5, [np.nan, 0.2, 0.2])
+    assert_rel(np.array(list(est.staged_predict(K))), expected)
