@@ -322,3 +322,11 @@ def test_resume_refuses_another_configuration(data, tmp_path):
     run_chain(data, tiny_config(generations=2), 0, state_dir=tmp_path)
     with pytest.raises(ValueError, match="another configuration"):
         run_chain(data, tiny_config(generations=2, alpha=0.5), 0, state_dir=tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_chain_runs_unchanged_on_cuda(data, tmp_path):
+    config = tiny_config(alpha="estimate", train=replace(tiny_config().train, device="cuda"))
+    records = run_chain(data, config, 0, state_dir=tmp_path)
+    assert [r["fits"] for r in records] == [1, 3, 5]
+    assert strip(run_chain(data, config, 0, state_dir=tmp_path)) == strip(records)

@@ -216,14 +216,18 @@ def test_snapshots_equal_separately_trained_teachers():
     def build():
         return build_model("mlp", data.input_shape, data.num_classes, width=16, seed=3)
 
-    teachers, history = train_teacher_with_snapshots(build, data, config, [1, 3])
-    assert sorted(teachers) == [1, 3] and len(history) == 3
+    teachers, metrics = train_teacher_with_snapshots(build, data, config, [1, 3])
+    assert sorted(teachers) == sorted(metrics) == [1, 3]
     for epochs, teacher in teachers.items():
         ref = build()
         fit(ref, data.x_train, data.y_train, replace(config, epochs=epochs))
         for a, b in zip(teacher.state_dict().values(), ref.state_dict().values(), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
         assert not teacher.training
+        pred = ref(data.x_test).argmax(1)
+        assert metrics[epochs]["test_acc"] == pytest.approx(
+            float((pred == data.y_test).double().mean())
+        )
     with pytest.raises(ValueError, match="snapshot_epochs"):
         train_teacher_with_snapshots(build, data, config, [4])
     _, metrics = distill_student(teachers[3], build, data, config, temperature=2.0)

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 5,10,20,40,80,120; quick 3,6,12,24)",
     )
     parser.add_argument("--student-epochs", type=int, default=None, help="(default: 40; quick 12)")
-    parser.add_argument("--teacher-width", type=int, default=1024, help="(default: %(default)s)")
+    parser.add_argument("--teacher-width", type=int, default=512, help="(default: %(default)s)")
     parser.add_argument("--student-width", type=int, default=64, help="(default: %(default)s)")
     parser.add_argument(
         "--temperature",
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
         with stages(f"seed {seed}: teacher, {epochs[-1]} epochs"):
-            teachers, history = train_teacher_with_snapshots(
+            teachers, teacher_metrics = train_teacher_with_snapshots(
                 build_teacher, data, teacher_cfg, epochs
             )
         with stages(f"seed {seed}: {len(epochs) + 1} students"):
@@ -127,11 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         per_seed.append(
             {
                 "seed": seed,
-                "teacher_history": history,
-                "teacher": {
-                    e: {k: history[e - 1][k] for k in ("train_acc", "val_acc", "test_acc")}
-                    for e in epochs
-                },
+                "teacher": teacher_metrics,
                 "students": students,
                 "baseline_student": baseline,
             }

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import io
 import math
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -533,8 +532,3 @@ def run_chains(
         }
         for s in seeds
     ]
-
-
-def cleanup_state(state_dir: str | Path) -> None:
-    """Delete a finished run's state folder (records and weights)."""
-    shutil.rmtree(state_dir, ignore_errors=True)

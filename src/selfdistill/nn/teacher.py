@@ -44,6 +44,17 @@ class EpochSnapshots(Callback):
             self.metrics[done] = dict(metrics)
 
 
+def _accuracies(model: nn.Module, data: DataSplits, device: str) -> dict[str, float]:
+    return {
+        f"{name}_acc": accuracy(model, x, y, device=device)
+        for name, x, y in (
+            ("train", data.x_train, data.y_train),
+            ("val", data.x_val, data.y_val),
+            ("test", data.x_test, data.y_test),
+        )
+    }
+
+
 def train_teacher_with_snapshots(
     build: Callable[[], nn.Module],
     data: DataSplits,
@@ -51,10 +62,11 @@ def train_teacher_with_snapshots(
     snapshot_epochs: Sequence[int],
     *,
     loss: str = "ce",
-) -> tuple[dict[int, nn.Module], list[dict[str, float]]]:
+) -> tuple[dict[int, nn.Module], dict[int, dict[str, float]]]:
     """Train ``build()`` on the labels for ``config.epochs`` and return a model per snapshot epoch.
 
-    Returns ``({epoch: model in eval mode}, per-epoch history)``; every snapshot epoch must lie in
+    Returns ``({epoch: frozen model in eval mode}, {epoch: train/val/test accuracy})``, the
+    accuracies measured in eval mode against the original labels; every snapshot epoch must lie in
     ``[1, config.epochs]``.
     """
     epochs = sorted(set(snapshot_epochs))
@@ -64,21 +76,17 @@ def train_teacher_with_snapshots(
         )
     model = build()
     snaps = EpochSnapshots(epochs)
-    history = fit(
-        model,
-        data.x_train,
-        data.y_train,
-        config,
-        loss_fn=make_loss(loss),
-        eval_sets={"val": (data.x_val, data.y_val), "test": (data.x_test, data.y_test)},
-        callbacks=[snaps],
-    )
-    teachers = {}
+    fit(model, data.x_train, data.y_train, config, loss_fn=make_loss(loss), callbacks=[snaps])
+    teachers, metrics = {}, {}
     for e, state in snaps.snapshots.items():
         t = copy.deepcopy(model)
         t.load_state_dict(state)
         teachers[e] = freeze(t)
-    return teachers, history.epochs
+        metrics[e] = {
+            **_accuracies(teachers[e], data, config.device),
+            **{"train_loss": snaps.metrics[e]["train_loss"]},
+        }
+    return teachers, metrics
 
 
 def distill_student(
@@ -106,12 +114,5 @@ def distill_student(
         targets, loss = mix_targets(alpha, data.y_train, probs), make_loss("ce", temperature)
     fit(student, data.x_train, targets, replace(config, progress=config.progress), loss_fn=loss)
     student.eval()
-    metrics = {
-        f"{name}_acc": accuracy(student, x, y, device=config.device)
-        for name, x, y in (
-            ("train", data.x_train, data.y_train),
-            ("val", data.x_val, data.y_val),
-            ("test", data.x_test, data.y_test),
-        )
-    }
+    metrics = _accuracies(student, data, config.device)
     return student, metrics
