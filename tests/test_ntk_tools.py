@@ -73,6 +73,13 @@ def test_callback_records_energies_of_labels_and_targets_during_fit() -> None:
         last["energy"]["targets"] - last["energy"]["noisy"], abs=1e-12
     )
     assert last["alpha"] == 0.25
+    centred = onehot[clean[probe].numpy()] - onehot[clean[probe].numpy()].mean(0)
+    assert last["energy_centred"]["clean"] == pytest.approx(
+        _direct_energy(theta, centred, 3), rel=1e-5
+    )
+    assert last["information_gain_centred"] == pytest.approx(
+        last["energy_centred"]["targets"] - last["energy_centred"]["noisy"], abs=1e-12
+    )
     assert len(last["top_eigenvalues"]) == 3
     assert last["top_eigenvalues"][0] == pytest.approx(np.linalg.eigvalsh(theta)[-1], rel=1e-5)
 

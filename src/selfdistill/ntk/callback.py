@@ -36,6 +36,14 @@ def _label_matrix(labels: Tensor, num_outputs: int) -> Tensor:
     return F.one_hot(labels.long(), num_outputs).double()
 
 
+def _energy(decomposition: tuple[Tensor, Tensor], y: Tensor, k: int, centre: bool) -> float:
+    if centre:
+        y = y - y.mean(dim=0)
+        if not torch.any(y != 0):  # a constant label vector has no centred part
+            return float("nan")
+    return label_energy(decomposition, y, k)
+
+
 class LabelEnergyCallback(Callback):
     """Record label energies in the top-k NTK eigenspace of a probe batch during :func:`fit`.
 
@@ -70,8 +78,11 @@ class LabelEnergyCallback(Callback):
     dropout): the callback switches the model to ``eval()`` for the measurement and back to its
     previous mode afterwards, so it works with any model :func:`fit` trains. Under data-parallel
     training every rank records the same values. ``records`` holds one dict per measurement:
-    ``step``, ``epoch``, ``energy`` (name -> E_k), ``information_gain`` (when a rule is given),
-    ``alpha`` (the rule's ``last_alpha`` if it has one) and ``top_eigenvalues``.
+    ``step``, ``epoch``, ``energy`` (name -> E_k, the targets as ``"targets"``),
+    ``information_gain`` (when a rule is given), ``alpha`` (the rule's ``last_alpha`` if it has
+    one), ``top_eigenvalues``, and ``energy_centred`` / ``information_gain_centred``: the same for
+    the centred labels Y − mean(Y) (one-hot labels always contain the constant vector, which
+    lies close to the top NTK eigenvector; centring removes that share, see ``docs/ntk.md``).
     """
 
     def __init__(
@@ -145,23 +156,21 @@ class LabelEnergyCallback(Callback):
         values, vectors = ntk_eigh(theta.double())
         decomposition = (values, vectors)
         num_outputs = outputs.reshape(outputs.shape[0], -1).shape[1]
-        energy = {
-            name: label_energy(decomposition, _label_matrix(y, num_outputs), self.k)
-            for name, y in self.labels.items()
-        }
-        entry: dict[str, Any] = {
-            "step": int(step),
-            "epoch": int(epoch),
-            "energy": energy,
-            "top_eigenvalues": values[: self.k].tolist(),
-        }
+        matrices = {name: _label_matrix(y, num_outputs) for name, y in self.labels.items()}
+        entry: dict[str, Any] = {"step": int(step), "epoch": int(epoch)}
         if self.rule is not None:
             rule = copy.deepcopy(self.rule)
             reference = self.labels[self.reference].to(outputs.device)
-            targets = rule(outputs, reference, epoch=epoch, step=step)
-            energy["targets"] = label_energy(decomposition, _label_matrix(targets, 1), self.k)
-            entry["information_gain"] = energy["targets"] - energy[self.reference]
+            matrices["targets"] = _label_matrix(rule(outputs, reference, epoch=epoch, step=step), 1)
             alpha = getattr(rule, "last_alpha", None)
             entry["alpha"] = None if alpha is None else float(alpha)
+        for key, centre in (("energy", False), ("energy_centred", True)):
+            entry[key] = {
+                name: _energy(decomposition, y, self.k, centre) for name, y in matrices.items()
+            }
+            if self.rule is not None:
+                gain = entry[key]["targets"] - entry[key][self.reference]
+                entry["information_gain" + key[len("energy") :]] = gain
+        entry["top_eigenvalues"] = values[: self.k].tolist()
         self.records.append(entry)
         return entry
