@@ -25,6 +25,7 @@ from selfdistill.nn.data import (  # noqa: E402
     load_cifar_arrays,
     load_dataset,
     make_mnist1d_arrays,
+    random_crop_flip,
     read_idx,
 )
 
@@ -358,3 +359,35 @@ def test_fashion_mnist_missing_and_corrupt(tmp_path: Path) -> None:
 
 def test_dataset_names() -> None:
     assert DATASETS == ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
+
+
+# ------------------------------------------------------------------------------------------
+# Augmentation
+# ------------------------------------------------------------------------------------------
+
+
+@given(seed=st.integers(0, 10_000), padding=st.integers(0, 3), flip=st.booleans())
+def test_random_crop_flip_matches_a_per_image_loop(seed: int, padding: int, flip: bool) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(5, 2, 6, 7, generator=g)
+    torch.manual_seed(seed)
+    out = random_crop_flip(x, padding=padding, flip=flip)
+    torch.manual_seed(seed)  # replay the same draws
+    offsets = torch.randint(0, 2 * padding + 1, (2, 5))
+    mirror = torch.rand(5) < 0.5 if flip else torch.zeros(5, dtype=torch.bool)
+    for i in range(5):
+        padded = torch.zeros(2, 6 + 2 * padding, 7 + 2 * padding)
+        padded[:, padding : padding + 6, padding : padding + 7] = x[i]
+        oy, ox = int(offsets[0, i]), int(offsets[1, i])
+        crop = padded[:, oy : oy + 6, ox : ox + 7]
+        expected = crop.flip(-1) if mirror[i] else crop
+        assert torch.equal(out[i], expected)
+
+
+def test_random_crop_flip_identity_and_errors() -> None:
+    x = torch.randn(3, 1, 4, 4)
+    assert torch.equal(random_crop_flip(x, padding=0, flip=False), x)
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        random_crop_flip(torch.randn(3, 16))
+    with pytest.raises(ValueError, match="padding"):
+        random_crop_flip(x, padding=-1)

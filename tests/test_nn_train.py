@@ -15,6 +15,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data.distributed import DistributedSampler  # noqa: E402
 
+from selfdistill.nn.data import random_crop_flip  # noqa: E402
 from selfdistill.nn.models import build_model  # noqa: E402
 from selfdistill.nn.train import (  # noqa: E402
     CHECKPOINT_NAME,
@@ -280,6 +281,19 @@ def test_fit_is_deterministic_and_leaves_the_global_generator_alone() -> None:
     sa, sb, sc = _state(a), _state(b), _state(c)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not torch.equal(sa["0.weight"], sc["0.weight"])
+
+
+def test_augmentation_is_seeded() -> None:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 1, 8, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+    cfg = TrainConfig(epochs=2, batch_size=8, **QUIET)
+    models = [build_model("cnn", (1, 8, 8), 3, width=4, seed=0) for _ in range(3)]
+    fit(models[0], x, y, cfg, augment=random_crop_flip)
+    fit(models[1], x, y, cfg, augment=random_crop_flip)
+    fit(models[2], x, y, cfg)
+    s0, s1, s2 = (_state(m) for m in models)
+    assert all(torch.equal(s0[k], s1[k]) for k in s0)
+    assert not torch.equal(s0["head.weight"], s2["head.weight"])
 
 
 class Interrupt(Exception):

@@ -17,7 +17,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
         "selfdistill.nn needs PyTorch, which is not installed: pip install 'selfdistill[torch]'"
     ) from exc
 
-from .data import DATASETS, DataSplits, load_dataset
+from .data import DATASETS, DataSplits, load_dataset, random_crop_flip
 from .models import MODELS, build_model
 from .train import (
     Callback,
@@ -46,4 +46,5 @@ __all__ = [
     "fit",
     "load_dataset",
     "predict_logits",
+    "random_crop_flip",
 ]

@@ -53,6 +53,7 @@ __all__ = [
     "load_dataset",
     "load_fashion_mnist_arrays",
     "make_mnist1d_arrays",
+    "random_crop_flip",
     "read_idx",
 ]
 
@@ -580,3 +581,40 @@ def load_fashion_mnist_arrays(
             raise ValueError(f"fashion-mnist {split} images must be unsigned bytes, got {x.dtype}")
         out += [x[:, None], y.astype(np.int64)]
     return out[0], out[1], out[2], out[3]
+
+
+# --------------------------------------------------------------------------------------------
+# Augmentation
+# --------------------------------------------------------------------------------------------
+
+
+def random_crop_flip(x: Tensor, *, padding: int = 4, flip: bool = True) -> Tensor:
+    """The standard CIFAR augmentation on a batch: a random crop of the zero-padded image and a
+    random horizontal flip, drawn per sample from the global torch generator.
+
+    Pass it as ``fit(..., augment=random_crop_flip)``: inside :func:`~selfdistill.nn.fit` the
+    global generator is seeded and checkpointed, so augmented runs stay deterministic and resume
+    bit-identically. Inputs are ``(B, C, H, W)`` on any device.
+
+    Parameters
+    ----------
+    x
+        Batch of images.
+    padding
+        Zero padding on every side; the crop offset is uniform in ``[0, 2 padding]`` per axis.
+    flip
+        Mirror left-right with probability 1/2.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+    padding = check_int("padding", padding, low=0)
+    b, _, h, w = x.shape
+    offsets = torch.randint(0, 2 * padding + 1, (2, b)).to(x.device)
+    mirror = (torch.rand(b) < 0.5).to(x.device) if flip else torch.zeros(b, dtype=torch.bool)
+    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
+    rows = offsets[0, :, None] + torch.arange(h, device=x.device)  # (B, H)
+    cols = torch.arange(w, device=x.device).expand(b, w)
+    cols = torch.where(mirror.to(x.device)[:, None], cols.flip(1), cols) + offsets[1, :, None]
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()

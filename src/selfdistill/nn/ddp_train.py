@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_write_bytes, write_json
-from .data import DATASETS, load_dataset
+from .data import DATASETS, load_dataset, random_crop_flip
 from .distributed import barrier, cleanup, init_distributed, is_main_process
 from .models import MODELS, build_model
 from .train import OPTIMIZERS, SCHEDULES, TrainConfig, accuracy, fit
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None, choices=("gloo", "nccl"))
     p.add_argument("--checkpoint-dir", default=None, help="resume from / checkpoint to here")
     p.add_argument("--out", required=True, help="output folder (history.json, model.pt)")
+    p.add_argument(
+        "--augment", action="store_true", help="random crop (padding 4) and flip, for images"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             config,
             eval_sets={"val": (splits.x_val, splits.y_val)},
             checkpoint_dir=args.checkpoint_dir,
+            augment=random_crop_flip if args.augment else None,
         )
         test_acc = accuracy(model, splits.x_test, splits.y_test, device=info.device)
         if is_main_process():

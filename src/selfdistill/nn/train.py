@@ -314,6 +314,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     checkpoint_dir: str | Path | None = None,
     distributed: bool | None = None,
+    augment: Callable[[Tensor], Tensor] | None = None,
 ) -> History:
     """Train ``model`` on ``(x_train, targets_train)``; return per-epoch metrics.
 
@@ -341,6 +342,10 @@ def fit(
     distributed
         ``None`` (default): data-parallel exactly when a process group with more than one process
         is initialised; ``False``: train this process alone even then; ``True``: require it.
+    augment
+        Applied to every training batch on the device before the forward pass, e.g.
+        :func:`selfdistill.nn.data.random_crop_flip`; it may draw from the global torch generator
+        (seeded and checkpointed by the loop). Evaluation sets are never augmented.
 
     Returns
     -------
@@ -449,6 +454,8 @@ def fit(
                 model.train()
             index = order[batch * local_batch : (batch + 1) * local_batch]
             xb = x_train[index].to(device, non_blocking=True)
+            if augment is not None:
+                xb = augment(xb)
             tb = targets_train[index].to(device, non_blocking=True)
             ctx = StepContext(epoch=epoch, step=step, index=index, model=model)
             logits = train_module(xb)
