@@ -159,11 +159,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         axes[2].scatter(
             gens[1:], hat[:, j], color="gray", s=10, alpha=0.6, label="per seed" if j == 0 else None
         )
+    axes[2].axhspan(0.0, 1.0, color="tab:green", alpha=0.08, label="[0, 1]: α̂ is clipped to it")
     axes[2].axhline(best, color="black", ls=":", label=f"best fixed α on validation ({best:g})")
     axes[2].set_xlabel("generation")
     axes[2].set_ylabel("α")
     axes[2].set_xticks(gens[1:])
-    axes[2].set_title("estimated α̂ per generation")
+    axes[2].set_title("estimated α̂ per generation (before clipping)")
     axes[2].legend(fontsize=8)
     axes[2].grid(alpha=0.3)
     fig.suptitle(
