@@ -1,0 +1,99 @@
+"""End-to-end runs of the NTK reproductions (dong-fig2, dong-fig5, ntk-kernel) at tiny sizes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from selfdistill.cli import main
+
+
+def _run(name: str, out: Path, *options: str) -> dict:
+    code = main(["reproduce", name, "--quick", "--no-progress", "--out", str(out), *options])
+    assert code == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["experiment"] == name
+    return data["results"]
+
+
+def test_dong_fig2_tiny(tmp_path: Path) -> None:
+    results = _run(
+        "dong-fig2",
+        tmp_path,
+        *("--seeds", "0", "--epochs", "2", "--width", "32", "--probe", "48", "--noise", "0,0.5"),
+    )
+    assert (tmp_path / "dong_fig2.png").stat().st_size > 10_000
+    assert results["noise"] == [0.0, 0.5]
+    for kind in ("raw", "centred"):
+        for state in ("init", "trained"):
+            entry = results["energy"][kind][state]
+            assert len(entry["mean"]) == 2
+            assert all(0.0 <= e <= 1.0 for e in entry["mean"])
+    # clean labels carry more of their (centred) energy in the top eigenspace than 50 % noise
+    centred = results["energy"]["centred"]["trained"]["mean"]
+    assert centred[0] > centred[1] + 0.05
+    assert results["random_vector_energy"] == pytest.approx(5 / 48)
+
+
+def test_dong_fig5_tiny(tmp_path: Path) -> None:
+    results = _run(
+        "dong-fig5",
+        tmp_path,
+        *("--seeds", "0", "--iterations", "12", "--every", "5", "--width", "16", "--probe", "24"),
+    )
+    assert (tmp_path / "dong_fig5.png").stat().st_size > 10_000
+    summary = results["summary"]
+    assert summary["steps"] == [0, 5, 10]
+    gain = np.array(summary["information_gain"]["mean"])
+    energies = summary["energy"]
+    np.testing.assert_allclose(
+        gain, np.array(energies["targets"]) - np.array(energies["noisy"]), atol=1e-12
+    )
+    assert all(0.0 <= a <= 1.0 for a in summary["alpha"])
+
+
+def test_ntk_kernel_tiny(tmp_path: Path) -> None:
+    results = _run(
+        "ntk-kernel",
+        tmp_path,
+        *("--seeds", "0", "--n-train", "80", "--generations", "2", "--alphas", "0,1"),
+        *("--epochs", "1", "--width", "16"),
+    )
+    assert (tmp_path / "ntk_kernel.png").stat().st_size > 10_000
+    kernel = results["kernel"]
+    # step 1 is plain kernel ridge regression whatever alpha; alpha = 1 repeats it at step 2
+    assert kernel["0.0"]["test_acc"][0] == kernel["1.0"]["test_acc"][0]
+    assert kernel["1.0"]["test_acc"][1] == kernel["1.0"]["test_acc"][0]
+    assert len(results["kernel_alpha_hat"]) == 1
+    network = results["network"]
+    assert set(network) == {"0.0", "1.0", "optimal"}
+    assert network["0.0"]["test_acc"][0] == network["1.0"]["test_acc"][0]  # shared generation 1
+    no_net = _run(
+        "ntk-kernel",
+        tmp_path / "kernel-only",
+        *("--seeds", "0", "--n-train", "80", "--generations", "2", "--alphas", "0"),
+        *("--width", "16", "--no-network"),
+    )
+    assert "network" not in no_net and no_net["kernel"]["0.0"]["test_acc"]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("dong-fig2", ["--noise", "0,2"], "--noise levels must lie in"),
+        ("dong-fig5", ["--noise", "1.0"], "--noise must be in"),
+        ("ntk-kernel", ["--generations", "1"], "--generations must be at least 2"),
+        ("ntk-kernel", ["--alphas", "x"], "--alphas must be a comma list"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, options: list, message: str
+) -> None:
+    code = main(["reproduce", name, "--quick", "--no-progress", "--out", str(tmp_path), *options])
+    assert code == 2
+    assert message in capsys.readouterr().err
