@@ -164,7 +164,7 @@ def test_batch_norm_in_training_mode_is_refused_and_eval_mode_is_exact() -> None
         torch.testing.assert_close(theta, _explicit_ntk(model, x, x), **TOL)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
     dropout = nn.Sequential(nn.Linear(5, 4), nn.Dropout(0.5), nn.Linear(4, 2)).double()
-    with pytest.raises(ValueError, match=r"2? ?\(?Dropout"):
+    with pytest.raises(ValueError, match=r"1 \(Dropout\)"):
         empirical_ntk(dropout.train(), x)
     plain = _mlp().train()  # no batch norm or dropout: training mode is the same function
     torch.testing.assert_close(
