@@ -48,7 +48,7 @@ def summarise(
 ) -> list[dict[str, Any]]:
     """Mean and sample standard deviation (ddof = 1) of ``key`` over seeds per (method, noise)."""
     rows = []
-    for noise in _ordered([r["noise"] for r in runs]):
+    for noise in sorted(_ordered([r["noise"] for r in runs])):
         for method in _ordered([r["method"] for r in runs]):
             vals = [r[key] for r in runs if r["method"] == method and r["noise"] == noise]
             if not vals:
@@ -62,7 +62,7 @@ def markdown_table(
     runs: Sequence[Mapping[str, Any]], key: str = "final_test_acc", *, percent: bool = True
 ) -> str:
     """Methods as rows, noise rates as columns, cells ``mean ± std`` over seeds; best mean bold."""
-    noises = _ordered([r["noise"] for r in runs])
+    noises = sorted(_ordered([r["noise"] for r in runs]))
     methods = _ordered([r["method"] for r in runs])
     stats = {(s["method"], s["noise"]): s for s in summarise(runs, key)}
     scale = 100.0 if percent else 1.0
@@ -102,7 +102,7 @@ def plot_curves(
     """
     from .plotting import plt, save_figure
 
-    noises = _ordered([r["noise"] for r in runs])
+    noises = sorted(_ordered([r["noise"] for r in runs]))
     methods = _ordered([r["method"] for r in runs])
     cols = min(len(noises), 3)
     rows = math.ceil(len(noises) / cols)

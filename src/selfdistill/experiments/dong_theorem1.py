@@ -36,15 +36,15 @@ __all__ = ["add_arguments", "clusterable_data", "run", "train_two_layer"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clusters", type=int, default=6, help="K clusters (default: %(default)s)")
+    parser.add_argument("--clusters", type=int, default=4, help="K clusters (default: %(default)s)")
     parser.add_argument(
-        "--per-cluster", type=int, default=50, help="points per cluster (default: %(default)s)"
+        "--per-cluster", type=int, default=30, help="points per cluster (default: %(default)s)"
     )
     parser.add_argument(
-        "--dim", type=int, default=20, help="input dimension d (default: %(default)s)"
+        "--dim", type=int, default=10, help="input dimension d (default: %(default)s)"
     )
     parser.add_argument(
-        "--epsilon", type=float, default=0.25, help="cluster radius ε (default: %(default)s)"
+        "--epsilon", type=float, default=0.6, help="cluster radius ε (default: %(default)s)"
     )
     parser.add_argument(
         "--rho",
@@ -53,11 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="flipped fraction per cluster ρ (default: %(default)s)",
     )
     parser.add_argument(
-        "--width", type=int, default=2000, help="hidden units k (default: %(default)s)"
+        "--width", type=int, default=256, help="hidden units k (default: %(default)s)"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="gradient steps (default: 30000, quick 4000)"
+        "--steps", type=int, default=None, help="gradient steps (default: 16000, quick 4000)"
     )
+    parser.add_argument(
+        "--hold", type=int, default=400, help="steps with α_t = 1 (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--decay", type=int, default=2000,
+        help="steps of the linear decay of α_t to 0 after the hold (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
 
@@ -179,13 +186,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..plotting import plt, save_figure
     from ..progress import Stages
 
-    steps = args.steps if args.steps is not None else (4000 if args.quick else 30000)
+    steps = args.steps if args.steps is not None else (4000 if args.quick else 16000)
     steps = check_int("steps", steps, low=10)
     width = check_int("width", args.width, low=2)
     data = clusterable_data(
         args.clusters, args.per_cluster, args.dim, args.epsilon, args.rho, args.seed
     )
-    hold, decay = steps // 10, steps // 2
+    hold = check_int("hold", args.hold, low=0)
+    decay = check_int("decay", args.decay, low=1)
     stages = Stages(2, name="dong-theorem1", enabled=args.progress)
     common = dict(width=width, steps=steps, rho=args.rho, decay=decay, seed=args.seed)
     common["device"] = args.device

@@ -1,0 +1,202 @@
+"""Tests of the noisy-label runner, the `noisy` command and the dong-table1 / dong-theorem1
+experiments, at tiny sizes (digits, a few hundred samples, 2-3 epochs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from .helpers import run_without_torch
+
+torch = pytest.importorskip("torch")
+
+from selfdistill.cli import main as cli_main  # noqa: E402
+from selfdistill.experiments.dong_theorem1 import (  # noqa: E402
+    clusterable_data,
+    train_two_layer,
+)
+from selfdistill.nn.data import load_dataset  # noqa: E402
+from selfdistill.nn.noisy_runner import (  # noqa: E402
+    RUN_KEYS,
+    NoisyConfig,
+    corrupt_splits,
+    label_recovery,
+    run_noisy,
+)
+from selfdistill.noisy_report import markdown_table, summarise  # noqa: E402
+
+TINY = {"data": "digits", "n_train": 300, "epochs": 3, "width": 64, "lr": 0.05}
+
+
+def test_label_recovery_by_hand():
+    pred = torch.tensor([0, 1, 2, 2, 1])
+    true = torch.tensor([0, 1, 1, 2, 0])
+    mask = torch.tensor([False, True, True, False, True])
+    assert label_recovery(pred, true, mask) == pytest.approx(1 / 3)
+    assert label_recovery(pred, true, torch.zeros(5, dtype=torch.bool)) is None
+
+
+def test_corrupt_splits_reproducible_and_test_clean():
+    data = load_dataset("digits", seed=0, n_train=400)
+    a = corrupt_splits(data, 0.4, "symmetric-exclusive", seed=3)
+    b = corrupt_splits(data, 0.4, "symmetric-exclusive", seed=3)
+    for x, y in zip(a, b, strict=True):
+        assert torch.equal(x, y)
+    y_tr, mask, y_va = a
+    assert torch.equal(mask, y_tr != data.y_train)
+    # 5-sigma binomial tolerance around the exclusive rate 0.4 (n = 400).
+    assert abs(float(mask.double().mean()) - 0.4) < 5 * (0.4 * 0.6 / 400) ** 0.5
+    assert float((y_va != data.y_val).double().mean()) > 0.2  # validation labels are noisy too
+
+
+@pytest.fixture(scope="module")
+def tiny_runs():
+    config = NoisyConfig(**TINY, lam=0.0)
+    return run_noisy(config, ["ce", "early-stop", "sd", "gce"], [0.4], [0])
+
+
+def test_runs_have_the_measures_and_same_budget(tiny_runs):
+    by = {r["method"]: r for r in tiny_runs}
+    assert list(by) == ["ce", "early-stop", "sd", "gce"]
+    for r in tiny_runs:
+        assert set(RUN_KEYS) <= set(r)
+        assert len(r["test_acc_curve"]) == 3 and r["noise"] == 0.4 and r["seed"] == 0
+        assert 0.0 <= r["label_recovery"] <= 1.0
+        assert r["best_test_acc"] == max(r["test_acc_curve"])
+    # λ = 0 gives α_t = 1: self-distillation's target is the noisy label, so with the same data,
+    # labels, initial weights and data order its run must equal plain cross-entropy exactly.
+    assert by["sd"]["test_acc_curve"] == by["ce"]["test_acc_curve"]
+    assert by["sd"]["label_recovery"] == by["ce"]["label_recovery"]
+    assert by["gce"]["test_acc_curve"] != by["ce"]["test_acc_curve"]
+    assert by["ce"]["final_test_acc"] == by["ce"]["test_acc_curve"][-1]
+
+
+def test_early_stop_selects_on_noisy_validation_not_test(tiny_runs):
+    by = {r["method"]: r for r in tiny_runs}
+    es = by["early-stop"]
+    assert es["test_acc_curve"] == by["ce"]["test_acc_curve"]  # one training, reported twice
+    val = es["noisy_val_curve"]
+    assert es["selected_epoch"] == int(np.argmax(val))  # first maximum of the NOISY val curve
+    assert es["final_test_acc"] == es["test_acc_curve"][es["selected_epoch"]]
+
+
+def test_early_stop_alone_and_bad_methods():
+    config = NoisyConfig(**{**TINY, "epochs": 2})
+    runs = run_noisy(config, ["early-stop"], [0.2], [1])
+    assert [r["method"] for r in runs] == ["early-stop"]
+    with pytest.raises(ValueError, match="method"):
+        run_noisy(config, ["ce", "ce"], [0.2], [0])
+    with pytest.raises(ValueError, match="method"):
+        run_noisy(config, ["mixup"], [0.2], [0])
+    with pytest.raises(ValueError, match="noise"):
+        run_noisy(config, ["ce"], [1.2], [0])
+    with pytest.raises(ValueError, match="noise_kind"):
+        NoisyConfig(noise_kind="open-set")
+
+
+def test_summary_and_markdown_table():
+    runs = [
+        {"method": "ce", "noise": 0.2, "final_test_acc": 0.5, "seed": 0},
+        {"method": "ce", "noise": 0.2, "final_test_acc": 0.7, "seed": 1},
+        {"method": "sd", "noise": 0.2, "final_test_acc": 0.8, "seed": 0},
+    ]
+    rows = summarise(runs)
+    assert rows[0] == {
+        "method": "ce", "noise": 0.2, "mean": pytest.approx(0.6), "std": pytest.approx(2**0.5 / 10),
+        "n": 2,
+    }  # fmt: skip
+    table = markdown_table(runs)
+    assert "| ce | 60.00 ± 14.14 |" in table and "**80.00 ± 0.00**" in table
+
+
+def test_noisy_command_end_to_end(tmp_path, capsys):
+    out = tmp_path / "noisy"
+    argv = ["noisy", "--data", "digits", "--n-train", "200", "--width", "32", "--epochs", "2"]
+    argv += ["--noise", "0.4", "--method", "ce,bootstrap-soft,bootstrap-hard,sd"]
+    argv += ["--seeds", "0,1", "--out", str(out), "--no-progress"]
+    assert cli_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results) == ["config", "runs"]
+    assert len(results["runs"]) == 8
+    for run in results["runs"]:
+        assert list(run) == list(RUN_KEYS)
+    assert results["config"]["methods"] == ["ce", "bootstrap-soft", "bootstrap-hard", "sd"]
+    with open(out / "runs.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 8
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert "| bootstrap-hard |" in capsys.readouterr().out
+
+
+def test_noisy_command_bad_input(tmp_path, capsys):
+    assert cli_main(["noisy", "--method", "ce,mixup", "--out", str(tmp_path)]) == 2
+    assert "--method must be one of" in capsys.readouterr().err
+    assert cli_main(["noisy", "--noise", "1.5", "--out", str(tmp_path)]) == 2
+    assert "--noise must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_noisy_help_without_torch():
+    result = run_without_torch(
+        "import sys\nfrom selfdistill.cli import main\n"
+        "try:\n    main(['noisy', '--help'])\nexcept SystemExit as e:\n    sys.exit(e.code)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--noise-kind" in result.stdout
+
+
+def test_dong_table1_quick_end_to_end(tmp_path):
+    out = tmp_path / "t1"
+    argv = ["reproduce", "dong-table1", "--quick", "--out", str(out), "--no-progress"]
+    argv += ["--data", "digits", "--n-train", "200", "--width", "32", "--epochs", "2"]
+    argv += ["--methods", "ce,early-stop,sd", "--noises", "0,0.4"]
+    assert cli_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert len(results["runs"]) == 6
+    table = (out / "table1.md").read_text()
+    assert "noise 0.4" in table and "| early-stop |" in table
+    assert (out / "fig4_curves.png").stat().st_size > 10_000
+    assert not (out / "partial_runs.json").exists()
+    by_noise = {s["noise"] for s in results["summary_label_recovery"] if s["n"] > 0}
+    assert by_noise == {0.4}  # nothing is corrupted at noise 0
+
+
+def test_clusterable_data_definition1():
+    data = clusterable_data(clusters=5, per_cluster=20, dim=8, epsilon=0.3, rho=0.25, seed=1)
+    x, cluster = data["x"], data["cluster"]
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-12)
+    for c in range(5):
+        members = cluster == c
+        assert len(set(data["y_clean"][members])) == 1  # one clean label per cluster
+        assert data["corrupted"][members].sum() == 5  # floor(0.25 * 20)
+        centre = x[members].mean(axis=0)
+        centre /= np.linalg.norm(centre)
+        # every point within 2ε of the members' mean direction (within ε of the true centre)
+        assert np.max(np.linalg.norm(x[members] - centre, axis=1)) <= 0.6
+    np.testing.assert_array_equal(data["y_noisy"] != data["y_clean"], data["corrupted"])
+
+
+def test_theorem1_self_distillation_recovers_clean_labels():
+    # Theorem 1's setting, small: SD with the ramp label function ends near the clean labels,
+    # plain gradient descent moves to the noisy ones.
+    data = clusterable_data(4, 30, 10, 0.6, 0.2, seed=0)
+    common = dict(width=256, steps=3000, rho=0.2, decay=1500, seed=0, log_every=500)
+    sd = train_two_layer(data["x"], data["y_noisy"], data["y_clean"], hold=300, **common)
+    plain = train_two_layer(data["x"], data["y_noisy"], data["y_clean"], hold=None, **common)
+    assert sd["dist_clean"][-1] < 0.15 and sd["dist_noisy"][-1] > 0.8
+    assert sd["clean_sign_acc"][-1] == 1.0
+    assert sd["alpha"][-1] == 0.0 and sd["alpha"][0] == 1.0
+    assert plain["dist_noisy"][-1] < plain["dist_clean"][-1]
+    assert plain["dist_clean"][-1] > 2 * sd["dist_clean"][-1]
+
+
+def test_dong_theorem1_quick_end_to_end(tmp_path):
+    out = tmp_path / "th1"
+    argv = ["reproduce", "dong-theorem1", "--quick", "--out", str(out), "--no-progress"]
+    argv += ["--steps", "100", "--width", "32", "--per-cluster", "8", "--clusters", "4"]
+    assert cli_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert results["steps"] == 100 and len(results["y_clean"]) == 32
+    for name in ("theorem1_distances.png", "theorem1_outputs.png"):
+        assert (out / name).stat().st_size > 10_000
