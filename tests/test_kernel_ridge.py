@@ -274,3 +274,29 @@ def test_indefinite_kernel_falls_back_to_lu() -> None:
     est = SelfDistilledKernelRidge(kernel="precomputed", lam=0.5, steps=3, alpha=0.2).fit(K, y)
     expected, _ = brute_force(K, K, y, 0.5, [np.nan, 0.2, 0.2])
     assert_rel(np.array(list(est.staged_predict(K))), expected)
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(3, 10),
+    q=st.sampled_from([None, 2]),
+    lam=st.floats(1e-2, 3.0),
+    delta=st.floats(1e-3, 1.0),
+)
+def test_property_optimal_alpha_minimises_validation_error(seed, n, q, lam, delta) -> None:
+    """Borup Thm 4.4: no other alpha at step 2 gives a smaller validation error (brute force)."""
+    X, Xt, y, K, Kt = problem(seed, n=n, m=6, q=q)
+    yv = np.random.default_rng(seed + 1).normal(size=(6,) if q is None else (6, q))
+    est = SelfDistilledKernelRidge(gamma=0.7, lam=lam, steps=2, alpha="optimal")
+    est.fit(X, y, X_val=Xt, y_val=yv)
+    prev = K @ np.linalg.solve(K + lam * np.eye(n), y)
+
+    def val_err(a: float) -> float:
+        coef = np.linalg.solve(K + lam * np.eye(n), a * y + (1 - a) * prev)
+        return float(np.sum((yv - Kt @ coef) ** 2))
+
+    a = est.alphas_[1]
+    best = val_err(a)
+    assert best == pytest.approx(float(np.sum((yv - est.predict(Xt)) ** 2)), rel=1e-8)
+    for other in (a - delta, a + delta, 0.0, 1.0):
+        assert best <= val_err(other) * (1 + 1e-10) + 1e-14
