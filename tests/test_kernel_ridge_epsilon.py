@@ -214,3 +214,31 @@ def test_property_epsilon_constraint_holds_at_every_step(seed, n, frac, alpha) -
             assert loss == pytest.approx(eps, rel=1e-7)
             assert_rel(f, f_dense, rtol=1e-6)
         prev = f
+
+
+def test_constraint_met_to_rounding_collapses_instead_of_dividing_by_zero() -> None:
+    """Regression: at alpha mean(y^2) = epsilon up to rounding the bracket ratio r reaches 1.0.
+
+    Found by the theory property tests (seed 6, n = 6, kappa = 10): the root finder divided by
+    1 - r = 0. Mathematically r < 1 exactly when the zero function misses the constraint, so
+    r >= 1 means the step collapses.
+    """
+    from .test_theory_estimator import gram
+
+    K, y = gram(6, 6, 10.0)
+    eps = 0.5 * np.mean(y**2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)
+        est = SelfDistilledKernelRidge(
+            kernel="precomputed", lam=None, epsilon=eps, steps=6, alpha=0.5
+        ).fit(K, y)
+    assert est.collapsed_at_ is not None
+    assert np.all(np.isinf(est.lams_[est.collapsed_at_ - 1 :]))
+    assert np.all(est.predict(K) == 0.0)
+    # Every step before the collapse still meets its constraint (dense check).
+    prev = y
+    for t in range(est.collapsed_at_ - 1):
+        a = 0.0 if t == 0 else est.alphas_[t]
+        a = 1.0 if t == 0 else a
+        _, prev, loss = dense_step(K, y, prev, a, est.lams_[t])
+        assert loss == pytest.approx(eps, rel=1e-8)

@@ -168,6 +168,10 @@ def epsilon_ridge(
     if budget <= 0.0 or range_sq == 0.0:
         return 0.0, "limit"
     r = math.sqrt(budget / range_sq)
+    if r >= 1.0:
+        # r < 1 exactly when L(inf) > epsilon; r >= 1 happens only by rounding when L(inf) equals
+        # epsilon to machine precision: the zero function meets the constraint (collapse).
+        return math.inf, "collapse"
     dr = d[~null]
     lo = float(dr.min()) * r / (1.0 - r)
     hi = float(dr.max()) * r / (1.0 - r)
