@@ -238,7 +238,6 @@ def test_constraint_met_to_rounding_collapses_instead_of_dividing_by_zero() -> N
     # Every step before the collapse still meets its constraint (dense check).
     prev = y
     for t in range(est.collapsed_at_ - 1):
-        a = 0.0 if t == 0 else est.alphas_[t]
-        a = 1.0 if t == 0 else a
+        a = 1.0 if t == 0 else est.alphas_[t]  # step 1 fits y itself
         _, prev, loss = dense_step(K, y, prev, a, est.lams_[t])
         assert loss == pytest.approx(eps, rel=1e-8)
