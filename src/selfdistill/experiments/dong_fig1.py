@@ -158,7 +158,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "teacher_test_acc_at_last": summary["teacher_test_acc_mean"][-1],
         "teacher_train_acc_at_last": summary["teacher_train_acc_mean"][-1],
         "baseline_student_test_acc": summary["baseline_test_acc_mean"],
-        "early_teacher_better": bool(epochs[best] < epochs[-1]),
+        # Better only if the gap exceeds the two standard deviations over seeds added together.
+        "early_teacher_better": bool(
+            epochs[best] < epochs[-1]
+            and summary["student_test_acc_mean"][best] - summary["student_test_acc_mean"][-1]
+            > summary["student_test_acc_std"][best] + summary["student_test_acc_std"][-1]
+        ),
     }
     if args.progress:
         print(f"dong-fig1: {observed}")

@@ -79,6 +79,12 @@ def observe(summary: dict[str, Any]) -> dict[str, Any]:
         "test_peak_generation": peak + 1,
         "test_last": test[-1],
         "test_rises_then_falls": bool(0 < peak < len(test) - 1 and test[-1] < test[peak]),
+        "test_rise": test[peak] - test[0],
+        # The rise counts as clear when it exceeds the two standard deviations added together.
+        "test_rise_exceeds_std": bool(
+            "test_acc_std" in summary
+            and test[peak] - test[0] > summary["test_acc_std"][peak] + summary["test_acc_std"][0]
+        ),
         "train_gen1": train[0],
         "train_last": train[-1],
         "train_falls": bool(train[-1] < train[0]),
