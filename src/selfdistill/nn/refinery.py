@@ -273,9 +273,33 @@ class SelfDistillationTarget:
         """The detached targets ``α_t · y + (1 − α_t) · h(outputs)`` for one batch."""
         with torch.no_grad():
             outputs = outputs.detach()
-            a = self.alpha(outputs, labels, epoch=epoch, step=step)
-            y = _label_matrix(labels, outputs)
-            return a * y + (1.0 - a) * self.label_function(outputs)
+            if _is_binary(outputs) or labels.ndim != 1:
+                a = self.alpha(outputs, labels, epoch=epoch, step=step)
+                y = _label_matrix(labels, outputs)
+                return a * y + (1.0 - a) * self.label_function(outputs)
+            return self._class_targets(outputs, labels.long(), epoch, step)
+
+    def _class_targets(self, outputs: Tensor, labels: Tensor, epoch: int, step: int) -> Tensor:
+        # The same targets for (B, C) outputs and integer labels, in few tensor operations: the
+        # prediction is computed once (for the accuracy and for hardmax) and the label weight is
+        # scattered in place, which keeps the rule's cost per step close to nothing.
+        n = labels.shape[0]
+        if n == 0:
+            raise ValueError("batch_accuracy needs a non-empty batch")
+        pred = outputs.argmax(dim=1, keepdim=True)
+        if self._needs_accuracy:
+            acc = int((pred.squeeze(1) == labels).sum()) / n
+        else:
+            acc = float("nan")
+        a = float(self.schedule(epoch, step, acc))
+        if not (0.0 <= a <= 1.0):
+            raise ValueError(f"the alpha schedule must return a value in [0, 1], got {a!r}")
+        self.last_alpha, self.last_accuracy = a, acc
+        if self.label_function is hardmax:
+            target = torch.zeros_like(outputs).scatter_(1, pred, 1.0 - a)
+        else:
+            target = (1.0 - a) * self.label_function(outputs)
+        return target.scatter_add_(1, labels.view(-1, 1), outputs.new_full((n, 1), a))
 
 
 class SelfDistillationLoss:
@@ -303,7 +327,7 @@ class SelfDistillationLoss:
         if self.loss == "ce":
             if _is_binary(logits):
                 raise ValueError("loss 'ce' needs (B, C) logits; use 'squared' for ±1 outputs")
-            return -(soft * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+            return F.cross_entropy(logits, soft)  # fused −mean_b Σ_c t_bc log softmax(z_b)_c
         if _is_binary(logits):
             return ((logits.reshape(soft.shape) - soft) ** 2).mean()
         return ((torch.softmax(logits, dim=1) - soft) ** 2).sum(dim=1).mean()
