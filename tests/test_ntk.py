@@ -204,14 +204,17 @@ def test_model_argument_is_checked() -> None:
 
 
 def test_cost_model_choice() -> None:
-    # Dense network: contraction costs ≈ 2·C²·P per pair in full mode, NTK-VP ≈ 2·C·F = 4·C·P
-    # flops, measured 8 times slower per flop (benchmarks/ntk.py): VP wins for C > 16.
+    # Dense network (F ≈ 2P): contraction ≈ 2·C²·P flops per pair in full mode, 2·C·P for the
+    # trace, 2·P for one output; NTK-VP ≈ 2·F = 4·P per pair and output (also for the trace),
+    # weighted 4 (measured per-flop slowdown, benchmarks/ntk.py): VP wins in full mode for C > 8.
     x = torch.randn(64, 40)
     many = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 64))
     full = ntk_cost(many, x, mode="full")
     assert full.choice == "ntk_vp" and full.flops["ntk_vp"] < full.flops["jacobian"]
+    few = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 4))
+    assert ntk_cost(few, x, mode="full").choice == "jacobian"
     model = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 10))
-    for mode in ("full", "trace", 3):
+    for mode in ("trace", 3):
         cost = ntk_cost(model, x, mode=mode)
         assert cost.choice == "jacobian" and cost.flops["jacobian"] < cost.flops["ntk_vp"]
     assert cost.num_outputs == 10 and cost.num_params == 40 * 256 + 256 + 2570
