@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ax.set_xlabel("training sample (sorted by cluster)")
         ax.set_title(f"{title}: outputs after {steps} steps")
     axes[0].set_ylabel("f(W_T, x_i)")
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].legend(loc="center left", fontsize=8)
     save_figure(fig, args.out / "theorem1_outputs.png")
 
     def summary(res: dict[str, Any]) -> dict[str, float]:
@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "final_dist_clean": res["dist_clean"][-1],
             "final_dist_noisy": res["dist_noisy"][-1],
-            "clean_sign_acc": res["clean_sign_acc"][-1],
+            "final_clean_sign_acc": res["clean_sign_acc"][-1],
             "corrupted_recovered": float(np.mean(np.sign(out[bad]) == data["y_clean"][bad])),
         }
 
