@@ -133,9 +133,10 @@ def plot_curves(
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (clean labels)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+    axes.flat[0].legend(fontsize=8, loc="lower right")  # the same methods in every panel
     for ax in list(axes.flat)[len(noises) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return save_figure(fig, path)
