@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,6 @@ def plot_curves(
     for ax in list(axes.flat)[len(noises) :]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(textwrap.fill(title, width=60 * cols))
     fig.tight_layout()
     return save_figure(fig, path)
