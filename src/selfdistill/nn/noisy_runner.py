@@ -48,7 +48,9 @@ from .train import Callback, LossFn, TrainConfig, fit, predict_logits
 
 __all__ = [
     "METHODS",
+    "RUN_KEYS",
     "NoisyConfig",
+    "config_dict",
     "corrupt_splits",
     "label_recovery",
     "make_method_loss",
@@ -92,6 +94,8 @@ class NoisyConfig:
         Label function ``h`` and loss of self-distillation (:mod:`selfdistill.nn.refinery`).
     beta_soft, beta_hard, gce_q
         Reed et al.'s β (0.95 soft, 0.8 hard) and GCE's q (0.7).
+    extra
+        Further keyword options of :func:`selfdistill.nn.data.load_dataset` (e.g. ``n_test``).
     """
 
     data: str = "mnist1d"
