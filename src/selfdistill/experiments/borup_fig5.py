@@ -17,27 +17,33 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import parse_int_list
+from ._nn_options import (
+    QuickDefault,
+    add_data_option,
+    add_device_option,
+    add_int_list_option,
+    add_quick_int_option,
+    resolve_int,
+    resolve_int_list,
+)
 from ._state import state_dir
 
 DATASETS = ("mnist1d", "digits")
 GRID = tuple(round(0.1 * i, 1) for i in range(10))
 
 
+N_TRAIN = QuickDefault(full=4000, quick=1000)
+GENERATIONS = QuickDefault(full=5, quick=3)
+SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+EPOCHS = QuickDefault(full=30, quick=15)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", default="mnist1d", choices=DATASETS, help="(default: %(default)s)"
-    )
-    parser.add_argument(
-        "--n-train", type=int, default=None, help="training samples (default: 4000; quick 1000)"
-    )
-    parser.add_argument(
-        "--generations", type=int, default=None, help="generations (default: 5; quick 3)"
-    )
-    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0)")
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="epochs per fit (default: 30; quick 15)"
-    )
+    add_data_option(parser, DATASETS)
+    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    add_quick_int_option(parser, "--generations", GENERATIONS, "generations")
+    add_int_list_option(parser, "--seeds", SEEDS)
+    add_quick_int_option(parser, "--epochs", EPOCHS, "epochs per fit")
     parser.add_argument("--width", type=int, default=256, help="MLP width (default: %(default)s)")
     parser.add_argument(
         "--lr",
@@ -46,19 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SGD learning rate; the l2 loss through the softmax has small gradients "
         "(default: %(default)s)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
     return {
         "data": args.data,
-        "n_train": args.n_train or (1000 if quick else 4000),
-        "generations": args.generations or (3 if quick else 5),
-        "seeds": parse_int_list("--seeds", args.seeds)
-        if args.seeds
-        else ([0] if quick else [0, 1, 2]),
-        "epochs": args.epochs or (15 if quick else 30),
+        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
+        "generations": resolve_int(args.generations, GENERATIONS, quick),
+        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
+        "epochs": resolve_int(args.epochs, EPOCHS, quick),
         "width": args.width,
         "lr": args.lr,
         "device": args.device,

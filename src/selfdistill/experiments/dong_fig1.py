@@ -15,25 +15,35 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import parse_int_list
+from ._nn_options import (
+    QuickDefault,
+    add_data_option,
+    add_device_option,
+    add_int_list_option,
+    add_quick_int_option,
+    resolve_int,
+    resolve_int_list,
+)
 
 DATASETS = ("mnist1d", "digits")
 
 
+N_TRAIN = QuickDefault(full=4000, quick=1000)
+TEACHER_EPOCHS = QuickDefault(full=(5, 10, 20, 40, 80, 120), quick=(3, 6, 12, 24))
+STUDENT_EPOCHS = QuickDefault(full=40, quick=12)
+SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", default="mnist1d", choices=DATASETS, help="(default: %(default)s)"
-    )
-    parser.add_argument(
-        "--n-train", type=int, default=None, help="training samples (default: 4000; quick 1000)"
-    )
-    parser.add_argument(
+    add_data_option(parser, DATASETS)
+    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    add_int_list_option(
+        parser,
         "--teacher-epochs",
-        default=None,
-        help="comma list of snapshot epochs; the last is the teacher's length "
-        "(default: 5,10,20,40,80,120; quick 3,6,12,24)",
+        TEACHER_EPOCHS,
+        "comma list of snapshot epochs; the last is the teacher's length",
     )
-    parser.add_argument("--student-epochs", type=int, default=None, help="(default: 40; quick 12)")
+    add_quick_int_option(parser, "--student-epochs", STUDENT_EPOCHS)
     parser.add_argument("--teacher-width", type=int, default=512, help="(default: %(default)s)")
     parser.add_argument("--student-width", type=int, default=64, help="(default: %(default)s)")
     parser.add_argument(
@@ -42,28 +52,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4.0,
         help="distillation temperature (default: %(default)s)",
     )
-    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_int_list_option(parser, "--seeds", SEEDS)
+    add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
-    epochs = (
-        parse_int_list("--teacher-epochs", args.teacher_epochs)
-        if args.teacher_epochs
-        else ([3, 6, 12, 24] if quick else [5, 10, 20, 40, 80, 120])
-    )
+    epochs = resolve_int_list("--teacher-epochs", args.teacher_epochs, TEACHER_EPOCHS, quick)
     return {
         "data": args.data,
-        "n_train": args.n_train or (1000 if quick else 4000),
+        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
         "teacher_epochs": sorted(set(epochs)),
-        "student_epochs": args.student_epochs or (12 if quick else 40),
+        "student_epochs": resolve_int(args.student_epochs, STUDENT_EPOCHS, quick),
         "teacher_width": args.teacher_width,
         "student_width": args.student_width,
         "temperature": args.temperature,
-        "seeds": parse_int_list("--seeds", args.seeds)
-        if args.seeds
-        else ([0] if quick else [0, 1, 2]),
+        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
 

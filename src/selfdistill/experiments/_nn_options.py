@@ -1,0 +1,97 @@
+"""Command-line options shared by the network reproductions, with defaults that follow ``--quick``.
+
+An option whose default differs between the full run and ``--quick`` is declared with a
+:class:`QuickDefault`; the parser stores ``None`` for it, its help text states both defaults, and
+the experiment's ``_settings`` resolves it with :meth:`QuickDefault.pick`, :func:`resolve_int` or
+:func:`resolve_int_list`. One ``QuickDefault`` per option keeps the help text and the value the
+run uses from drifting apart. Importable without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .._validation import parse_int_list
+
+__all__ = [
+    "QuickDefault",
+    "add_data_option",
+    "add_device_option",
+    "add_int_list_option",
+    "add_quick_int_option",
+    "resolve_int",
+    "resolve_int_list",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class QuickDefault(Generic[T]):
+    """The default of an option for the full run and for ``--quick``."""
+
+    full: T
+    quick: T
+
+    def pick(self, quick: bool) -> T:
+        """The default that applies: ``quick`` when ``--quick`` was given, else ``full``."""
+        return self.quick if quick else self.full
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _help(text: str, default: QuickDefault[Any]) -> str:
+    """``TEXT (default: FULL; quick QUICK)``."""
+    stated = f"(default: {_describe(default.full)}; quick {_describe(default.quick)})"
+    return f"{text} {stated}" if text else stated
+
+
+def add_data_option(
+    parser: argparse.ArgumentParser, datasets: Sequence[str], default: str = "mnist1d"
+) -> None:
+    """``--data``: the data set, one of ``datasets``."""
+    parser.add_argument(
+        "--data", default=default, choices=tuple(datasets), help="(default: %(default)s)"
+    )
+
+
+def add_quick_int_option(
+    parser: argparse.ArgumentParser, flag: str, default: QuickDefault[int], text: str = ""
+) -> None:
+    """An integer option (``--n-train``, ``--epochs``, ...) whose default follows ``--quick``."""
+    parser.add_argument(flag, type=int, default=None, help=_help(text, default))
+
+
+def add_int_list_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: QuickDefault[tuple[int, ...]],
+    text: str = "comma list",
+) -> None:
+    """A comma list of integers (``--seeds``, ...) whose default follows ``--quick``."""
+    parser.add_argument(flag, default=None, help=_help(text, default))
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``: the torch device, ``cpu`` unless given."""
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+
+
+def resolve_int(value: int | None, default: QuickDefault[int], quick: bool) -> int:
+    """``value`` when given (and nonzero), else the default for this run."""
+    return value or default.pick(quick)
+
+
+def resolve_int_list(
+    flag: str, text: str | None, default: QuickDefault[tuple[int, ...]], quick: bool
+) -> list[int]:
+    """The comma list ``text`` parsed (ValueError naming ``flag``) when given and non-empty, else
+    the default for this run."""
+    return parse_int_list(flag, text) if text else list(default.pick(quick))
