@@ -155,29 +155,34 @@ def _figures(out, data, fitted, curves, limit, steps) -> None:
     fig.suptitle("Borup & Andersen fig. 2: self-distillation steps, RBF exp(−80(x−x′)²), λ = 0.2")
     save_figure(fig, out / "fig2_steps.png")
 
-    n = len(data.x)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
-    for ax, (key, label, _) in zip(axes, shown, strict=True):
-        B = fitted[key].B_[:, ::-1]  # eigenvalues ascending, as in the paper
-        for t in range(steps):
-            ax.plot(np.arange(1, n + 1), B[t], "o-", color=colors[t], ms=4, label=f"τ = {t + 1}")
-        ax.set_title(label)
-        ax.set_xlabel("index k (eigenvalues ascending)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(r"$[B^{(\tau)}]_{k,k}$")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-    fig.suptitle("Borup & Andersen fig. 3: diagonal of B^(τ)")
-    save_figure(fig, out / "fig3_B_diagonal.png")
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, (key, label, _) in zip(axes, shown, strict=True):
-        R = ratios(fitted[key].B_)
-        for t in range(steps):
-            ax.plot(np.arange(1, n), R[t], "o-", color=colors[t], ms=4, label=f"τ = {t + 1}")
-        ax.set_title(label)
-        ax.set_xlabel("index k (eigenvalues ascending)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(r"$R_k^{(\tau)} = [B^{(\tau)}]_{k+1,k+1} / [B^{(\tau)}]_{k,k}$")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-    fig.suptitle("Borup & Andersen fig. 4: ratios of consecutive diagonal entries of B^(τ)")
-    save_figure(fig, out / "fig4_ratios.png")
+    # Figures 3 and 4: one curve per step against the index k, eigenvalues ascending as in the
+    # paper (ratios() orders them so itself).
+    for per_step, ylabel, title, name, sharey in (
+        (
+            lambda B: B[:, ::-1],
+            r"$[B^{(\tau)}]_{k,k}$",
+            "Borup & Andersen fig. 3: diagonal of B^(τ)",
+            "fig3_B_diagonal.png",
+            True,
+        ),
+        (
+            ratios,
+            r"$R_k^{(\tau)} = [B^{(\tau)}]_{k+1,k+1} / [B^{(\tau)}]_{k,k}$",
+            "Borup & Andersen fig. 4: ratios of consecutive diagonal entries of B^(τ)",
+            "fig4_ratios.png",
+            False,
+        ),
+    ):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=sharey)
+        for ax, (key, label, _) in zip(axes, shown, strict=True):
+            values = per_step(fitted[key].B_)
+            k = np.arange(1, values.shape[1] + 1)
+            for t in range(steps):
+                ax.plot(k, values[t], "o-", color=colors[t], ms=4, label=f"τ = {t + 1}")
+            ax.set_title(label)
+            ax.set_xlabel("index k (eigenvalues ascending)")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel(ylabel)
+        axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+        fig.suptitle(title)
+        save_figure(fig, out / name)
