@@ -227,12 +227,12 @@ def _comparison_figure(d, B_sd, B_es, eps_es, train_sd, effective_sd, effective_
     k = np.arange(d.size)
     blues = plt.get_cmap("Blues")(np.linspace(0.35, 1.0, max(len(B_sd), 1)))
     oranges = plt.get_cmap("Oranges")(np.linspace(0.35, 1.0, len(B_es)))
-    for t, row in enumerate(B_sd):
-        ax1.plot(
-            k, row / row[0], "-", color=blues[t], label="self-distillation" if t == 0 else None
-        )
-    for i, row in enumerate(B_es):
-        ax1.plot(k, row / row[0], ":", color=oranges[i], label="early stopping" if i == 0 else None)
+    for rows, style, colors, label in (
+        (B_sd, "-", blues, "self-distillation"),
+        (B_es, ":", oranges, "early stopping"),
+    ):
+        for i, row in enumerate(rows):
+            ax1.plot(k, row / row[0], style, color=colors[i], label=label if i == 0 else None)
     ax1.plot(k, d / d[0], "k--", lw=2, label="pattern of D: d_k / d_0")
     ax1.set(
         yscale="log",
