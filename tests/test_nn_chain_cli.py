@@ -123,41 +123,11 @@ def _experiment_args(name, out, argv):
     return parser.parse_args(["--out", str(out), "--quick", "--no-progress", *argv])
 
 
+# The two chain reproductions share the tiny data, model and training; they differ in the chain.
+TINY_CHAIN = ["--data", "digits", "--n-train", "100", "--epochs", "1", "--width", "8"]
 TINY = {
-    "mobahi-fig3": (
-        [
-            "--data",
-            "digits",
-            "--n-train",
-            "100",
-            "--epochs",
-            "1",
-            "--generations",
-            "3",
-            "--seeds",
-            "0,1",
-            "--width",
-            "8",
-        ],
-        ["accuracy.png"],
-    ),
-    "borup-fig5": (
-        [
-            "--data",
-            "digits",
-            "--n-train",
-            "100",
-            "--epochs",
-            "1",
-            "--generations",
-            "2",
-            "--seeds",
-            "0",
-            "--width",
-            "8",
-        ],
-        ["alpha.png"],
-    ),
+    "mobahi-fig3": ([*TINY_CHAIN, "--generations", "3", "--seeds", "0,1"], ["accuracy.png"]),
+    "borup-fig5": ([*TINY_CHAIN, "--generations", "2", "--seeds", "0"], ["alpha.png"]),
     "dong-fig1": (
         [
             "--data",
