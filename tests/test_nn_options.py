@@ -16,7 +16,7 @@ from selfdistill.experiments._nn_options import (
     resolve_int_list,
 )
 
-USERS = ("mobahi-fig3", "borup-fig5", "dong-fig1")
+USERS = ("mobahi-fig3", "borup-fig5", "dong-fig1", "dong-fig2", "dong-fig5", "ntk-kernel")
 STATED = re.compile(r"\(default: ([0-9,]+); quick ([0-9,]+)\)$")
 
 
@@ -36,7 +36,7 @@ def test_help_states_the_defaults_the_run_uses(name: str) -> None:
         for a in parser._actions
         if a.help and STATED.search(a.help)
     }
-    assert {"n_train", "seeds"} <= set(stated)
+    assert "seeds" in stated and len(stated) >= 3
     for quick, column in (([], 0), (["--quick"], 1)):
         settings = module._settings(parser.parse_args(["--out", "x", *quick]))
         for dest, texts in stated.items():

@@ -28,14 +28,27 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import parse_int_list
+from ._nn_options import (
+    QuickDefault,
+    add_data_option,
+    add_device_option,
+    add_int_list_option,
+    add_quick_int_option,
+    resolve_int,
+    resolve_int_list,
+)
 
 DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)  # Dong et al. appendix B: classes 2 and 7 form the positive class
 
 
+EPOCHS = QuickDefault(full=30, quick=10)
+WIDTH = QuickDefault(full=512, quick=128)
+SEEDS = QuickDefault(full=(0, 1, 2, 3, 4), quick=(0, 1))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="digits", choices=DATASETS, help="(default: %(default)s)")
+    add_data_option(parser, DATASETS, default="digits")
     parser.add_argument(
         "--task",
         default="binary",
@@ -47,12 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", default="0,0.1,0.2,0.3,0.4,0.5", help="comma list of noise levels"
     )
-    parser.add_argument("--epochs", type=int, default=None, help="(default: 30; quick 10)")
-    parser.add_argument(
-        "--width", type=int, default=None, help="MLP width (default: 512; quick 128)"
-    )
-    parser.add_argument("--seeds", default=None, help="comma list (default: 0..4; quick 0,1)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_quick_int_option(parser, "--epochs", EPOCHS)
+    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
+    add_int_list_option(parser, "--seeds", SEEDS)
+    add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,11 +82,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "probe": args.probe,
         "k": args.k,
         "noise": noise,
-        "epochs": args.epochs or (10 if quick else 30),
-        "width": args.width or (128 if quick else 512),
-        "seeds": parse_int_list("--seeds", args.seeds)
-        if args.seeds
-        else ([0, 1] if quick else [0, 1, 2, 3, 4]),
+        "epochs": resolve_int(args.epochs, EPOCHS, quick),
+        "width": resolve_int(args.width, WIDTH, quick),
+        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
 

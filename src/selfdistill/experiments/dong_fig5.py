@@ -33,14 +33,28 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import parse_int_list
+from ._nn_options import (
+    QuickDefault,
+    add_data_option,
+    add_device_option,
+    add_int_list_option,
+    add_quick_int_option,
+    resolve_int,
+    resolve_int_list,
+)
 
 DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)
 
 
+ITERATIONS = QuickDefault(full=1500, quick=200)
+EVERY = QuickDefault(full=25, quick=10)
+WIDTH = QuickDefault(full=512, quick=128)
+SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="digits", choices=DATASETS, help="(default: %(default)s)")
+    add_data_option(parser, DATASETS, default="digits")
     parser.add_argument(
         "--task",
         default="multiclass",
@@ -51,19 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", type=float, default=0.3, help="label noise rate (default: %(default)s)"
     )
-    parser.add_argument(
-        "--iterations", type=int, default=None, help="optimisation steps (default: 1500; quick 200)"
-    )
-    parser.add_argument(
-        "--every", type=int, default=None, help="record every N steps (default: 25; quick 10)"
-    )
+    add_quick_int_option(parser, "--iterations", ITERATIONS, "optimisation steps")
+    add_quick_int_option(parser, "--every", EVERY, "record every N steps")
     parser.add_argument("--probe", type=int, default=128, help="probe batch size (default: 128)")
     parser.add_argument("--k", type=int, default=5, help="top eigenvectors (default: 5)")
-    parser.add_argument(
-        "--width", type=int, default=None, help="MLP width (default: 512; quick 128)"
-    )
-    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
+    add_int_list_option(parser, "--seeds", SEEDS)
+    add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,14 +80,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "data": args.data,
         "task": args.task,
         "noise": args.noise,
-        "iterations": args.iterations or (200 if quick else 1500),
-        "every": args.every or (10 if quick else 25),
+        "iterations": resolve_int(args.iterations, ITERATIONS, quick),
+        "every": resolve_int(args.every, EVERY, quick),
         "probe": args.probe,
         "k": args.k,
-        "width": args.width or (128 if quick else 512),
-        "seeds": parse_int_list("--seeds", args.seeds)
-        if args.seeds
-        else ([0] if quick else [0, 1, 2]),
+        "width": resolve_int(args.width, WIDTH, quick),
+        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
         "batch_size": 128,
         "lr": 0.1,

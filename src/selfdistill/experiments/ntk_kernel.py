@@ -25,39 +25,46 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import parse_int_list
+from ._nn_options import (
+    QuickDefault,
+    add_data_option,
+    add_device_option,
+    add_int_list_option,
+    add_quick_int_option,
+    resolve_int,
+    resolve_int_list,
+)
 
 DATASETS = ("digits", "mnist1d")
 LAM_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # times the mean diagonal of the Gram matrix
 
 
+N_TRAIN = QuickDefault(full=1000, quick=300)
+GENERATIONS = QuickDefault(full=6, quick=4)
+EPOCHS = QuickDefault(full=40, quick=30)
+WIDTH = QuickDefault(full=256, quick=128)
+SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="digits", choices=DATASETS, help="(default: %(default)s)")
-    parser.add_argument(
-        "--n-train", type=int, default=None, help="training samples (default: 1000; quick 300)"
-    )
-    parser.add_argument(
-        "--generations", type=int, default=None, help="steps / generations (default: 6; quick 4)"
-    )
+    add_data_option(parser, DATASETS, default="digits")
+    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    add_quick_int_option(parser, "--generations", GENERATIONS, "steps / generations")
     parser.add_argument(
         "--alphas",
         default=None,
         help="comma list of fixed alphas (default: 0,0.25,0.5; quick 0,0.5)",
     )
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="per generation (default: 40; quick 30)"
-    )
-    parser.add_argument(
-        "--width", type=int, default=None, help="MLP width (default: 256; quick 128)"
-    )
+    add_quick_int_option(parser, "--epochs", EPOCHS, "per generation")
+    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
     parser.add_argument(
         "--no-network",
         dest="network",
         action="store_false",
         help="only the kernel prediction, no network chains",
     )
-    parser.add_argument("--seeds", default=None, help="comma list (default: 0,1,2; quick 0)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_int_list_option(parser, "--seeds", SEEDS)
+    add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,15 +82,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas!r}")
     s = {
         "data": args.data,
-        "n_train": args.n_train or (300 if quick else 1000),
-        "generations": args.generations or (4 if quick else 6),
+        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
+        "generations": resolve_int(args.generations, GENERATIONS, quick),
         "alphas": alphas,
-        "epochs": args.epochs or (30 if quick else 40),
-        "width": args.width or (128 if quick else 256),
+        "epochs": resolve_int(args.epochs, EPOCHS, quick),
+        "width": resolve_int(args.width, WIDTH, quick),
         "network": bool(args.network),
-        "seeds": parse_int_list("--seeds", args.seeds)
-        if args.seeds
-        else ([0] if quick else [0, 1, 2]),
+        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
     if s["generations"] < 2:
