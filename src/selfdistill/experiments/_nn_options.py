@@ -17,11 +17,15 @@ from typing import Any, Generic, TypeVar
 from .._validation import parse_int_list
 
 __all__ = [
+    "CHAIN_EPOCHS",
+    "CHAIN_N_TRAIN",
     "QuickDefault",
     "add_data_option",
     "add_device_option",
     "add_int_list_option",
+    "add_mlp_chain_options",
     "add_quick_int_option",
+    "mlp_chain_settings",
     "resolve_int",
     "resolve_int_list",
 ]
@@ -95,3 +99,41 @@ def resolve_int_list(
     """The comma list ``text`` parsed (ValueError naming ``flag``) when given and non-empty, else
     the default for this run."""
     return parse_int_list(flag, text) if text else list(default.pick(quick))
+
+
+CHAIN_N_TRAIN = QuickDefault(full=4000, quick=1000)
+CHAIN_EPOCHS = QuickDefault(full=30, quick=15)
+
+
+def add_mlp_chain_options(
+    parser: argparse.ArgumentParser,
+    datasets: Sequence[str],
+    generations: QuickDefault[int],
+    seeds: QuickDefault[tuple[int, ...]],
+) -> None:
+    """``--data --n-train --generations --seeds --epochs --width`` of the MLP chain reproductions
+    (mobahi-fig3, borup-fig5): the same data, network and training, their own chain length and
+    seeds."""
+    add_data_option(parser, datasets)
+    add_quick_int_option(parser, "--n-train", CHAIN_N_TRAIN, "training samples")
+    add_quick_int_option(parser, "--generations", generations, "generations")
+    add_int_list_option(parser, "--seeds", seeds)
+    add_quick_int_option(parser, "--epochs", CHAIN_EPOCHS, "epochs per fit")
+    parser.add_argument("--width", type=int, default=256, help="MLP width (default: %(default)s)")
+
+
+def mlp_chain_settings(
+    args: argparse.Namespace,
+    generations: QuickDefault[int],
+    seeds: QuickDefault[tuple[int, ...]],
+) -> dict[str, Any]:
+    """The settings of :func:`add_mlp_chain_options`' options, the defaults resolved."""
+    quick = bool(args.quick)
+    return {
+        "data": args.data,
+        "n_train": resolve_int(args.n_train, CHAIN_N_TRAIN, quick),
+        "generations": resolve_int(args.generations, generations, quick),
+        "seeds": resolve_int_list("--seeds", args.seeds, seeds, quick),
+        "epochs": resolve_int(args.epochs, CHAIN_EPOCHS, quick),
+        "width": args.width,
+    }

@@ -17,34 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from ._nn_options import (
-    QuickDefault,
-    add_data_option,
-    add_device_option,
-    add_int_list_option,
-    add_quick_int_option,
-    resolve_int,
-    resolve_int_list,
-)
+from . import _nn_options as opt
 from ._state import state_dir
 
 DATASETS = ("mnist1d", "digits")
 GRID = tuple(round(0.1 * i, 1) for i in range(10))
 
-
-N_TRAIN = QuickDefault(full=4000, quick=1000)
-GENERATIONS = QuickDefault(full=5, quick=3)
-SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
-EPOCHS = QuickDefault(full=30, quick=15)
+GENERATIONS = opt.QuickDefault(full=5, quick=3)
+SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_option(parser, DATASETS)
-    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
-    add_quick_int_option(parser, "--generations", GENERATIONS, "generations")
-    add_int_list_option(parser, "--seeds", SEEDS)
-    add_quick_int_option(parser, "--epochs", EPOCHS, "epochs per fit")
-    parser.add_argument("--width", type=int, default=256, help="MLP width (default: %(default)s)")
+    opt.add_mlp_chain_options(parser, DATASETS, GENERATIONS, SEEDS)
     parser.add_argument(
         "--lr",
         type=float,
@@ -52,18 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SGD learning rate; the l2 loss through the softmax has small gradients "
         "(default: %(default)s)",
     )
-    add_device_option(parser)
+    opt.add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    quick = bool(args.quick)
     return {
-        "data": args.data,
-        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
-        "generations": resolve_int(args.generations, GENERATIONS, quick),
-        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
-        "epochs": resolve_int(args.epochs, EPOCHS, quick),
-        "width": args.width,
+        **opt.mlp_chain_settings(args, GENERATIONS, SEEDS),
         "lr": args.lr,
         "device": args.device,
         "grid": list(GRID),

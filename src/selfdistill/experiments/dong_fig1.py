@@ -15,35 +15,26 @@ from typing import Any
 
 import numpy as np
 
-from ._nn_options import (
-    QuickDefault,
-    add_data_option,
-    add_device_option,
-    add_int_list_option,
-    add_quick_int_option,
-    resolve_int,
-    resolve_int_list,
-)
+from . import _nn_options as opt
 
 DATASETS = ("mnist1d", "digits")
 
-
-N_TRAIN = QuickDefault(full=4000, quick=1000)
-TEACHER_EPOCHS = QuickDefault(full=(5, 10, 20, 40, 80, 120), quick=(3, 6, 12, 24))
-STUDENT_EPOCHS = QuickDefault(full=40, quick=12)
-SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+N_TRAIN = opt.QuickDefault(full=4000, quick=1000)
+TEACHER_EPOCHS = opt.QuickDefault(full=(5, 10, 20, 40, 80, 120), quick=(3, 6, 12, 24))
+STUDENT_EPOCHS = opt.QuickDefault(full=40, quick=12)
+SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_option(parser, DATASETS)
-    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
-    add_int_list_option(
+    opt.add_data_option(parser, DATASETS)
+    opt.add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    opt.add_int_list_option(
         parser,
         "--teacher-epochs",
         TEACHER_EPOCHS,
         "comma list of snapshot epochs; the last is the teacher's length",
     )
-    add_quick_int_option(parser, "--student-epochs", STUDENT_EPOCHS)
+    opt.add_quick_int_option(parser, "--student-epochs", STUDENT_EPOCHS)
     parser.add_argument("--teacher-width", type=int, default=512, help="(default: %(default)s)")
     parser.add_argument("--student-width", type=int, default=64, help="(default: %(default)s)")
     parser.add_argument(
@@ -52,22 +43,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4.0,
         help="distillation temperature (default: %(default)s)",
     )
-    add_int_list_option(parser, "--seeds", SEEDS)
-    add_device_option(parser)
+    opt.add_int_list_option(parser, "--seeds", SEEDS)
+    opt.add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
-    epochs = resolve_int_list("--teacher-epochs", args.teacher_epochs, TEACHER_EPOCHS, quick)
+    epochs = opt.resolve_int_list("--teacher-epochs", args.teacher_epochs, TEACHER_EPOCHS, quick)
     return {
         "data": args.data,
-        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
+        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick),
         "teacher_epochs": sorted(set(epochs)),
-        "student_epochs": resolve_int(args.student_epochs, STUDENT_EPOCHS, quick),
+        "student_epochs": opt.resolve_int(args.student_epochs, STUDENT_EPOCHS, quick),
         "teacher_width": args.teacher_width,
         "student_width": args.student_width,
         "temperature": args.temperature,
-        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
+        "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
 

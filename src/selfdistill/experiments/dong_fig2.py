@@ -28,27 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from ._nn_options import (
-    QuickDefault,
-    add_data_option,
-    add_device_option,
-    add_int_list_option,
-    add_quick_int_option,
-    resolve_int,
-    resolve_int_list,
-)
+from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)  # Dong et al. appendix B: classes 2 and 7 form the positive class
 
-
-EPOCHS = QuickDefault(full=30, quick=10)
-WIDTH = QuickDefault(full=512, quick=128)
-SEEDS = QuickDefault(full=(0, 1, 2, 3, 4), quick=(0, 1))
+EPOCHS = opt.QuickDefault(full=30, quick=10)
+WIDTH = opt.QuickDefault(full=512, quick=128)
+SEEDS = opt.QuickDefault(full=(0, 1, 2, 3, 4), quick=(0, 1))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_option(parser, DATASETS, default="digits")
+    opt.add_data_option(parser, DATASETS, default="digits")
     parser.add_argument(
         "--task",
         default="binary",
@@ -60,10 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", default="0,0.1,0.2,0.3,0.4,0.5", help="comma list of noise levels"
     )
-    add_quick_int_option(parser, "--epochs", EPOCHS)
-    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
-    add_int_list_option(parser, "--seeds", SEEDS)
-    add_device_option(parser)
+    opt.add_quick_int_option(parser, "--epochs", EPOCHS)
+    opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
+    opt.add_int_list_option(parser, "--seeds", SEEDS)
+    opt.add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,9 +73,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "probe": args.probe,
         "k": args.k,
         "noise": noise,
-        "epochs": resolve_int(args.epochs, EPOCHS, quick),
-        "width": resolve_int(args.width, WIDTH, quick),
-        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
+        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick),
+        "width": opt.resolve_int(args.width, WIDTH, quick),
+        "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
 

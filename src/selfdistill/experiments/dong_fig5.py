@@ -33,28 +33,19 @@ from typing import Any
 
 import numpy as np
 
-from ._nn_options import (
-    QuickDefault,
-    add_data_option,
-    add_device_option,
-    add_int_list_option,
-    add_quick_int_option,
-    resolve_int,
-    resolve_int_list,
-)
+from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)
 
-
-ITERATIONS = QuickDefault(full=1500, quick=200)
-EVERY = QuickDefault(full=25, quick=10)
-WIDTH = QuickDefault(full=512, quick=128)
-SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+ITERATIONS = opt.QuickDefault(full=1500, quick=200)
+EVERY = opt.QuickDefault(full=25, quick=10)
+WIDTH = opt.QuickDefault(full=512, quick=128)
+SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_option(parser, DATASETS, default="digits")
+    opt.add_data_option(parser, DATASETS, default="digits")
     parser.add_argument(
         "--task",
         default="multiclass",
@@ -65,13 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", type=float, default=0.3, help="label noise rate (default: %(default)s)"
     )
-    add_quick_int_option(parser, "--iterations", ITERATIONS, "optimisation steps")
-    add_quick_int_option(parser, "--every", EVERY, "record every N steps")
+    opt.add_quick_int_option(parser, "--iterations", ITERATIONS, "optimisation steps")
+    opt.add_quick_int_option(parser, "--every", EVERY, "record every N steps")
     parser.add_argument("--probe", type=int, default=128, help="probe batch size (default: 128)")
     parser.add_argument("--k", type=int, default=5, help="top eigenvectors (default: 5)")
-    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
-    add_int_list_option(parser, "--seeds", SEEDS)
-    add_device_option(parser)
+    opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
+    opt.add_int_list_option(parser, "--seeds", SEEDS)
+    opt.add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,12 +71,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "data": args.data,
         "task": args.task,
         "noise": args.noise,
-        "iterations": resolve_int(args.iterations, ITERATIONS, quick),
-        "every": resolve_int(args.every, EVERY, quick),
+        "iterations": opt.resolve_int(args.iterations, ITERATIONS, quick),
+        "every": opt.resolve_int(args.every, EVERY, quick),
         "probe": args.probe,
         "k": args.k,
-        "width": resolve_int(args.width, WIDTH, quick),
-        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
+        "width": opt.resolve_int(args.width, WIDTH, quick),
+        "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
         "batch_size": 128,
         "lr": 0.1,

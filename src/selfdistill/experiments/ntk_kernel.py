@@ -25,46 +25,37 @@ from typing import Any
 
 import numpy as np
 
-from ._nn_options import (
-    QuickDefault,
-    add_data_option,
-    add_device_option,
-    add_int_list_option,
-    add_quick_int_option,
-    resolve_int,
-    resolve_int_list,
-)
+from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
 LAM_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # times the mean diagonal of the Gram matrix
 
-
-N_TRAIN = QuickDefault(full=1000, quick=300)
-GENERATIONS = QuickDefault(full=6, quick=4)
-EPOCHS = QuickDefault(full=40, quick=30)
-WIDTH = QuickDefault(full=256, quick=128)
-SEEDS = QuickDefault(full=(0, 1, 2), quick=(0,))
+N_TRAIN = opt.QuickDefault(full=1000, quick=300)
+GENERATIONS = opt.QuickDefault(full=6, quick=4)
+EPOCHS = opt.QuickDefault(full=40, quick=30)
+WIDTH = opt.QuickDefault(full=256, quick=128)
+SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_option(parser, DATASETS, default="digits")
-    add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
-    add_quick_int_option(parser, "--generations", GENERATIONS, "steps / generations")
+    opt.add_data_option(parser, DATASETS, default="digits")
+    opt.add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    opt.add_quick_int_option(parser, "--generations", GENERATIONS, "steps / generations")
     parser.add_argument(
         "--alphas",
         default=None,
         help="comma list of fixed alphas (default: 0,0.25,0.5; quick 0,0.5)",
     )
-    add_quick_int_option(parser, "--epochs", EPOCHS, "per generation")
-    add_quick_int_option(parser, "--width", WIDTH, "MLP width")
+    opt.add_quick_int_option(parser, "--epochs", EPOCHS, "per generation")
+    opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
     parser.add_argument(
         "--no-network",
         dest="network",
         action="store_false",
         help="only the kernel prediction, no network chains",
     )
-    add_int_list_option(parser, "--seeds", SEEDS)
-    add_device_option(parser)
+    opt.add_int_list_option(parser, "--seeds", SEEDS)
+    opt.add_device_option(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,13 +73,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas!r}")
     s = {
         "data": args.data,
-        "n_train": resolve_int(args.n_train, N_TRAIN, quick),
-        "generations": resolve_int(args.generations, GENERATIONS, quick),
+        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick),
+        "generations": opt.resolve_int(args.generations, GENERATIONS, quick),
         "alphas": alphas,
-        "epochs": resolve_int(args.epochs, EPOCHS, quick),
-        "width": resolve_int(args.width, WIDTH, quick),
+        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick),
+        "width": opt.resolve_int(args.width, WIDTH, quick),
         "network": bool(args.network),
-        "seeds": resolve_int_list("--seeds", args.seeds, SEEDS, quick),
+        "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }
     if s["generations"] < 2:
