@@ -64,6 +64,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from matplotlib.ticker import NullFormatter
+
     from ..nn.data import load_dataset
     from ..nn.models import build_model
     from ..nn.teacher import distill_student, train_teacher_with_snapshots
@@ -190,11 +192,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ax.set_xscale("log")
         ax.set_xticks(x)
         ax.set_xticklabels([str(e) for e in epochs])
+        ax.xaxis.set_minor_formatter(NullFormatter())  # only the snapshot epochs are labelled
         ax.set_xlabel("teacher epochs (snapshot)")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+    # One legend below both panels: inside, it covers the curves.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.subplots_adjust(bottom=0.22)
     fig.suptitle(
         f"Teacher early stopping ({s['data']}, {len(data.y_train)} train, "
         f"T = {s['temperature']:g}, mean ± std over {len(s['seeds'])} seed(s)) "
