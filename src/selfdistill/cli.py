@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per available entry of :data:`COMMANDS`."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``selfdistill`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

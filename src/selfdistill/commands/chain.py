@@ -189,6 +189,7 @@ def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
 
 
 def parse_float_list(name: str, text: str) -> tuple[float, ...]:
+    """Parse a comma list of numbers (e.g. ``--alpha 0,0.5``); ValueError naming ``name``."""
     try:
         values = tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:

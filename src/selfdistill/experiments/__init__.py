@@ -39,6 +39,7 @@ class Experiment:
     in_demo: bool = True
 
     def load(self) -> ModuleType:
+        """Import the experiment's module."""
         return importlib.import_module(self.module)
 
 

@@ -137,6 +137,7 @@ class NoisyConfig:
         self.train_config(0)  # validates the budget
 
     def train_config(self, seed: int, progress: bool = False) -> TrainConfig:
+        """The training-loop settings shared by every method of one seed (same budget)."""
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
