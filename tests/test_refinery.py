@@ -284,3 +284,67 @@ def test_sd_with_alpha_one_is_plain_ce():
     logits, labels = _batch(6, 4, seed=10)
     sd = SelfDistillationLoss(SelfDistillationTarget("hardmax", "constant", alpha=1.0), "ce")
     assert float(sd(logits, labels)) == pytest.approx(float(cross_entropy_loss(logits, labels)))
+
+
+# ---------------------------------------------------------------- fast path of the default rule
+
+
+@pytest.mark.parametrize(
+    "schedule, options",
+    [
+        ("accuracy", {"lam": 1.0}),
+        ("accuracy", {"lam": 1.5}),
+        ("accuracy", {"lam": 0.3}),
+        ("constant", {"alpha": 0.0}),
+        ("constant", {"alpha": 1.0}),
+        ("linear", {"total": 10}),
+        (lambda e, s, a: 0.25 + 0.5 * a, {}),
+    ],
+    ids=["acc1", "acc1.5", "acc0.3", "alpha0", "alpha1", "linear", "callable"],
+)
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_hardmax_ce_fast_path_equals_general_path(schedule, options, seed, monkeypatch):
+    # The default rule (hardmax, "ce") skips the dense target: alpha·CE(z, y) + (1 − alpha)·
+    # CE(z, argmax z). It must be the general path's value, gradient, alpha and accuracy, up to
+    # float64 rounding (rtol 1e-12); the general path runs with the same h given as a callable.
+    calls = []
+    fast = SelfDistillationLoss._hardmax_ce
+    monkeypatch.setattr(
+        SelfDistillationLoss, "_hardmax_ce", lambda self, *a: calls.append(1) or fast(self, *a)
+    )
+    logits, labels = _batch(33, 6, seed=seed)
+    logits[:4] = logits[:4] + 20 * torch.nn.functional.one_hot(labels[:4], 6)  # some correct rows
+    ctx = SimpleNamespace(epoch=2, step=7)
+    fast_rule = SelfDistillationTarget("hardmax", schedule, **options)
+    slow_rule = SelfDistillationTarget(lambda o: hardmax(o), schedule, **options)
+    z1 = logits.clone().requires_grad_(True)
+    z2 = logits.clone().requires_grad_(True)
+    loss1 = SelfDistillationLoss(fast_rule, "ce")(z1, labels, ctx)
+    loss2 = SelfDistillationLoss(slow_rule, "ce")(z2, labels, ctx)
+    assert calls == [1]  # the first loss took the fast path, the second did not
+    loss1.backward()
+    loss2.backward()
+    assert loss1.item() == pytest.approx(loss2.item(), rel=1e-12, abs=0.0)
+    np.testing.assert_allclose(z1.grad.numpy(), z2.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert fast_rule.last_alpha == slow_rule.last_alpha
+    np.testing.assert_equal(fast_rule.last_accuracy, slow_rule.last_accuracy)
+    # And against NumPy: -mean_b sum_c t_bc log softmax(z)_bc, gradient (softmax - t) / B.
+    z = logits.numpy()
+    a = fast_rule.last_alpha
+    t = a * np.eye(6)[labels.numpy()] + (1 - a) * np.eye(6)[z.argmax(1)]
+    q = _np_softmax(z)
+    assert loss1.item() == pytest.approx(-(t * np.log(q)).sum(1).mean(), rel=1e-12)
+    np.testing.assert_allclose(z1.grad.numpy(), (q - t) / 33, rtol=1e-10, atol=1e-15)
+
+
+def test_hardmax_ce_fast_path_errors_and_float32():
+    loss_fn = SelfDistillationLoss()
+    with pytest.raises(ValueError, match="non-empty"):
+        loss_fn(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        SelfDistillationLoss(SelfDistillationTarget("hardmax", lambda e, s, a: -0.1))(*_batch())
+    logits, labels = _batch(16, 5, seed=14)
+    general = SelfDistillationLoss(SelfDistillationTarget(lambda o: hardmax(o)))
+    assert float(loss_fn(logits.float(), labels.int())) == pytest.approx(
+        float(general(logits, labels)), rel=1e-6
+    )

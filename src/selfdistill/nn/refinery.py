@@ -263,11 +263,28 @@ class SelfDistillationTarget:
     def alpha(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> float:
         """α_t for this batch (also stored as ``last_alpha``)."""
         acc = batch_accuracy(outputs, labels) if self._needs_accuracy else float("nan")
+        return self._record_alpha(acc, epoch, step)
+
+    def _record_alpha(self, acc: float, epoch: int, step: int) -> float:
         value = float(self.schedule(epoch, step, acc))
         if not (0.0 <= value <= 1.0):
             raise ValueError(f"the alpha schedule must return a value in [0, 1], got {value!r}")
         self.last_alpha, self.last_accuracy = value, acc
         return value
+
+    def _alpha_from_prediction(
+        self, prediction: Tensor, labels: Tensor, epoch: int, step: int
+    ) -> float:
+        # alpha() from the predicted classes argmax f(x), (B,), computed once per step by the
+        # caller for both the accuracy and hardmax; count_nonzero is the cheapest count here.
+        n = labels.shape[0]
+        if n == 0:
+            raise ValueError("batch_accuracy needs a non-empty batch")
+        if self._needs_accuracy:
+            acc = int(torch.count_nonzero(prediction == labels)) / n
+        else:
+            acc = float("nan")
+        return self._record_alpha(acc, epoch, step)
 
     def __call__(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> Tensor:
         """The detached targets ``α_t · y + (1 − α_t) · h(outputs)`` for one batch."""
@@ -283,18 +300,9 @@ class SelfDistillationTarget:
         # The same targets for (B, C) outputs and integer labels, in few tensor operations: the
         # prediction is computed once (for the accuracy and for hardmax) and the label weight is
         # scattered in place, which keeps the rule's cost per step close to nothing.
-        n = labels.shape[0]
-        if n == 0:
-            raise ValueError("batch_accuracy needs a non-empty batch")
         pred = outputs.argmax(dim=1, keepdim=True)
-        if self._needs_accuracy:
-            acc = int((pred.squeeze(1) == labels).sum()) / n
-        else:
-            acc = float("nan")
-        a = float(self.schedule(epoch, step, acc))
-        if not (0.0 <= a <= 1.0):
-            raise ValueError(f"the alpha schedule must return a value in [0, 1], got {a!r}")
-        self.last_alpha, self.last_accuracy = a, acc
+        a = self._alpha_from_prediction(pred.squeeze(1), labels, epoch, step)
+        n = labels.shape[0]
         if self.label_function is hardmax:
             target = torch.zeros_like(outputs).scatter_(1, pred, 1.0 - a)
         else:
@@ -323,6 +331,14 @@ class SelfDistillationLoss:
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         epoch = getattr(ctx, "epoch", 0)
         step = getattr(ctx, "step", 0)
+        if (
+            self.loss == "ce"
+            and self.rule.label_function is hardmax
+            and logits.ndim == 2
+            and logits.shape[1] > 1
+            and targets.ndim == 1
+        ):
+            return self._hardmax_ce(logits, targets.long(), epoch, step)
         soft = self.rule(logits, targets, epoch=epoch, step=step)
         if self.loss == "ce":
             if _is_binary(logits):
@@ -331,6 +347,26 @@ class SelfDistillationLoss:
         if _is_binary(logits):
             return ((logits.reshape(soft.shape) - soft) ** 2).mean()
         return ((torch.softmax(logits, dim=1) - soft) ** 2).sum(dim=1).mean()
+
+    def _hardmax_ce(self, logits: Tensor, labels: Tensor, epoch: int, step: int) -> Tensor:
+        """Cross-entropy against the hardmax target without building it (the default rule).
+
+        With ``p_b = argmax z_b`` the target row is ``α·e_{y_b} + (1 − α)·e_{p_b}``, so
+        ``−mean_b Σ_c t_bc log q_bc = α·CE(z, y) + (1 − α)·CE(z, p)``: two integer-label
+        negative log-likelihoods on one ``log_softmax``, with no dense (B, C) target. Each term's
+        factor (α/B and (1 − α)/B) is passed as ``nll_loss``'s constant class weight with
+        ``reduction="sum"``, so the two terms are simply added (no extra autograd node for the
+        weighting). Equal to the general path up to rounding (tested in float64).
+        """
+        pred = logits.argmax(dim=1)  # integer output: never part of the autograd graph
+        a = self.rule._alpha_from_prediction(pred, labels, epoch, step)
+        log_q = F.log_softmax(logits, dim=1)
+        n, c = logits.shape
+        w_label = log_q.new_full((c,), a / n)
+        w_pred = log_q.new_full((c,), (1.0 - a) / n)
+        return F.nll_loss(log_q, labels, w_label, reduction="sum") + F.nll_loss(
+            log_q, pred, w_pred, reduction="sum"
+        )
 
 
 # --------------------------------------------------------------------------- rivals
