@@ -8,7 +8,7 @@ by their medians, for each workload of ``--models``. The two runs use the same d
 initial weights and the same batches; only the loss differs. Prints a JSON summary with the ratio
 ``sd / ce`` (the paper claims almost no extra cost; the project requires < 1.05).
 
-    OMP_NUM_THREADS=1 python benchmarks/sd_overhead.py --repeat 15
+    OMP_NUM_THREADS=1 python benchmarks/sd_overhead.py --repeat 41
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> None:
         help="comma list of MODEL:WIDTH workloads, each timed on its own (default: %(default)s)",
     )
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeat", type=int, default=15, help="pairs of timed epochs")
+    parser.add_argument("--repeat", type=int, default=31, help="pairs of timed epochs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None, help="optional JSON output path")
     args = parser.parse_args()
