@@ -195,11 +195,17 @@ def optimal_alpha(y_val: np.ndarray, f1_val: np.ndarray, g_val: np.ndarray) -> f
     The step's validation predictions are ``alpha f1 + (1 - alpha) g`` with ``f1`` the first
     step's predictions and ``g`` those of the step fitted with ``alpha = 0`` (Borup eq. 7);
     the squared (Frobenius, Borup section 5) error is minimised over all real alpha by
-    ``alpha* = 1 - <g - f1, y - f1> / |g - f1|^2``. When ``g == f1`` every alpha gives the same
-    validation error and ``1.0`` (no distillation) is returned.
+    ``alpha* = 1 - <g - f1, y - f1> / |g - f1|^2``. When ``g == f1`` (to rounding:
+    ``|g - f1|^2 <= 1e-24 max(|f1|^2, |g|^2, 1)``) every alpha gives the same validation error
+    and ``1.0`` (no distillation) is returned. The one implementation of eq. 16, used by the
+    kernel estimator and, for networks, by :func:`selfdistill.nn.alpha.optimal_alpha`.
     """
-    diff = (g_val - f1_val).ravel()
+    f1 = np.ravel(f1_val)
+    g = np.ravel(g_val)
+    diff = g - f1
     denom = float(np.dot(diff, diff))
-    if denom == 0.0:
+    # Relative threshold: below it the two predictions agree to rounding error, and the quotient
+    # would be noise.
+    if denom <= 1e-24 * max(float(np.dot(f1, f1)), float(np.dot(g, g)), 1.0):
         return 1.0
-    return 1.0 - float(np.dot(diff, (y_val - f1_val).ravel())) / denom
+    return 1.0 - float(np.dot(diff, np.ravel(y_val) - f1)) / denom

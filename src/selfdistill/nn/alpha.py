@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import spectral
+
 __all__ = ["combined_prediction", "one_hot", "optimal_alpha", "validation_sq_error"]
 
 
@@ -106,10 +108,4 @@ def optimal_alpha(targets: ArrayLike, pred_first: ArrayLike, pred_alpha0: ArrayL
             f"targets {y.shape}, pred_first {first.shape} and pred_alpha0 {alpha0.shape} "
             "must have the same shape"
         )
-    direction = alpha0 - first
-    denom = float(np.sum(direction * direction))
-    # Relative threshold: below it the two predictions agree to rounding error.
-    scale = max(float(np.sum(first * first)), float(np.sum(alpha0 * alpha0)), 1.0)
-    if denom <= 1e-24 * scale:
-        return 1.0
-    return 1.0 - float(np.sum(direction * (y - first))) / denom
+    return spectral.optimal_alpha(y, first, alpha0)
