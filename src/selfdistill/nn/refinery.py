@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_choice, check_int, check_real
+from .train import cross_entropy_loss  # the baseline `ce`: the training loop's default loss
 
 __all__ = [
     "ALPHA_SCHEDULES",
@@ -370,11 +371,6 @@ class SelfDistillationLoss:
 
 
 # --------------------------------------------------------------------------- rivals
-
-
-def cross_entropy_loss(logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
-    """Plain cross-entropy against the observed labels (the baseline ``ce``)."""
-    return F.cross_entropy(logits, targets)
 
 
 class BootstrapLoss:
