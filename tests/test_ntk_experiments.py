@@ -85,10 +85,10 @@ def test_ntk_kernel_tiny(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("dong-fig2", ["--noise", "0,2"], "--noise levels must lie in"),
+        ("dong-fig2", ["--noise", "0,2"], "--noise must be in [0, 1], got 2.0"),
         ("dong-fig5", ["--noise", "1.0"], "--noise must be in"),
         ("ntk-kernel", ["--generations", "1"], "--generations must be at least 2"),
-        ("ntk-kernel", ["--alphas", "x"], "--alphas must be a comma list"),
+        ("ntk-kernel", ["--alphas", "x"], "--alphas must be a comma-separated list of numbers"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -12,7 +12,13 @@ import pytest
 
 import selfdistill
 from selfdistill import _io
-from selfdistill._validation import check_choice, check_int, check_real, parse_int_list
+from selfdistill._validation import (
+    check_choice,
+    check_int,
+    check_real,
+    parse_float_list,
+    parse_int_list,
+)
 from selfdistill.cli import COMMANDS, build_parser, main
 from selfdistill.experiments import EXPERIMENTS, available
 
@@ -114,6 +120,13 @@ def test_write_csv(tmp_path: Path) -> None:
         (lambda: check_int("steps", 1.0, low=1), "steps must be an integer"),
         (lambda: check_choice("kind", "x", ["a", "b"]), "kind must be one of 'a', 'b'"),
         (lambda: parse_int_list("--seeds", "0,a"), "--seeds must be a comma-separated"),
+        (lambda: parse_float_list("--grid", "0.1,x"), "--grid must be a comma-separated list"),
+        (lambda: parse_float_list("--grid", " , "), "--grid must name at least one number"),
+        (
+            lambda: parse_float_list("--noise", "0.2,1.5", low=0, high=1),
+            r"--noise must be in \[0, 1\]",
+        ),
+        (lambda: parse_float_list("--noise", "nan"), "--noise must be finite"),
     ],
 )
 def test_validation_messages_name_the_argument(call, message: str) -> None:
@@ -123,3 +136,8 @@ def test_validation_messages_name_the_argument(call, message: str) -> None:
 
 def test_parse_int_list() -> None:
     assert parse_int_list("--seeds", "0, 1,2") == [0, 1, 2]
+
+
+def test_parse_float_list() -> None:
+    assert parse_float_list("--noise", "0, 0.2,0.4", low=0.0, high=1.0) == (0.0, 0.2, 0.4)
+    assert parse_float_list("--grid", "-0.5") == (-0.5,)

@@ -10,7 +10,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
-__all__ = ["check_choice", "check_int", "check_real", "parse_int_list"]
+__all__ = ["check_choice", "check_int", "check_real", "parse_float_list", "parse_int_list"]
 
 
 def check_real(
@@ -70,3 +70,20 @@ def parse_int_list(name: str, text: str) -> list[int]:
     if not values:
         raise ValueError(f"{name} must name at least one integer, got {text!r}")
     return values
+
+
+def parse_float_list(
+    name: str, text: str, *, low: float | None = None, high: float | None = None
+) -> tuple[float, ...]:
+    """Parse a comma list such as ``"0,0.2,0.4"`` (``--noise``, ``--grid``, ``--alphas``).
+
+    Every value is checked with :func:`check_real` against ``[low, high]``.
+    """
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        message = f"{name} must be a comma-separated list of numbers, got {text!r}"
+        raise ValueError(message) from None
+    if not values:
+        raise ValueError(f"{name} must name at least one number, got {text!r}")
+    return tuple(check_real(name, v, low=low, high=high) for v in values)

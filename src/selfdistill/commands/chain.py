@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._validation import check_int, check_real, parse_int_list
+from .._validation import check_int, check_real, parse_float_list, parse_int_list
 
 DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
 MODELS = ("mlp", "cnn", "resnet18")
@@ -186,17 +186,6 @@ def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
             f"({generations - 1} values)"
         )
     return tuple(check_real("--alpha", v) for v in values)
-
-
-def parse_float_list(name: str, text: str) -> tuple[float, ...]:
-    """Parse a comma list of numbers (e.g. ``--alpha 0,0.5``); ValueError naming ``name``."""
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a comma list of numbers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{name} must name at least one number, got {text!r}")
-    return tuple(check_real(name, v) for v in values)
 
 
 def default_lr(args: argparse.Namespace) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
-from .._validation import check_choice, check_int, check_real, parse_int_list
+from .._validation import check_choice, check_int, check_real, parse_float_list, parse_int_list
 
 __all__ = ["METHOD_NAMES", "add_arguments", "main", "parse_methods", "parse_noises"]
 
@@ -47,15 +47,7 @@ def parse_methods(text: str) -> list[str]:
 
 def parse_noises(text: str) -> list[float]:
     """``"0.4"`` or ``"0,0.2,0.4"`` -> noise rates in [0, 1]."""
-    try:
-        values = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ValueError(
-            f"--noise must be a number or a comma list in [0, 1], got {text!r}"
-        ) from None
-    if not values:
-        raise ValueError(f"--noise must name at least one rate, got {text!r}")
-    return [check_real("--noise", v, low=0.0, high=1.0) for v in values]
+    return list(parse_float_list("--noise", text, low=0.0, high=1.0))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import parse_float_list
 from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
@@ -59,12 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
-    try:
-        noise = [float(v) for v in args.noise.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--noise must be a comma list of numbers, got {args.noise!r}") from None
-    if not noise or any(not 0.0 <= v <= 1.0 for v in noise):
-        raise ValueError(f"--noise levels must lie in [0, 1], got {args.noise!r}")
+    noise = list(parse_float_list("--noise", args.noise, low=0.0, high=1.0))
     if args.probe < 2 or not 1 <= args.k <= args.probe:
         raise ValueError(f"--probe must be >= 2 and --k in [1, probe], got {args.probe}, {args.k}")
     return {

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import parse_float_list
 from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
@@ -61,16 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
     if args.alphas:
-        try:
-            alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
-        except ValueError:
-            raise ValueError(
-                f"--alphas must be a comma list of numbers, got {args.alphas!r}"
-            ) from None
+        alphas = list(parse_float_list("--alphas", args.alphas, low=0.0, high=1.0))
     else:
         alphas = [0.0, 0.5] if quick else [0.0, 0.25, 0.5]
-    if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
-        raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas!r}")
     s = {
         "data": args.data,
         "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick),
