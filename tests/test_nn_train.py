@@ -195,6 +195,28 @@ def test_every_sample_once_per_epoch_and_callbacks() -> None:
         assert hist.epochs[epoch]["train_loss"] == pytest.approx(mean, rel=1e-12)
 
 
+@pytest.mark.parametrize("soft", [False, True], ids=["labels", "soft-targets"])
+def test_the_loss_gets_the_batch_prediction_and_correct_count(soft: bool) -> None:
+    # fit computes argmax(logits) and its count of correct labels once per step, for the training
+    # accuracy, and hands both to the loss (ctx.prediction, ctx.correct); checked here against
+    # an independent argmax of the same logits, and train_acc against their epoch sum.
+    x, y = _toy(n=30)
+    targets = F.one_hot(y, 3).double() * 0.7 + 0.1 if soft else y
+    counts = []
+
+    def loss_fn(logits, batch_targets, ctx):
+        expected = logits.detach().argmax(dim=1)
+        assert torch.equal(ctx.prediction, expected) and not ctx.prediction.requires_grad
+        assert int(ctx.correct) == int((expected == y[ctx.index]).sum())
+        counts.append(int(ctx.correct))
+        return cross_entropy_loss(logits, batch_targets)
+
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=0.3, **QUIET)
+    hist = fit(_linear(5, 3), x, targets, cfg, loss_fn=loss_fn)
+    assert len(counts) == 8
+    assert [h["train_acc"] for h in hist.epochs] == [sum(counts[:4]) / 30, sum(counts[4:]) / 30]
+
+
 def test_eval_metrics_match_an_independent_evaluation() -> None:
     x, y = _toy(n=64)
     xv, yv = _toy(n=40, seed=9)

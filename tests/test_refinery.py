@@ -337,6 +337,33 @@ def test_hardmax_ce_fast_path_equals_general_path(schedule, options, seed, monke
     np.testing.assert_allclose(z1.grad.numpy(), (q - t) / 33, rtol=1e-10, atol=1e-15)
 
 
+def test_hardmax_ce_uses_the_loops_prediction_and_count():
+    # fit hands the loss argmax(z) and its count of correct labels (StepContext.prediction,
+    # .correct); the loss must give exactly the value and gradient it computes without them, and
+    # must take alpha from the count it is given (a different count gives a different alpha).
+    logits, labels = _batch(40, 7, seed=15)
+    logits[:9] = logits[:9] + 20 * torch.nn.functional.one_hot(labels[:9], 7)
+    pred = logits.argmax(dim=1)
+    correct = (pred == labels).sum()
+    results = []
+    for ctx in (
+        SimpleNamespace(epoch=0, step=3),
+        SimpleNamespace(epoch=0, step=3, prediction=pred, correct=correct),
+    ):
+        rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
+        z = logits.clone().requires_grad_(True)
+        loss = SelfDistillationLoss(rule)(z, labels, ctx)
+        loss.backward()
+        results.append((loss.item(), z.grad, rule.last_alpha, rule.last_accuracy))
+    assert results[0][0] == results[1][0]
+    assert torch.equal(results[0][1], results[1][1])
+    assert results[0][2:] == results[1][2:] == (1.0 - int(correct) / 40, int(correct) / 40)
+    rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
+    told = SimpleNamespace(epoch=0, step=3, prediction=pred, correct=torch.tensor(20))
+    SelfDistillationLoss(rule)(logits, labels, told)
+    assert rule.last_accuracy == 0.5 and rule.last_alpha == 0.5
+
+
 def test_hardmax_ce_fast_path_errors_and_float32():
     loss_fn = SelfDistillationLoss()
     with pytest.raises(ValueError, match="non-empty"):

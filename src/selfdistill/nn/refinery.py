@@ -274,15 +274,23 @@ class SelfDistillationTarget:
         return value
 
     def _alpha_from_prediction(
-        self, prediction: Tensor, labels: Tensor, epoch: int, step: int
+        self,
+        prediction: Tensor,
+        labels: Tensor,
+        epoch: int,
+        step: int,
+        correct: Tensor | None = None,
     ) -> float:
         # alpha() from the predicted classes argmax f(x), (B,), computed once per step by the
         # caller for both the accuracy and hardmax; count_nonzero is the cheapest count here.
+        # ``correct`` (the count of prediction == labels) is used when the caller has it.
         n = labels.shape[0]
         if n == 0:
             raise ValueError("batch_accuracy needs a non-empty batch")
         if self._needs_accuracy:
-            acc = int(torch.count_nonzero(prediction == labels)) / n
+            if correct is None:
+                correct = torch.count_nonzero(prediction == labels)
+            acc = int(correct) / n
         else:
             acc = float("nan")
         return self._record_alpha(acc, epoch, step)
@@ -339,7 +347,8 @@ class SelfDistillationLoss:
             and logits.shape[1] > 1
             and targets.ndim == 1
         ):
-            return self._hardmax_ce(logits, targets.long(), epoch, step)
+            labels = targets if targets.dtype == torch.int64 else targets.long()
+            return self._hardmax_ce(logits, labels, epoch, step, ctx)
         soft = self.rule(logits, targets, epoch=epoch, step=step)
         if self.loss == "ce":
             if _is_binary(logits):
@@ -349,25 +358,32 @@ class SelfDistillationLoss:
             return ((logits.reshape(soft.shape) - soft) ** 2).mean()
         return ((torch.softmax(logits, dim=1) - soft) ** 2).sum(dim=1).mean()
 
-    def _hardmax_ce(self, logits: Tensor, labels: Tensor, epoch: int, step: int) -> Tensor:
+    def _hardmax_ce(
+        self, logits: Tensor, labels: Tensor, epoch: int, step: int, ctx: Any
+    ) -> Tensor:
         """Cross-entropy against the hardmax target without building it (the default rule).
 
         With ``p_b = argmax z_b`` the target row is ``α·e_{y_b} + (1 − α)·e_{p_b}``, so
         ``−mean_b Σ_c t_bc log q_bc = α·CE(z, y) + (1 − α)·CE(z, p)``: two integer-label
-        negative log-likelihoods on one ``log_softmax``, with no dense (B, C) target. Each term's
-        factor (α/B and (1 − α)/B) is passed as ``nll_loss``'s constant class weight with
-        ``reduction="sum"``, so the two terms are simply added (no extra autograd node for the
-        weighting). Equal to the general path up to rounding (tested in float64).
+        negative log-likelihoods on one ``log_softmax``, with no dense (B, C) target. The first
+        term's factor α/B is ``nll_loss``'s constant class weight (``reduction="sum"``), the
+        second's (1 − α) the ``alpha`` of the one ``torch.add`` that joins them, so the rule adds
+        two autograd nodes to plain cross-entropy and no more. Equal to the general path up to
+        rounding (tested in float64).
+
+        The prediction ``argmax z`` and its count of correct labels are taken from ``ctx``
+        (``prediction``, ``correct``) when the training loop provides them, as
+        :func:`~selfdistill.nn.train.fit` does for its training accuracy.
         """
-        pred = logits.argmax(dim=1)  # integer output: never part of the autograd graph
-        a = self.rule._alpha_from_prediction(pred, labels, epoch, step)
-        log_q = F.log_softmax(logits, dim=1)
         n, c = logits.shape
-        w_label = log_q.new_full((c,), a / n)
-        w_pred = log_q.new_full((c,), (1.0 - a) / n)
-        return F.nll_loss(log_q, labels, w_label, reduction="sum") + F.nll_loss(
-            log_q, pred, w_pred, reduction="sum"
-        )
+        pred = getattr(ctx, "prediction", None)
+        if pred is None:
+            pred = logits.argmax(dim=1)  # integer output: never part of the autograd graph
+        correct = getattr(ctx, "correct", None)
+        a = self.rule._alpha_from_prediction(pred, labels, epoch, step, correct)
+        log_q = F.log_softmax(logits, dim=1)
+        label_term = F.nll_loss(log_q, labels, log_q.new_full((c,), a / n), reduction="sum")
+        return torch.add(label_term, F.nll_loss(log_q, pred), alpha=1.0 - a)
 
 
 # --------------------------------------------------------------------------- rivals

@@ -127,12 +127,21 @@ class TrainConfig:
 
 @dataclass
 class StepContext:
-    """What a loss function or callback knows about the current optimisation step."""
+    """What a loss function or callback knows about the current optimisation step.
+
+    ``prediction`` and ``correct`` are what :func:`fit` computes anyway for the training accuracy,
+    handed to the loss so that a rule needing them (e.g. Dong et al.'s accuracy-weighted target)
+    does not compute them a second time: ``prediction`` is ``argmax`` of the batch's logits
+    ``(B,)``, ``correct`` the 0-dim count of ``prediction == labels`` (the integer labels, or the
+    argmax of soft targets). Other training loops may leave them ``None``.
+    """
 
     epoch: int
     step: int
     index: Tensor
     model: nn.Module
+    prediction: Tensor | None = None
+    correct: Tensor | None = None
 
 
 LossFn = Callable[[Tensor, Tensor, StepContext], Tensor]
@@ -457,8 +466,12 @@ def fit(
             if augment is not None:
                 xb = augment(xb)
             tb = targets_train[index].to(device, non_blocking=True)
-            ctx = StepContext(epoch=epoch, step=step, index=index, model=model)
+            yb = tb if labels_train is targets_train else labels_train[index].to(device)
             logits = train_module(xb)
+            with torch.no_grad():  # the training accuracy, shared with the loss through ctx
+                prediction = logits.argmax(dim=1)
+                correct = (prediction == yb).sum()
+            ctx = StepContext(epoch, step, index, model, prediction, correct)
             loss = loss_fn(logits, tb, ctx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -470,11 +483,9 @@ def fit(
                     f"the training loss is {loss_value} at epoch {epoch}, step {step}: "
                     f"training diverged (lower lr, now {config.lr})"
                 )
-            with torch.no_grad():
-                yb = labels_train[index].to(device, non_blocking=True)
-                sums[0] += loss_value * len(index)
-                sums[1] += (logits.argmax(dim=1) == yb).sum()
-                sums[2] += len(index)
+            sums[0] += loss_value * len(index)
+            sums[1] += correct
+            sums[2] += len(index)
             for cb in callbacks:
                 cb.on_step_end(ctx, loss_value)
             if hasattr(bar, "set_postfix") and (batch % 10 == 0 or batch == steps_per_epoch - 1):
