@@ -110,9 +110,11 @@ def test_summary_mean_and_std():
     ]
     summary = summarise_chain(runs)
     assert summary["train_acc_mean"] == pytest.approx([0.6])
-    assert summary["test_acc_std"] == pytest.approx([0.1])
+    # the sample standard deviation over seeds (ddof = 1): |0.5 - 0.3| / sqrt(2)
+    assert summary["test_acc_std"] == pytest.approx([0.2 / 2**0.5], rel=1e-12)
     assert summary["alpha_mean"] == [None]
-    assert "60.00 ± 10.00" in format_summary(summary)
+    assert "60.00 ± 14.14" in format_summary(summary)
+    assert summarise_chain(runs[:1])["test_acc_std"] == [0.0]  # one seed: no spread
 
 
 def _experiment_args(name, out, argv):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._io import write_csv, write_json
+from ._stats import sample_std
 
 __all__ = [
     "ACCURACIES",
@@ -42,7 +43,7 @@ def chain_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def summarise_chain(
     runs: Sequence[Mapping[str, Any]], keys: Sequence[str] = ACCURACIES
 ) -> dict[str, Any]:
-    """Mean and standard deviation over seeds (ddof = 0) per generation.
+    """Mean and sample standard deviation over seeds (ddof = 1; 0 for one seed) per generation.
 
     Returns ``{"generation": [...], "<key>_mean": [...], "<key>_std": [...], "alpha_mean": ...,
     "fits": [...]}``; α is averaged over the seeds that report one (None for generation 1).
@@ -54,7 +55,7 @@ def summarise_chain(
     for key in keys:
         values = np.array([[r["generations"][i][key] for i in range(n)] for r in runs], float)
         out[f"{key}_mean"] = values.mean(axis=0).tolist()
-        out[f"{key}_std"] = values.std(axis=0).tolist()
+        out[f"{key}_std"] = sample_std(values, axis=0).tolist()
     alphas = []
     for i in range(n):
         vals = [

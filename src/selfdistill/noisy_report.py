@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._io import write_csv
+from ._stats import sample_std
 
 __all__ = ["CSV_FIELDS", "markdown_table", "plot_curves", "summarise", "write_runs_csv"]
 
@@ -40,7 +41,7 @@ def _mean_std(values: Sequence[float | None]) -> tuple[float, float, int]:
     xs = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if xs.size == 0:
         return math.nan, math.nan, 0
-    std = float(xs.std(ddof=1)) if xs.size > 1 else 0.0
+    std = sample_std(xs)
     return float(xs.mean()), std, int(xs.size)
 
 
@@ -128,7 +129,7 @@ def plot_curves(
                 continue
             ax.plot(epochs, mean, color=color, label=method)
             if len(sel) > 1:
-                std = curves.std(axis=0, ddof=1)
+                std = sample_std(curves, axis=0)
                 ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
         ax.set_title(f"noise {noise:g}")
         ax.set_xlabel("epoch")

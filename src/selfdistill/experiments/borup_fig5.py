@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._stats import sample_std
 from . import _nn_options as opt
 from ._state import state_dir
 
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "estimate_final_test_acc": est["test_acc_mean"][-1],
         "estimate_final_train_acc": est["train_acc_mean"][-1],
         "alpha_hat_mean_per_generation": [float(np.mean(v)) for v in alpha_hat],
-        "alpha_hat_std_per_generation": [float(np.std(v)) for v in alpha_hat],
+        "alpha_hat_std_per_generation": [sample_std(v) for v in alpha_hat],
         "fits_estimate": 2 * (tau - 1) + 1,
         "fits_grid": len(GRID) * (tau - 1) + 1,
     }
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     axes[2].errorbar(
         gens[1:],
         hat.mean(1),
-        yerr=hat.std(1),
+        yerr=sample_std(hat, axis=1),
         color="red",
         marker="o",
         capsize=3,

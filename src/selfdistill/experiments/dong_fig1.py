@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._stats import sample_std
 from . import _nn_options as opt
 
 DATASETS = ("mnist1d", "digits")
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     def stat(values: list[float]) -> tuple[float, float]:
-        return float(np.mean(values)), float(np.std(values))
+        return float(np.mean(values)), sample_std(values)
 
     summary: dict[str, Any] = {"teacher_epochs": epochs}
     for who, key in (

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._stats import sample_std
 from .._validation import parse_float_list
 from . import _nn_options as opt
 
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         kd: {
             st: {
                 "mean": np.mean(energy[st, kd], axis=0).tolist(),
-                "std": np.std(energy[st, kd], axis=0).tolist(),
+                "std": sample_std(energy[st, kd], axis=0).tolist(),
                 "per_seed": energy[st, kd],
                 "shuffled_labels": float(np.mean(shuffled[st, kd])),
             }

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._stats import sample_std
 from . import _nn_options as opt
 
 DATASETS = ("digits", "mnist1d")
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gain = series("information_gain" + suffix)
         summary["information_gain" + suffix] = {
             "mean": gain.mean(0).tolist(),
-            "std": gain.std(0).tolist(),
+            "std": sample_std(gain, axis=0).tolist(),
             "fraction_positive": float(np.mean(gain > 0)),
         }
         summary["energy" + suffix] = {
