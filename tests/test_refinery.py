@@ -364,6 +364,30 @@ def test_hardmax_ce_uses_the_loops_prediction_and_count():
     assert rule.last_accuracy == 0.5 and rule.last_alpha == 0.5
 
 
+def _autograd_nodes(loss: torch.Tensor) -> list[str]:
+    seen, stack = {}, [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen[id(node)] = type(node).__name__
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return sorted(seen.values())
+
+
+def test_hardmax_ce_adds_two_autograd_nodes_to_cross_entropy():
+    # The cost design of the default rule (benchmarks/sd_overhead.py): with the loop's prediction
+    # and count, self-distillation is plain cross-entropy's graph plus one nll_loss and one add.
+    logits, labels = _batch(32, 10, seed=16)
+    z = logits.float().requires_grad_(True)
+    pred = z.detach().argmax(dim=1)
+    ctx = SimpleNamespace(epoch=0, step=0, prediction=pred, correct=(pred == labels).sum())
+    ce_nodes = _autograd_nodes(cross_entropy_loss(z, labels))
+    sd_nodes = _autograd_nodes(SelfDistillationLoss()(z, labels, ctx))
+    assert ce_nodes == ["AccumulateGrad", "LogSoftmaxBackward0", "NllLossBackward0"]
+    assert sd_nodes == sorted([*ce_nodes, "AddBackward0", "NllLossBackward0"])
+
+
 def test_hardmax_ce_fast_path_errors_and_float32():
     loss_fn = SelfDistillationLoss()
     with pytest.raises(ValueError, match="non-empty"):
