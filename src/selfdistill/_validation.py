@@ -10,7 +10,38 @@ import math
 import numbers
 from collections.abc import Sequence
 
-__all__ = ["check_choice", "check_int", "check_real", "parse_float_list", "parse_int_list"]
+import numpy as np
+
+__all__ = [
+    "as_real_array",
+    "check_choice",
+    "check_int",
+    "check_real",
+    "parse_float_list",
+    "parse_int_list",
+]
+
+
+def as_real_array(name: str, value: object) -> np.ndarray:
+    """Return ``value`` as a float64 array after checking it holds real numbers.
+
+    Complex values are refused (NumPy would silently drop the imaginary part), as are strings,
+    objects and ragged nesting; booleans and integers are converted.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the dtype found.
+    """
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged nesting
+        raise ValueError(f"{name} must be an array of real numbers (not ragged)") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must hold real numbers, got complex values (dtype {arr.dtype})")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
 
 
 def check_real(

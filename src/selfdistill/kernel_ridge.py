@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._validation import check_choice, check_int, check_real
 from .exceptions import CollapseWarning, ToleranceWarning
-from .kernels import KERNELS, check_spline_input, kernel_matrix
+from .kernels import KERNELS, check_kernel_params, check_spline_input, kernel_matrix
 from .spectral import (
     EIGVAL_RTOL,
     b_recursion,
@@ -166,6 +166,7 @@ class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
                 f"kernel must be a callable or one of {', '.join(map(repr, KERNELS))}, "
                 f"got {self.kernel!r}"
             )
+        check_kernel_params(self.kernel, self.gamma, self.degree, self.coef0)
         if self.lam is not None and self.epsilon is not None:
             raise ValueError(
                 "lam and epsilon are exclusive: set lam (fixed ridge) or lam=None with epsilon, "

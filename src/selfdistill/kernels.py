@@ -23,10 +23,49 @@ from typing import Any
 import numpy as np
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-__all__ = ["KERNELS", "check_spline_input", "kernel_matrix", "spline_kernel"]
+from ._validation import check_real
+
+__all__ = [
+    "KERNELS",
+    "check_kernel_params",
+    "check_spline_input",
+    "kernel_matrix",
+    "spline_kernel",
+]
 
 #: Names accepted by ``kernel=`` besides a callable.
 KERNELS: tuple[str, ...] = (*sorted(PAIRWISE_KERNEL_FUNCTIONS), "precomputed", "spline")
+
+#: Kernels whose ``gamma`` scales a distance or an inner product: it must be > 0 (or None, for
+#: scikit-learn's default ``1 / n_features``); a negative ``gamma`` turns the RBF kernel into an
+#: exponentially growing, indefinite function.
+GAMMA_KERNELS: frozenset[str] = frozenset(
+    {"rbf", "laplacian", "chi2", "poly", "polynomial", "sigmoid"}
+)
+DEGREE_KERNELS: frozenset[str] = frozenset({"poly", "polynomial"})
+
+
+def check_kernel_params(kernel: object, gamma: object, degree: object, coef0: object) -> None:
+    """Check the parameters of a named kernel as scikit-learn's kernel functions require.
+
+    ``gamma`` must be None or a finite real > 0 for the kernels that take it (``rbf``,
+    ``laplacian``, ``chi2``, ``poly``, ``sigmoid``); ``degree`` a finite real >= 1 for ``poly``;
+    ``coef0`` a finite real for ``poly`` and ``sigmoid``. Parameters a kernel ignores are not
+    checked (as in :class:`sklearn.kernel_ridge.KernelRidge`).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the kernel and the allowed range.
+    """
+    if callable(kernel) or kernel not in GAMMA_KERNELS:
+        return
+    if gamma is not None:
+        check_real(f"gamma (kernel={kernel!r})", gamma, low=0.0, low_inclusive=False)
+    if kernel in DEGREE_KERNELS:
+        check_real(f"degree (kernel={kernel!r})", degree, low=1.0)
+    if kernel in ("poly", "polynomial", "sigmoid"):
+        check_real(f"coef0 (kernel={kernel!r})", coef0)
 
 
 def check_spline_input(name: str, X: np.ndarray) -> np.ndarray:

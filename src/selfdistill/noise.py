@@ -41,16 +41,20 @@ def expected_wrong_fraction(rate: float, kind: str, num_classes: int) -> float:
     return rate
 
 
-def _check_labels(y: ArrayLike, num_classes: int) -> np.ndarray:
+def _integer_labels(y: ArrayLike) -> np.ndarray:
+    """``y`` as a 1-D int64 array after checking it holds whole numbers (NaN, strings refused)."""
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"y must be a 1-D array of class labels, got shape {arr.shape}")
-    if arr.size and not (
-        np.issubdtype(arr.dtype, np.integer)
-        or (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))
-    ):
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise ValueError(f"y must hold integer class labels, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
+    if arr.size and arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0):
+        raise ValueError("y must hold integer class labels, got non-integer or non-finite floats")
+    return arr.astype(np.int64)
+
+
+def _check_labels(y: ArrayLike, num_classes: int) -> np.ndarray:
+    arr = _integer_labels(y)
     if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
         raise ValueError(
             f"y must hold labels in [0, {num_classes - 1}] (num_classes={num_classes}), "
@@ -106,7 +110,7 @@ def corrupt_labels(
     rate = check_real("rate", rate, low=0.0, high=1.0)
     kind = check_choice("kind", kind, NOISE_KINDS)
     if num_classes is None:
-        arr = np.asarray(y)
+        arr = _integer_labels(y)
         if arr.size == 0:
             raise ValueError("num_classes must be given when y is empty")
         num_classes = int(np.max(arr)) + 1

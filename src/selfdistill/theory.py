@@ -31,7 +31,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import as_real_array, check_real
 from .spectral import EIGVAL_RTOL, epsilon_ridge
 
 __all__ = [
@@ -64,10 +64,7 @@ CollapseRegime = Literal["collapsed", "collapses-later", "never-collapses"]
 
 def _vector(name: str, value: object, *, min_len: int = 1) -> np.ndarray:
     """A 1-D array of finite reals, at least ``min_len`` long."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 1-D array of real numbers") from None
+    arr = as_real_array(name, value)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
     if arr.size < min_len:
@@ -464,7 +461,7 @@ def early_stopping_path(
     d = _spectrum(eigvals)
     y = _labels(y, d.size)
     if eigvecs is not None:
-        V = np.asarray(eigvecs, dtype=float)
+        V = as_real_array("eigvecs", eigvecs)
         if V.shape != (d.size, d.size) or not np.all(np.isfinite(V)):
             raise ValueError(f"eigvecs must be a finite ({d.size}, {d.size}) array")
         y = V.T @ y
