@@ -151,18 +151,27 @@ def test_unfitted_attributes_raise_not_fitted() -> None:
 
 
 def test_clone_pickle_and_refit_keep_results() -> None:
+    from sklearn.kernel_ridge import KernelRidge
+
+    def limit(Xf: np.ndarray, yf: np.ndarray) -> np.ndarray:
+        """Borup sec. 4: tau -> infinity is plain kernel ridge with lam / alpha."""
+        return KernelRidge(kernel="rbf", gamma=0.5, alpha=0.3 / 0.2).fit(Xf, yf).predict(Xv)
+
     est = SelfDistilledKernelRidge(gamma=0.5, lam=0.3, steps=4, alpha=0.2).fit(X, y)
     before = est.predict(Xv)
-    est.predict_limit(Xv)  # fills the limit cache
+    np.testing.assert_allclose(est.predict_limit(Xv), limit(X, y), rtol=1e-10)  # fills the cache
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.predict(Xv), before)
-    np.testing.assert_array_equal(back.predict_limit(Xv), est.predict_limit(Xv))
+    np.testing.assert_allclose(back.predict_limit(Xv), limit(X, y), rtol=1e-10)
     refit = clone(est).fit(X, y)
     np.testing.assert_array_equal(refit.predict(Xv), before)
-    # a refit with other data clears the cached spectrum and limit
+    # a refit with other data clears the cached spectrum and limit: every answer is the new data's
     est.fit(X[:8], y[:8])
+    fresh = SelfDistilledKernelRidge(gamma=0.5, lam=0.3, steps=4, alpha=0.2).fit(X[:8], y[:8])
     assert est.eigvals_.shape == (8,)
-    assert est.predict_limit(Xv).shape == (5,)
+    np.testing.assert_array_equal(est.predict(Xv), fresh.predict(Xv))
+    np.testing.assert_allclose(est.predict_limit(Xv), limit(X[:8], y[:8]), rtol=1e-10)
+    assert not np.allclose(est.predict_limit(Xv), limit(X, y))  # the data sets differ enough
 
 
 def test_steps_one_is_kernel_ridge() -> None:

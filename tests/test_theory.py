@@ -276,6 +276,21 @@ def test_generalisation_terms_by_loops():
     assert theory.local_rademacher_term(np.zeros(3)) == 0.0
 
 
+def test_local_rademacher_term_sorts_descending():
+    """A spectrum whose minimum over k is interior, where the sort order decides the value.
+
+    With d = (4, 0.01, 0.01, 0.01, 0.01) in any input order, sorted descending, k = 1 removes the
+    large entry: 1/5 + sqrt(0.04/5) ~ 0.289. Sorted ascending (a surviving mutant of issue 17),
+    k = 1 removes a small one and the minimum stays at k = 0, sqrt(4.04/5) ~ 0.899.
+    """
+    d = np.array([0.01, 4.0, 0.01, 0.01, 0.01])
+    want = 1 / 5 + math.sqrt(0.04 / 5)
+    assert theory.local_rademacher_term(d) == pytest.approx(want, rel=1e-14)
+    ascending = sorted(d)
+    wrong = min(k / 5 + math.sqrt(sum(ascending[k:]) / 5) for k in range(6))
+    assert wrong != pytest.approx(want, rel=1e-3)  # the data can tell the two orders apart
+
+
 # ---------------------------------------------------------------------------------------------
 # Mobahi section 3.4: early stopping
 # ---------------------------------------------------------------------------------------------
