@@ -7,7 +7,7 @@ The target rule of Dong et al. (2019), Algorithm 1, at step t:
 detached from the computational graph, where ``h`` is a *label function* of the network's current
 output and ``α_t`` a weight on the observed label. Section 3.4 sets ``1 − α_t = λ · accuracy`` with
 the accuracy of the current batch against the observed labels; with ``λ > 1`` (the paper's 1.5 at
-high noise) the weight is clipped to ``[0, 1]`` (see ``shared/papers/README.md``).
+high noise) the weight is clipped to ``[0, 1]`` (see ``docs/misprints.md``).
 
 Pieces, each usable alone from any training loop:
 
