@@ -5,10 +5,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-# torch==2.13.0 comes from the pinned `torch` extra; a CPU build is served to pip here.
+# torch==2.13.0 comes from the pinned `torch` extra (a CPU build is served to pip here); `all`
+# adds every optional integration (Ray, ...), so the test suite covers them.
 stamp=.venv/.selfdistill-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[torch,dev]"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]"
     touch "$stamp"
 fi
