@@ -9,9 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-pytest.importorskip("torch")
-
-from selfdistill.nn.alpha import (
+from selfdistill.alpha import (
     combined_prediction,
     one_hot,
     optimal_alpha,
@@ -111,3 +109,12 @@ def test_one_hot_and_errors():
         optimal_alpha(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="finite"):
         optimal_alpha(np.full((2, 2), np.nan), np.zeros((2, 2)), np.ones((2, 2)))
+
+
+def test_nn_alpha_re_exports_the_torch_free_functions():
+    pytest.importorskip("torch")
+    import selfdistill.alpha as core
+    import selfdistill.nn.alpha as nn_alpha
+
+    for name in core.__all__:
+        assert getattr(nn_alpha, name) is getattr(core, name)

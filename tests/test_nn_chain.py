@@ -215,10 +215,10 @@ def test_estimate_mode_matches_a_manual_recomputation(data, tmp_path):
     assert [r["fits"] for r in records] == [1, 3, 5]  # 2(t - 1) + 1
     assert records[0]["alpha"] is None
 
-    from selfdistill.nn.chain import _Store
+    from selfdistill.nn.chain_store import ChainStore
 
-    store = _Store(tmp_path / "seed-1")
-    first = store.load_model("gen-1", data, config, 1, 1)
+    store = ChainStore(tmp_path / "seed-1")
+    first = store.load_into("gen-1", _build(data, config, 1, 1))
     onehot = F.one_hot(data.y_val, data.num_classes).numpy()
     first_val = torch.softmax(first(data.x_val), 1).detach().numpy()
     teacher = first
@@ -228,7 +228,7 @@ def test_estimate_mode_matches_a_manual_recomputation(data, tmp_path):
         expected = optimal_alpha(onehot, first_val, zero_val)
         assert records[t - 1]["alpha_hat"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
         assert records[t - 1]["alpha"] == records[t - 1]["alpha_hat"]  # no clipping asked
-        teacher = store.load_model(f"estimate/gen-{t}", data, config, 1, t)
+        teacher = store.load_into(f"estimate/gen-{t}", _build(data, config, 1, t))
 
 
 def test_estimate_clips_alpha_to_unit_interval(data):

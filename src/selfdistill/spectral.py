@@ -198,7 +198,7 @@ def optimal_alpha(y_val: np.ndarray, f1_val: np.ndarray, g_val: np.ndarray) -> f
     ``alpha* = 1 - <g - f1, y - f1> / |g - f1|^2``. When ``g == f1`` (to rounding:
     ``|g - f1|^2 <= 1e-24 max(|f1|^2, |g|^2, 1)``) every alpha gives the same validation error
     and ``1.0`` (no distillation) is returned. The one implementation of eq. 16, used by the
-    kernel estimator and, for networks, by :func:`selfdistill.nn.alpha.optimal_alpha`.
+    kernel estimator and, for networks, by :func:`selfdistill.alpha.optimal_alpha`.
     """
     f1 = np.ravel(f1_val)
     g = np.ravel(g_val)

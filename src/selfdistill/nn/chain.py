@@ -14,7 +14,7 @@ computed once per generation.
 * fixed — one value for every step, or one value per step (Mobahi et al. use α = 0);
 * ``"estimate"`` — Borup & Andersen sec. 5 / Algorithm 1: at each step fit the α = 0 student,
   compute α̂ in closed form from the validation predictions
-  (:func:`~selfdistill.nn.alpha.optimal_alpha`, Frobenius norm), then fit the student with α̂;
+  (:func:`~selfdistill.alpha.optimal_alpha`, Frobenius norm), then fit the student with α̂;
   2(τ − 1) + 1 fits for τ generations;
 * ``"grid"`` — the baseline α̂ replaces: one fixed-α chain per grid value, all sharing generation 1,
   and at every generation the chain with the best validation accuracy; g(τ − 1) + 1 fits.
@@ -22,12 +22,13 @@ computed once per generation.
 Every generation records α, the number of fits so far, the accuracy on the ORIGINAL training labels,
 validation and test accuracy and losses. With a ``state_dir`` each finished generation's record and
 weights are written atomically, and a rerun resumes at the first unfinished generation with the same
-result as an uninterrupted run (every fit is seeded from the run seed and the generation).
+result as an uninterrupted run (every fit is seeded from the run seed and the generation); the
+folder's layout is :mod:`selfdistill.nn.chain_store`'s. One generation is one
+:func:`~selfdistill.nn.distill.distill_step`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,17 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from .._io import atomic_write_bytes, read_json, to_jsonable, write_json
+from .._io import to_jsonable
 from .._validation import check_choice, check_int, check_real
+from ..alpha import one_hot, optimal_alpha
 from ..progress import Stages
-from .alpha import optimal_alpha
+from .chain_store import ChainStore, check_state, safe_name
 from .data import DataSplits
-from .distill import LOSSES, freeze, make_loss, mix_targets, teacher_probabilities
+from .distill import LOSSES, distill_step, make_loss, split_metrics, teacher_probabilities
 from .models import build_model
-from .train import Callback, TrainConfig, accuracy, fit, predict_logits
+from .train import Callback, TrainConfig
 
 __all__ = [
     "ALPHA_MODES",
@@ -149,12 +150,6 @@ def fit_seed(seed: int, generation: int, role: int) -> int:
     return int(state[0] & 0x7FFFFFFF)
 
 
-def _state_bytes(model: nn.Module) -> bytes:
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    return buf.getvalue()
-
-
 def _build(data: DataSplits, config: ChainConfig, seed: int, generation: int) -> nn.Module:
     init_generation = 0 if config.same_init else generation
     return build_model(
@@ -164,55 +159,6 @@ def _build(data: DataSplits, config: ChainConfig, seed: int, generation: int) ->
         width=config.width,
         seed=fit_seed(seed, init_generation, 0),
     )
-
-
-def _probs(model: nn.Module, x: Tensor, device: str) -> Tensor:
-    return torch.softmax(predict_logits(model, x, device=device).detach().cpu().float(), dim=1)
-
-
-def _metrics(model: nn.Module, data: DataSplits, device: str) -> dict[str, float]:
-    """Accuracies against the ORIGINAL labels and losses of the softmax output against one-hot."""
-    out: dict[str, float] = {}
-    for name, x, y in (
-        ("train", data.x_train, data.y_train),
-        ("val", data.x_val, data.y_val),
-        ("test", data.x_test, data.y_test),
-    ):
-        out[f"{name}_acc"] = accuracy(model, x, y, device=device)
-        if name == "train":
-            continue
-        probs = _probs(model, x, device)
-        onehot = torch.nn.functional.one_hot(y.long().cpu(), data.num_classes).float()
-        out[f"{name}_mse"] = float(((probs - onehot) ** 2).sum(1).mean())
-        out[f"{name}_ce"] = float(
-            -(probs.gather(1, y.long().cpu()[:, None]).clamp_min(1e-12)).log().mean()
-        )
-    return out
-
-
-def _train(
-    model: nn.Module,
-    data: DataSplits,
-    targets: Tensor,
-    config: ChainConfig,
-    seed: int,
-    generation: int,
-    *,
-    temperature: float,
-    callbacks: Sequence[Callback],
-    progress: bool,
-) -> dict[str, float]:
-    train_config = replace(config.train, seed=fit_seed(seed, generation, 1), progress=progress)
-    history = fit(
-        model,
-        data.x_train,
-        targets,
-        train_config,
-        loss_fn=make_loss(config.loss, temperature),
-        callbacks=callbacks,
-    )
-    last = history.epochs[-1] if history.epochs else {}
-    return {"train_loss": float(last.get("train_loss", math.nan))}
 
 
 def distill_generation(
@@ -228,90 +174,67 @@ def distill_generation(
 ) -> tuple[nn.Module, dict[str, float]]:
     """Train one generation: on the labels (``teacher is None``), else on α·y + (1 − α)·teacher(x).
 
-    The teacher is frozen first (:func:`~selfdistill.nn.distill.freeze`), so the caller's model is
-    never trained or switched out of its mode; its softmax outputs (at the ``ce`` temperature) are
-    computed once. Returns the student and its metrics (accuracies against the original labels).
+    The chain's wrapper of :func:`~selfdistill.nn.distill.distill_step`: the student is built with
+    the generation's initialisation seed and trained with its data-order seed (:func:`fit_seed`),
+    at ``config.temperature`` with the ``ce`` loss. Returns the student (eval mode) and its
+    metrics: the final-epoch ``train_loss`` and
+    :func:`~selfdistill.nn.distill.split_metrics` (accuracies against the original labels).
     """
     device = config.train.device
     student = _build(data, config, seed, generation)
-    if teacher is None:
-        targets: Tensor = data.y_train
-        temperature = 1.0
-    else:
-        temperature = config.temperature if config.loss == "ce" else 1.0
-        frozen = freeze(teacher)
-        if frozen is student or any(
-            p.data_ptr() == q.data_ptr() for p in frozen.parameters() for q in student.parameters()
-        ):  # pragma: no cover - guarded by construction
-            raise RuntimeError("the teacher must be a distinct model from the student")
-        probs = teacher_probabilities(frozen, data.x_train, temperature=temperature, device=device)
-        targets = mix_targets(alpha, data.y_train, probs)
-    info = _train(
+    history = distill_step(
         student,
+        teacher,
         data,
-        targets,
-        config,
-        seed,
-        generation,
-        temperature=temperature,
+        replace(config.train, seed=fit_seed(seed, generation, 1), progress=progress),
+        alpha=alpha,
+        loss=config.loss,
+        temperature=config.temperature if config.loss == "ce" else 1.0,
         callbacks=callbacks,
-        progress=progress,
     )
-    info.update(_metrics(student, data, device))
-    student.eval()
+    last = history.epochs[-1] if history.epochs else {}
+    info = {"train_loss": float(last.get("train_loss", math.nan))}
+    info.update(split_metrics(student, data, device))
     return student, info
 
 
-class _Store:
-    """Per-generation records and weights under ``root`` (atomic; None = keep nothing).
+@dataclass
+class _SeedRun:
+    """What the chains of one seed share: data, configuration, store, progress and callbacks."""
 
-    A generation is finished when its record (``KEY.json``) exists; its weights (``KEY.pt``) are
-    written before the record, and may be dropped once a later generation has finished.
-    """
+    data: DataSplits
+    config: ChainConfig
+    seed: int
+    store: ChainStore
+    stages: Stages
+    callbacks: Sequence[Callback]
+    progress: bool
+    keep_weights: bool
 
-    def __init__(self, root: Path | None) -> None:
-        self.root = root
+    def train(
+        self, teacher: nn.Module | None, generation: int, alpha: float
+    ) -> tuple[nn.Module, dict[str, float]]:
+        """:func:`distill_generation` of this seed."""
+        return distill_generation(
+            teacher,
+            self.data,
+            self.config,
+            self.seed,
+            generation,
+            alpha,
+            callbacks=self.callbacks,
+            progress=self.progress,
+        )
 
-    def record(self, key: str) -> dict[str, Any] | None:
-        if self.root is None or not (self.root / f"{key}.json").exists():
-            return None
-        return read_json(self.root / f"{key}.json")
+    def load(self, key: str, generation: int) -> nn.Module:
+        """The stored weights of ``key`` in a model of the chain's architecture, on the device."""
+        model = self.store.load_into(key, _build(self.data, self.config, self.seed, generation))
+        return model.to(self.config.train.device)
 
-    def load_model(
-        self, key: str, data: DataSplits, config: ChainConfig, seed: int, generation: int
-    ) -> nn.Module:
-        assert self.root is not None
-        path = self.root / f"{key}.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: cannot resume this chain")
-        model = _build(data, config, seed, generation)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        model.to(config.train.device)
-        model.eval()
-        return model
-
-    def save(self, key: str, model: nn.Module, record: Mapping[str, Any]) -> None:
-        if self.root is None:
-            return
-        atomic_write_bytes(self.root / f"{key}.pt", _state_bytes(model))
-        write_json(self.root / f"{key}.json", record)
-
-    def drop_weights(self, key: str) -> None:
-        if self.root is not None:
-            (self.root / f"{key}.pt").unlink(missing_ok=True)
-
-
-def _check_state(state_dir: Path, description: Mapping[str, Any]) -> None:
-    path = state_dir / "chain-config.json"
-    if path.exists():
-        saved = read_json(path)
-        if saved != to_jsonable(description):
-            raise ValueError(
-                f"state_dir {state_dir} holds a run with another configuration; "
-                "use a new output folder (or delete the old one) to start over"
-            )
-    else:
-        write_json(path, description)
+    def val_probs(self, model: nn.Module) -> np.ndarray:
+        """Softmax outputs on the validation inputs (the predictions α̂ compares)."""
+        device = self.config.train.device
+        return teacher_probabilities(model, self.data.x_val, device=device).numpy()
 
 
 def run_alpha_chains(
@@ -332,7 +255,8 @@ def run_alpha_chains(
     schedules
         name -> α_2 … α_τ (a sequence of τ − 1 reals) or ``"estimate"``.
     state_dir
-        Folder for per-generation records and weights; finished generations are loaded from it.
+        Folder for per-generation records and weights (:mod:`selfdistill.nn.chain_store`);
+        finished generations are loaded from it.
     keep_weights
         Keep every generation's weights in ``state_dir`` (default: generation 1 and the last
         finished generation of each chain, which is all a resume needs).
@@ -345,91 +269,107 @@ def run_alpha_chains(
     """
     seed = check_int("seed", seed, low=0)
     tau = config.generations
-    root = None if state_dir is None else Path(state_dir) / f"seed-{seed}"
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    store = _Store(root)
-    device = config.train.device
-    n_steps = 1 + sum(tau - 1 for _ in schedules)
-    stages = Stages(n_steps, name=f"seed {seed}", enabled=progress)
     for name, schedule in schedules.items():
         if isinstance(schedule, str):
             check_choice(f"schedules[{name!r}]", schedule, ("estimate",))
         elif len(schedule) != tau - 1:
             raise ValueError(f"schedules[{name!r}] must hold {tau - 1} alpha values")
+    root = None if state_dir is None else Path(state_dir) / f"seed-{seed}"
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    n_steps = 1 + len(schedules) * (tau - 1)
+    run = _SeedRun(
+        data,
+        config,
+        seed,
+        ChainStore(root),
+        Stages(n_steps, name=f"seed {seed}", enabled=progress),
+        callbacks,
+        progress,
+        keep_weights,
+    )
+    first, first_record = _first_generation(run)
+    first_val = run.val_probs(first)
+    return {
+        name: _run_schedule(run, name, schedule, first, first_record, first_val)
+        for name, schedule in schedules.items()
+    }
 
-    with stages("generation 1 (labels)"):
-        first_record = store.record("gen-1")
-        if first_record is None:
+
+def _first_generation(run: _SeedRun) -> tuple[nn.Module, dict[str, Any]]:
+    """Generation 1 (trained on the labels, or loaded when finished) and its record."""
+    with run.stages("generation 1 (labels)"):
+        record = run.store.record("gen-1")
+        if record is None:
             start = time.perf_counter()
-            first, info = distill_generation(
-                None, data, config, seed, 1, 1.0, callbacks=callbacks, progress=progress
-            )
-            first_record = {"generation": 1, "alpha": None, **info}
-            first_record["seconds"] = time.perf_counter() - start
-            store.save("gen-1", first, first_record)
+            first, info = run.train(None, 1, 1.0)
+            record = {"generation": 1, "alpha": None, **info}
+            record["seconds"] = time.perf_counter() - start
+            run.store.save("gen-1", first, record)
         else:
-            first = store.load_model("gen-1", data, config, seed, 1)
-    first_record = {**first_record, "fits": 1}
-    first_val = _probs(first, data.x_val, device).numpy()
-    val_onehot = torch.nn.functional.one_hot(data.y_val.long().cpu(), data.num_classes).numpy()
+            first = run.load("gen-1", 1)
+    return first, {**record, "fits": 1}
 
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name, schedule in schedules.items():
-        records = [dict(first_record)]
-        # The teacher is loaded lazily: a resumed chain only needs the last finished weights.
-        teacher_key, teacher_generation, teacher = "gen-1", 1, first
-        for t in range(2, tau + 1):
-            key = f"{_safe(name)}/gen-{t}"
-            fits = 1 + 2 * (t - 1) if schedule == "estimate" else t
-            record = store.record(key)
-            if record is not None:
-                records.append({**record, "fits": fits})
-                teacher_key, teacher_generation, teacher = key, t, None
-                continue
+
+def _run_schedule(
+    run: _SeedRun,
+    name: str,
+    schedule: Sequence[float] | str,
+    first: nn.Module,
+    first_record: dict[str, Any],
+    first_val: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Generations 2 … τ of the chain ``name``; finished ones are read from the store."""
+    records = [dict(first_record)]
+    # The teacher is loaded lazily: a resumed chain only needs the last finished weights.
+    teacher_key, teacher_generation, teacher = "gen-1", 1, first
+    for t in range(2, run.config.generations + 1):
+        key = f"{safe_name(name)}/gen-{t}"
+        model: nn.Module | None = None
+        record = run.store.record(key)
+        if record is None:
             if teacher is None:
-                teacher = store.load_model(teacher_key, data, config, seed, teacher_generation)
-            with stages(f"{name}: generation {t}"):
+                teacher = run.load(teacher_key, teacher_generation)
+            with run.stages(f"{name}: generation {t}"):
                 start = time.perf_counter()
                 if schedule == "estimate":
-                    zero, zero_info = distill_generation(
-                        teacher,
-                        data,
-                        config,
-                        seed,
-                        t,
-                        0.0,
-                        callbacks=callbacks,
-                        progress=progress,
-                    )
-                    alpha_hat = optimal_alpha(
-                        val_onehot, first_val, _probs(zero, data.x_val, device).numpy()
-                    )
-                    del zero
-                    alpha = min(max(alpha_hat, 0.0), 1.0) if config.clip_alpha else alpha_hat
-                    extra = {
-                        "alpha_hat": alpha_hat,
-                        "alpha0_val_acc": zero_info["val_acc"],
-                        "alpha0_test_acc": zero_info["test_acc"],
-                    }
+                    alpha, extra = _estimate_alpha(run, teacher, t, first_val)
                 else:
                     alpha, extra = float(schedule[t - 2]), {}
-                model, info = distill_generation(
-                    teacher, data, config, seed, t, alpha, callbacks=callbacks, progress=progress
-                )
+                model, info = run.train(teacher, t, alpha)
                 record = {"generation": t, "alpha": alpha, **extra, **info}
                 record["seconds"] = time.perf_counter() - start
-                store.save(key, model, record)
-                if not keep_weights and teacher_generation > 1:
-                    store.drop_weights(teacher_key)
-            records.append({**record, "fits": fits})
-            teacher_key, teacher_generation, teacher = key, t, model
-        out[name] = records
-    return out
+                run.store.save(key, model, record)
+                if not run.keep_weights and teacher_generation > 1:
+                    run.store.drop_weights(teacher_key)
+        fits = 1 + 2 * (t - 1) if schedule == "estimate" else t
+        records.append({**record, "fits": fits})
+        teacher_key, teacher_generation, teacher = key, t, model
+    return records
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in name)
+def _estimate_alpha(
+    run: _SeedRun, teacher: nn.Module, generation: int, first_val: np.ndarray
+) -> tuple[float, dict[str, float]]:
+    """α̂ of one step (Borup & Andersen sec. 5 / Algorithm 1, eq. 16 with the Frobenius norm).
+
+    Fits the α = 0 student of ``generation`` and compares its validation softmax outputs with the
+    first generation's (``first_val``) against the one-hot validation labels
+    (:func:`selfdistill.alpha.optimal_alpha`). Returns the α to train with (α̂ clipped to [0, 1]
+    when ``config.clip_alpha``) and the record's extra fields ``alpha_hat``, ``alpha0_val_acc``
+    and ``alpha0_test_acc``.
+    """
+    zero, zero_info = run.train(teacher, generation, 0.0)
+    data = run.data
+    val_onehot = one_hot(data.y_val.long().cpu().numpy(), data.num_classes)
+    alpha_hat = optimal_alpha(val_onehot, first_val, run.val_probs(zero))
+    alpha = min(max(alpha_hat, 0.0), 1.0) if run.config.clip_alpha else alpha_hat
+    extra = {
+        "alpha_hat": alpha_hat,
+        "alpha0_val_acc": zero_info["val_acc"],
+        "alpha0_test_acc": zero_info["test_acc"],
+    }
+    return alpha, extra
 
 
 def select_grid(
@@ -485,7 +425,7 @@ def run_chain(
     ``val_ce``/``test_ce`` (softmax output against the one-hot labels) and ``seconds``.
     """
     if state_dir is not None:
-        _check_state(Path(state_dir), config.describe())
+        check_state(Path(state_dir), config.describe())
     kw = {
         "state_dir": state_dir,
         "progress": progress,

@@ -1,4 +1,11 @@
-"""Distillation targets and losses shared by the chains and the teacher studies.
+"""The distillation step, its targets, losses and metrics, shared by the chains and the teacher
+studies.
+
+* :func:`distill_step` — one step: train a student on the labels, or on ``α·y + (1 − α)·teacher(x)``
+  from a frozen teacher (what every generation of a chain and every student of a teacher study
+  does);
+* :func:`split_metrics` — accuracies against the original labels on the train / validation / test
+  splits, and the softmax output's squared error and cross-entropy on validation and test.
 
 * :func:`teacher_probabilities` — the frozen teacher's softmax outputs on the training inputs,
   computed once per generation (the teacher never changes, so per-batch calls would only repeat
@@ -14,22 +21,28 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_real
-from .train import predict_logits
+from .train import Callback, History, TrainConfig, fit, predict_logits
+
+if TYPE_CHECKING:
+    from .data import DataSplits
 
 __all__ = [
     "LOSSES",
+    "distill_step",
     "freeze",
     "make_loss",
     "mix_targets",
     "mse_softmax_loss",
     "soft_cross_entropy",
+    "split_metrics",
     "teacher_probabilities",
 ]
 
@@ -127,3 +140,97 @@ def mix_targets(alpha: float, labels: Tensor, teacher_probs: Tensor) -> Tensor:
         )
     y = F.one_hot(labels.long(), teacher_probs.shape[1]).to(teacher_probs.dtype)
     return alpha * y + (1.0 - alpha) * teacher_probs
+
+
+def distill_step(
+    student: nn.Module,
+    teacher: nn.Module | None,
+    data: DataSplits,
+    config: TrainConfig,
+    *,
+    alpha: float = 0.0,
+    loss: str = "ce",
+    temperature: float = 1.0,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``student`` in place on the labels (``teacher is None``) or on distilled targets.
+
+    With a teacher the targets are ``α·onehot(y) + (1 − α)·softmax(teacher(x) / T)`` (Borup &
+    Andersen eq. 1 with footnote 8; Mobahi et al. sec. 5 is α = 0; Hinton et al. 2015 for T):
+    the teacher is frozen first (:func:`freeze`), so the caller's model is never trained or
+    switched out of its mode, and its probabilities on ``data.x_train`` are computed once. The
+    loss is :func:`make_loss` ``(loss, T)``; the labels-only step trains at T = 1.
+
+    Parameters
+    ----------
+    student
+        The model to train (built by the caller, which owns its initialisation seed).
+    teacher
+        The previous generation or teacher snapshot, or None.
+    data
+        The splits; only ``x_train`` and ``y_train`` are used.
+    config
+        Training settings of :func:`~selfdistill.nn.train.fit` (its device also computes the
+        teacher's probabilities).
+    alpha, loss, temperature
+        Ground-truth weight α (any real), ``"mse"`` or ``"ce"``, softmax temperature T > 0.
+    callbacks
+        Passed to :func:`~selfdistill.nn.train.fit`.
+
+    Returns
+    -------
+    History
+        The training loop's per-epoch metrics; ``student`` is left in eval mode.
+    """
+    if teacher is None:
+        targets, temperature = data.y_train, 1.0
+    else:
+        frozen = freeze(teacher)
+        if any(
+            p.data_ptr() == q.data_ptr() for p in frozen.parameters() for q in student.parameters()
+        ):  # pragma: no cover - freeze() copies, so this guards against future changes only
+            raise RuntimeError("the teacher must be a distinct model from the student")
+        probs = teacher_probabilities(
+            frozen, data.x_train, temperature=temperature, device=config.device
+        )
+        targets = mix_targets(alpha, data.y_train, probs)
+    history = fit(
+        student,
+        data.x_train,
+        targets,
+        config,
+        loss_fn=make_loss(loss, temperature),
+        callbacks=callbacks,
+    )
+    student.eval()
+    return history
+
+
+def split_metrics(
+    model: nn.Module, data: DataSplits, device: str, *, losses: bool = True
+) -> dict[str, float]:
+    """Metrics of ``model`` (eval mode) against the ORIGINAL labels of every split.
+
+    ``{train,val,test}_acc`` (argmax accuracy) and, with ``losses``, for validation and test the
+    squared error of the softmax output against the one-hot label, ``‖softmax(f(x)) − e_y‖²``
+    (``*_mse``, the ℓ2 loss of Mobahi sec. 5 / Borup eq. 18), and its cross-entropy
+    ``−log softmax(f(x))_y`` (``*_ce``, probabilities clamped at 1e-12), each a mean over samples.
+    """
+    out: dict[str, float] = {}
+    for name, x, y in (
+        ("train", data.x_train, data.y_train),
+        ("val", data.x_val, data.y_val),
+        ("test", data.x_test, data.y_test),
+    ):
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        logits = predict_logits(model, x, device=device)
+        labels = y.long().cpu()
+        out[f"{name}_acc"] = float((logits.argmax(dim=1) == labels).double().mean())
+        if name == "train" or not losses:
+            continue
+        probs = torch.softmax(logits, dim=1)
+        onehot = F.one_hot(labels, data.num_classes).float()
+        out[f"{name}_mse"] = float(((probs - onehot) ** 2).sum(1).mean())
+        out[f"{name}_ce"] = float(-(probs.gather(1, labels[:, None]).clamp_min(1e-12)).log().mean())
+    return out

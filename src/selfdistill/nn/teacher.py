@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
 from .._validation import check_int
 from .data import DataSplits
-from .distill import freeze, make_loss, mix_targets, teacher_probabilities
-from .train import Callback, TrainConfig, accuracy, fit
+from .distill import distill_step, freeze, split_metrics
+from .train import Callback, TrainConfig
 
 __all__ = ["EpochSnapshots", "distill_student", "train_teacher_with_snapshots"]
 
@@ -44,17 +43,6 @@ class EpochSnapshots(Callback):
             self.metrics[done] = dict(metrics)
 
 
-def _accuracies(model: nn.Module, data: DataSplits, device: str) -> dict[str, float]:
-    return {
-        f"{name}_acc": accuracy(model, x, y, device=device)
-        for name, x, y in (
-            ("train", data.x_train, data.y_train),
-            ("val", data.x_val, data.y_val),
-            ("test", data.x_test, data.y_test),
-        )
-    }
-
-
 def train_teacher_with_snapshots(
     build: Callable[[], nn.Module],
     data: DataSplits,
@@ -76,14 +64,14 @@ def train_teacher_with_snapshots(
         )
     model = build()
     snaps = EpochSnapshots(epochs)
-    fit(model, data.x_train, data.y_train, config, loss_fn=make_loss(loss), callbacks=[snaps])
+    distill_step(model, None, data, config, loss=loss, callbacks=[snaps])
     teachers, metrics = {}, {}
     for e, state in snaps.snapshots.items():
         t = copy.deepcopy(model)
         t.load_state_dict(state)
         teachers[e] = freeze(t)
         metrics[e] = {
-            **_accuracies(teachers[e], data, config.device),
+            **split_metrics(teachers[e], data, config.device, losses=False),
             **{"train_loss": snaps.metrics[e]["train_loss"]},
         }
     return teachers, metrics
@@ -100,19 +88,10 @@ def distill_student(
 ) -> tuple[nn.Module, dict[str, float]]:
     """Train ``build()`` on ``α·y + (1 − α)·softmax(teacher(x)/T)`` with soft-target cross-entropy.
 
-    ``teacher=None`` trains on the labels alone (the no-distillation baseline). Returns the student
-    and its train (original labels) / validation / test accuracy.
+    ``teacher=None`` trains on the labels alone (the no-distillation baseline). One
+    :func:`~selfdistill.nn.distill.distill_step` with the ``ce`` loss. Returns the student and its
+    train (original labels) / validation / test accuracy.
     """
     student = build()
-    if teacher is None:
-        targets, loss = data.y_train, make_loss("ce")
-    else:
-        frozen = freeze(teacher)
-        probs = teacher_probabilities(
-            frozen, data.x_train, temperature=temperature, device=config.device
-        )
-        targets, loss = mix_targets(alpha, data.y_train, probs), make_loss("ce", temperature)
-    fit(student, data.x_train, targets, replace(config, progress=config.progress), loss_fn=loss)
-    student.eval()
-    metrics = _accuracies(student, data, config.device)
-    return student, metrics
+    distill_step(student, teacher, data, config, alpha=alpha, loss="ce", temperature=temperature)
+    return student, split_metrics(student, data, config.device, losses=False)

@@ -15,11 +15,11 @@ Determinism. Everything random depends on ``config.seed`` alone:
 * the initial weights are the model's business: :func:`selfdistill.nn.models.build_model` with a
   ``seed``.
 
-Checkpoints and resume. With ``checkpoint_dir`` the loop writes ``checkpoint.pt`` atomically after
-every epoch (model, optimizer, scheduler, every rank's random state, history) and, if the file
-exists when :func:`fit` starts, continues after its last epoch. The resumed run performs exactly
-the operations of an uninterrupted one, so on the CPU its result is bit-identical (on CUDA as
-well when ``torch.use_deterministic_algorithms(True)`` is set).
+Checkpoints and resume (:mod:`selfdistill.nn.checkpoint`). With ``checkpoint_dir`` the loop writes
+``checkpoint.pt`` atomically after every epoch (model, optimizer, scheduler, every rank's random
+state, history) and, if the file exists when :func:`fit` starts, continues after its last epoch.
+The resumed run performs exactly the operations of an uninterrupted one, so on the CPU its result
+is bit-identical (on CUDA as well when ``torch.use_deterministic_algorithms(True)`` is set).
 
 Data-parallel. Under ``torchrun`` with an initialised process group the same loop runs with
 DistributedDataParallel; see :mod:`selfdistill.nn.distributed`.
@@ -27,7 +27,6 @@ DistributedDataParallel; see :mod:`selfdistill.nn.distributed`.
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,10 +39,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._io import atomic_write_bytes
 from .._validation import check_choice, check_int, check_real
 from ..progress import progress_bar
 from . import distributed as _dist
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    fingerprint,
+    load_checkpoint,
+    set_rng_state,
+    write_checkpoint,
+)
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -61,8 +66,6 @@ __all__ = [
     "predict_logits",
 ]
 
-CHECKPOINT_NAME = "checkpoint.pt"
-_CHECKPOINT_VERSION = 1
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
 
@@ -223,18 +226,6 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _fingerprint(
-    config: TrainConfig, x_train: Tensor, targets_train: Tensor, world_size: int
-) -> dict[str, Any]:
-    keys = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule")
-    out: dict[str, Any] = {k: getattr(config, k) for k in keys}
-    out["seed"] = config.seed
-    out["n_train"] = len(x_train)
-    out["targets_shape"] = list(targets_train.shape)
-    out["world_size"] = world_size
-    return out
-
-
 def _check_inputs(
     x_train: Tensor, targets_train: Tensor, eval_sets: Mapping[str, tuple[Tensor, Tensor]]
 ) -> Tensor:
@@ -301,17 +292,6 @@ def _evaluate(
     return loss_sum / count, correct / count
 
 
-def _rng_state(device: torch.device) -> dict[str, Tensor | None]:
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return {"cpu": torch.get_rng_state(), "cuda": cuda}
-
-
-def _set_rng_state(state: Mapping[str, Tensor | None], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and state.get("cuda") is not None:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
 def fit(
     model: nn.Module,
     x_train: Tensor,
@@ -370,6 +350,96 @@ def fit(
     FloatingPointError
         When the loss becomes NaN or infinite (lower the learning rate).
     """
+    loop = _set_up(
+        model, x_train, targets_train, config, loss_fn, eval_sets, callbacks, distributed, augment
+    )
+    ckpt_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
+    resume_rng = None
+    if ckpt_path is not None and ckpt_path.exists():
+        loop.history.epochs, resume_rng = load_checkpoint(
+            ckpt_path, loop.fingerprint, model, loop.optimizer, loop.scheduler, loop.rank
+        )
+    start_step = len(loop.history.epochs) * loop.steps_per_epoch
+    with torch.random.fork_rng(devices=[loop.device.index] if loop.device.type == "cuda" else []):
+        if resume_rng is not None:
+            set_rng_state(resume_rng, loop.device)
+        else:
+            torch.manual_seed(config.seed + loop.rank)
+        bar = progress_bar(
+            range(start_step, loop.total_steps),
+            desc="train",
+            total=loop.total_steps - start_step,
+            enabled=config.progress and loop.rank == 0,
+        )
+        for step in bar:
+            epoch, batch = divmod(step, loop.steps_per_epoch)
+            if batch == 0:
+                _start_epoch(loop, epoch)
+            _train_step(loop, epoch, batch, step, bar)
+            if batch == loop.steps_per_epoch - 1:
+                _end_epoch(loop, epoch, bar)
+                if ckpt_path is not None:
+                    write_checkpoint(
+                        ckpt_path,
+                        model,
+                        loop.optimizer,
+                        loop.scheduler,
+                        loop.history.epochs,
+                        loop.fingerprint,
+                        loop.device,
+                    )
+        if hasattr(bar, "close"):
+            bar.close()
+    model.eval()
+    return loop.history
+
+
+@dataclass
+class _Loop:
+    """What the phases of one :func:`fit` call share: the run's fixed parts, then the state of the
+    current epoch (data order, running sums of loss / correct / count, start time, first lr)."""
+
+    model: nn.Module
+    train_module: nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    config: TrainConfig
+    device: torch.device
+    rank: int
+    world_size: int
+    x_train: Tensor
+    targets_train: Tensor
+    labels_train: Tensor
+    loss_fn: LossFn
+    eval_sets: dict[str, tuple[Tensor, Tensor]]
+    callbacks: Sequence[Callback]
+    augment: Callable[[Tensor], Tensor] | None
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: dict[str, Any]
+    sums: Tensor
+    history: History = field(default_factory=History)
+    order: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
+    epoch_start: float = 0.0
+    epoch_lr: float = 0.0
+
+    @property
+    def local_batch(self) -> int:
+        return self.config.batch_size // self.world_size
+
+
+def _set_up(
+    model: nn.Module,
+    x_train: Tensor,
+    targets_train: Tensor,
+    config: TrainConfig,
+    loss_fn: LossFn | None,
+    eval_sets: Mapping[str, tuple[Tensor, Tensor]] | None,
+    callbacks: Sequence[Callback],
+    distributed: bool | None,
+    augment: Callable[[Tensor], Tensor] | None,
+) -> _Loop:
+    """Check the inputs, pick the device and world, wrap in DDP, build optimizer and schedule."""
     eval_sets = dict(eval_sets or {})
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -386,16 +456,12 @@ def fit(
         raise ValueError(
             f"batch_size must be a multiple of the world size {world_size}, got {config.batch_size}"
         )
-    loss_fn = cross_entropy_loss if loss_fn is None else loss_fn
     device = torch.device(config.device)
     if device.type == "cuda" and device.index is None:  # "cuda" means the current device
         device = torch.device("cuda", torch.cuda.current_device())
-    n = len(x_train)
-    local_batch = config.batch_size // world_size
-    local_n = math.ceil(n / world_size)
-    steps_per_epoch = math.ceil(local_n / local_batch)
+    local_n = math.ceil(len(x_train) / world_size)
+    steps_per_epoch = math.ceil(local_n / (config.batch_size // world_size))
     total_steps = config.epochs * steps_per_epoch
-    dseed = data_seed(config.seed)
 
     model.to(device)
     train_module: nn.Module = model
@@ -411,157 +477,114 @@ def fit(
         )
     else:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    return _Loop(
+        model=model,
+        train_module=train_module,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        config=config,
+        device=device,
+        rank=rank,
+        world_size=world_size,
+        x_train=x_train,
+        targets_train=targets_train,
+        labels_train=labels_train,
+        loss_fn=cross_entropy_loss if loss_fn is None else loss_fn,
+        eval_sets=eval_sets,
+        callbacks=callbacks,
+        augment=augment,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        fingerprint=fingerprint(config, x_train, targets_train, world_size),
+        sums=torch.zeros(3, dtype=torch.float64, device=device),
+    )
 
-    fingerprint = _fingerprint(config, x_train, targets_train, world_size)
-    ckpt_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
-    history = History()
-    resume_rng = None
-    if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if state.get("version") != _CHECKPOINT_VERSION or state.get("fingerprint") != fingerprint:
-            diff = {
-                k: (state.get("fingerprint", {}).get(k), v)
-                for k, v in fingerprint.items()
-                if state.get("fingerprint", {}).get(k) != v
-            }
-            raise ValueError(
-                f"checkpoint_dir {checkpoint_dir} holds a checkpoint of a different run "
-                f"(checkpoint vs now: {diff}); use another checkpoint_dir or delete {ckpt_path}"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history.epochs = [dict(row) for row in state["history"]]
-        resume_rng = state["rng"][rank]
 
-    start_step = len(history.epochs) * steps_per_epoch
-    fork_devices = [device.index] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
-        if resume_rng is not None:
-            _set_rng_state(resume_rng, device)
-        else:
-            torch.manual_seed(config.seed + rank)
-        bar = progress_bar(
-            range(start_step, total_steps),
-            desc="train",
-            total=total_steps - start_step,
-            enabled=config.progress and rank == 0,
+def _start_epoch(loop: _Loop, epoch: int) -> None:
+    """Draw the epoch's data order, reset the running sums, switch to training mode."""
+    n, seed, world_size = len(loop.x_train), loop.config.seed, loop.world_size
+    if world_size > 1:
+        loop.order = _dist.distributed_indices(n, data_seed(seed), epoch, loop.rank, world_size)
+    else:
+        loop.order = epoch_order(n, seed, epoch)
+    loop.sums.zero_()
+    loop.epoch_start = time.perf_counter()
+    loop.epoch_lr = loop.optimizer.param_groups[0]["lr"]
+    loop.model.train()
+
+
+def _train_step(loop: _Loop, epoch: int, batch: int, step: int, bar: Any) -> None:
+    """One optimisation step on mini-batch ``batch`` of the epoch's order; callbacks after it."""
+    index = loop.order[batch * loop.local_batch : (batch + 1) * loop.local_batch]
+    xb = loop.x_train[index].to(loop.device, non_blocking=True)
+    if loop.augment is not None:
+        xb = loop.augment(xb)
+    tb = loop.targets_train[index].to(loop.device, non_blocking=True)
+    labels = loop.labels_train
+    yb = tb if labels is loop.targets_train else labels[index].to(loop.device)
+    logits = loop.train_module(xb)
+    with torch.no_grad():  # the training accuracy, shared with the loss through ctx
+        prediction = logits.argmax(dim=1)
+        correct = (prediction == yb).sum()
+    ctx = StepContext(epoch, step, index, loop.model, prediction, correct)
+    loss = loop.loss_fn(logits, tb, ctx)
+    loop.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    loop.optimizer.step()
+    loop.scheduler.step()
+    loss_value = float(loss.detach())
+    if not math.isfinite(loss_value):
+        raise FloatingPointError(
+            f"the training loss is {loss_value} at epoch {epoch}, step {step}: "
+            f"training diverged (lower lr, now {loop.config.lr})"
         )
-        order = torch.empty(0, dtype=torch.int64)
-        sums = torch.zeros(3, dtype=torch.float64, device=device)
-        epoch_start, epoch_lr = time.perf_counter(), config.lr
-        for step in bar:
-            epoch, batch = divmod(step, steps_per_epoch)
-            if batch == 0:
-                if distributed:
-                    order = _dist.distributed_indices(n, dseed, epoch, rank, world_size)
-                else:
-                    order = epoch_order(n, config.seed, epoch)
-                sums.zero_()
-                epoch_start = time.perf_counter()
-                epoch_lr = optimizer.param_groups[0]["lr"]
-                model.train()
-            index = order[batch * local_batch : (batch + 1) * local_batch]
-            xb = x_train[index].to(device, non_blocking=True)
-            if augment is not None:
-                xb = augment(xb)
-            tb = targets_train[index].to(device, non_blocking=True)
-            yb = tb if labels_train is targets_train else labels_train[index].to(device)
-            logits = train_module(xb)
-            with torch.no_grad():  # the training accuracy, shared with the loss through ctx
-                prediction = logits.argmax(dim=1)
-                correct = (prediction == yb).sum()
-            ctx = StepContext(epoch, step, index, model, prediction, correct)
-            loss = loss_fn(logits, tb, ctx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(
-                    f"the training loss is {loss_value} at epoch {epoch}, step {step}: "
-                    f"training diverged (lower lr, now {config.lr})"
-                )
-            sums[0] += loss_value * len(index)
-            sums[1] += correct
-            sums[2] += len(index)
-            for cb in callbacks:
-                cb.on_step_end(ctx, loss_value)
-            if hasattr(bar, "set_postfix") and (batch % 10 == 0 or batch == steps_per_epoch - 1):
-                loss_sum, correct, count = sums.tolist()
-                bar.set_postfix(
-                    epoch=f"{epoch + 1}/{config.epochs}",
-                    loss=f"{loss_sum / count:.4f}",
-                    acc=f"{correct / count:.3f}",
-                    refresh=False,
-                )
-            if batch != steps_per_epoch - 1:
-                continue
-            # ---- end of epoch: reduce, evaluate, record, call back, checkpoint ----
-            reduced = _dist.all_reduce_sum(sums.clone()) if distributed else sums
-            loss_sum, correct, count = reduced.tolist()
-            metrics: dict[str, float] = {
-                "epoch": epoch,
-                "train_loss": loss_sum / count,
-                "train_acc": correct / count,
-            }
-            for name, (x_eval, y_eval) in eval_sets.items():
-                ev_loss, ev_acc = _evaluate(
-                    model, x_eval, y_eval, config.eval_batch_size, device, rank, world_size
-                )
-                metrics[f"{name}_loss"] = ev_loss
-                metrics[f"{name}_acc"] = ev_acc
-            metrics["lr"] = epoch_lr
-            metrics["seconds"] = time.perf_counter() - epoch_start
-            history.epochs.append(metrics)
-            if hasattr(bar, "set_postfix") and eval_sets:
-                first = next(iter(eval_sets))
-                bar.set_postfix(
-                    epoch=f"{epoch + 1}/{config.epochs}",
-                    loss=f"{metrics['train_loss']:.4f}",
-                    acc=f"{metrics['train_acc']:.3f}",
-                    **{f"{first}_acc": f"{metrics[f'{first}_acc']:.3f}"},
-                )
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, metrics, model)
-            if ckpt_path is not None:
-                _write_checkpoint(
-                    ckpt_path, model, optimizer, scheduler, history, fingerprint, device
-                )
-        if hasattr(bar, "close"):
-            bar.close()
-    model.eval()
-    return history
+    loop.sums[0] += loss_value * len(index)
+    loop.sums[1] += correct
+    loop.sums[2] += len(index)
+    for cb in loop.callbacks:
+        cb.on_step_end(ctx, loss_value)
+    if hasattr(bar, "set_postfix") and (batch % 10 == 0 or batch == loop.steps_per_epoch - 1):
+        loss_sum, n_correct, count = loop.sums.tolist()
+        bar.set_postfix(
+            epoch=f"{epoch + 1}/{loop.config.epochs}",
+            loss=f"{loss_sum / count:.4f}",
+            acc=f"{n_correct / count:.3f}",
+            refresh=False,
+        )
 
 
-def _write_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    history: History,
-    fingerprint: dict[str, Any],
-    device: torch.device,
-) -> None:
-    """Atomically write the full training state (rank 0 writes; every rank's RNG state is kept)."""
-    data_parallel = fingerprint["world_size"] > 1
-    rng = _dist.all_gather_objects(_rng_state(device)) if data_parallel else [_rng_state(device)]
-    if not data_parallel or _dist.is_main_process():
-        state = {
-            "version": _CHECKPOINT_VERSION,
-            "fingerprint": fingerprint,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng,
-            "history": history.epochs,
-        }
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(path, buf.getvalue())
-    if data_parallel:
-        _dist.barrier()
+def _end_epoch(loop: _Loop, epoch: int, bar: Any) -> None:
+    """Reduce the epoch's sums over ranks, evaluate, record the metrics, call back."""
+    reduced = _dist.all_reduce_sum(loop.sums.clone()) if loop.world_size > 1 else loop.sums
+    loss_sum, correct, count = reduced.tolist()
+    metrics: dict[str, float] = {
+        "epoch": epoch,
+        "train_loss": loss_sum / count,
+        "train_acc": correct / count,
+    }
+    for name, (x_eval, y_eval) in loop.eval_sets.items():
+        metrics[f"{name}_loss"], metrics[f"{name}_acc"] = _evaluate(
+            loop.model,
+            x_eval,
+            y_eval,
+            loop.config.eval_batch_size,
+            loop.device,
+            loop.rank,
+            loop.world_size,
+        )
+    metrics["lr"] = loop.epoch_lr
+    metrics["seconds"] = time.perf_counter() - loop.epoch_start
+    loop.history.epochs.append(metrics)
+    if hasattr(bar, "set_postfix") and loop.eval_sets:
+        first = next(iter(loop.eval_sets))
+        bar.set_postfix(
+            epoch=f"{epoch + 1}/{loop.config.epochs}",
+            loss=f"{metrics['train_loss']:.4f}",
+            acc=f"{metrics['train_acc']:.3f}",
+            **{f"{first}_acc": f"{metrics[f'{first}_acc']:.3f}"},
+        )
+    for cb in loop.callbacks:
+        cb.on_epoch_end(epoch, metrics, loop.model)
 
 
 @torch.no_grad()
