@@ -330,3 +330,99 @@ def test_chain_runs_unchanged_on_cuda(data, tmp_path):
     records = run_chain(data, config, 0, state_dir=tmp_path)
     assert [r["fits"] for r in records] == [1, 3, 5]
     assert strip(run_chain(data, config, 0, state_dir=tmp_path)) == strip(records)
+
+
+# ---- the shared distillation step, split metrics and the store ------------------------------
+
+
+def test_split_metrics_match_an_independent_computation(data):
+    from selfdistill.nn.distill import split_metrics
+
+    model = build_model("mlp", data.input_shape, data.num_classes, width=16, seed=4)
+    out = split_metrics(model, data, "cpu")
+    assert list(out) == [
+        "train_acc", "val_acc", "val_mse", "val_ce", "test_acc", "test_mse", "test_ce",
+    ]  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        for name, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
+                           ("test", data.x_test, data.y_test)):  # fmt: skip
+            p = torch.softmax(model(x).double(), 1).numpy()
+            yn = y.numpy()
+            assert out[f"{name}_acc"] == pytest.approx(np.mean(p.argmax(1) == yn), abs=1e-12)
+            if name == "train":
+                continue
+            e = np.eye(data.num_classes)[yn]
+            assert out[f"{name}_mse"] == pytest.approx(((p - e) ** 2).sum(1).mean(), rel=1e-5)
+            ce = -np.log(p[np.arange(len(yn)), yn]).mean()
+            assert out[f"{name}_ce"] == pytest.approx(ce, rel=1e-5)
+    accs = split_metrics(model, data, "cpu", losses=False)
+    assert accs == {k: out[k] for k in ("train_acc", "val_acc", "test_acc")}
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_distill_step_equals_fit_on_the_mixed_targets(data, loss):
+    from selfdistill.nn.distill import distill_step
+
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.2, progress=False, seed=5)
+    temperature = 2.0 if loss == "ce" else 1.0
+    teacher = build_model("mlp", data.input_shape, data.num_classes, width=16, seed=1)
+    teacher.train()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+
+    def student():
+        return build_model("mlp", data.input_shape, data.num_classes, width=16, seed=2)
+
+    got = student()
+    hist = distill_step(got, teacher, data, cfg, alpha=0.3, loss=loss, temperature=temperature)
+    assert teacher.training  # the caller's teacher keeps its mode and its weights
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert not got.training
+
+    teacher.eval()
+    with torch.no_grad():
+        probs = torch.softmax(teacher(data.x_train) / temperature, 1)
+    onehot = F.one_hot(data.y_train, data.num_classes).float()
+    expected = student()
+    ref = fit(expected, data.x_train, 0.3 * onehot + 0.7 * probs, cfg,
+              loss_fn=make_loss(loss, temperature))  # fmt: skip
+    for a, b in zip(got.parameters(), expected.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert hist.column("train_loss") == pytest.approx(ref.column("train_loss"), rel=1e-5)
+
+    labels_only = student()
+    distill_step(labels_only, None, data, cfg, loss=loss, temperature=temperature)
+    plain = student()
+    fit(plain, data.x_train, data.y_train, cfg, loss_fn=make_loss(loss))  # T = 1 without teacher
+    assert all(
+        torch.equal(a, b) for a, b in zip(labels_only.parameters(), plain.parameters(), strict=True)
+    )
+
+
+def test_chain_store_round_trip_and_missing_weights(data, tmp_path):
+    from selfdistill.nn.chain_store import ChainStore, check_state, safe_name
+
+    store = ChainStore(tmp_path)
+    model = build_model("mlp", data.input_shape, data.num_classes, width=16, seed=3)
+    assert store.record("a/gen-2") is None
+    (tmp_path / "a").mkdir()
+    store.save("a/gen-2", model, {"generation": 2, "alpha": 0.5})
+    assert store.record("a/gen-2") == {"generation": 2, "alpha": 0.5}
+    other = build_model("mlp", data.input_shape, data.num_classes, width=16, seed=8)
+    other.train()
+    assert store.load_into("a/gen-2", other) is other and not other.training
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), other.parameters(), strict=True)
+    )
+    store.drop_weights("a/gen-2")
+    assert store.record("a/gen-2") is not None  # the record stays
+    with pytest.raises(FileNotFoundError, match="cannot resume"):
+        store.load_into("a/gen-2", other)
+    assert ChainStore(None).record("gen-1") is None
+    with pytest.raises(FileNotFoundError):
+        ChainStore(None).load_into("gen-1", other)
+    assert safe_name("alpha=0.5 / x") == "alpha=0.5___x"
+    check_state(tmp_path, {"a": 1})
+    check_state(tmp_path, {"a": 1})
+    with pytest.raises(ValueError, match="another configuration"):
+        check_state(tmp_path, {"a": 2})

@@ -431,3 +431,57 @@ def test_bad_inputs() -> None:
 
     with pytest.raises(FloatingPointError, match="diverged"):
         fit(model, x, y, cfg, loss_fn=nan_loss)
+
+
+# ------------------------------------------------------------------------------------------
+# The checkpoint module on its own
+# ------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip_restores_state_history_and_rng(tmp_path: Path) -> None:
+    from selfdistill.nn.checkpoint import (
+        fingerprint,
+        load_checkpoint,
+        rng_state,
+        set_rng_state,
+        write_checkpoint,
+    )
+
+    x, y = _toy()
+    cfg = TrainConfig(epochs=2, optimizer="adam", lr=0.01, **QUIET)
+    model = _linear(5, 3, seed=1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5)
+    model(x).sum().backward()
+    opt.step()
+    sched.step()
+    fp = fingerprint(cfg, x, y, 1)
+    assert fp == {
+        "epochs": 2, "batch_size": 128, "optimizer": "adam", "lr": 0.01, "momentum": 0.9,
+        "weight_decay": 5e-4, "schedule": "cosine", "seed": 0, "n_train": 48,
+        "targets_shape": [48], "world_size": 1,
+    }  # fmt: skip
+    rows = [{"epoch": 0, "train_loss": 1.5}]
+    device = torch.device("cpu")
+    torch.manual_seed(123)
+    expected_draw = torch.rand(4)
+    torch.manual_seed(123)
+    path = tmp_path / "checkpoint.pt"
+    write_checkpoint(path, model, opt, sched, rows, fp, device)
+
+    other = _linear(5, 3, seed=9)
+    opt2 = torch.optim.Adam(other.parameters(), lr=0.01)
+    sched2 = torch.optim.lr_scheduler.LambdaLR(opt2, lambda s: 0.5)
+    history, rng = load_checkpoint(path, fp, other, opt2, sched2)
+    assert history == rows
+    pairs = zip(model.state_dict().values(), other.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+    assert sched2.last_epoch == sched.last_epoch == 1
+    torch.manual_seed(0)
+    set_rng_state(rng, device)
+    assert torch.equal(torch.rand(4), expected_draw)
+    assert set(rng_state(device)) == {"cpu", "cuda"}
+
+    with pytest.raises(ValueError, match=r"different run.*'seed': \(0, 1\)"):
+        load_checkpoint(path, {**fp, "seed": 1}, other, opt2, sched2)

@@ -350,15 +350,9 @@ def fit(
     FloatingPointError
         When the loss becomes NaN or infinite (lower the learning rate).
     """
-    loop = _set_up(
-        model, x_train, targets_train, config, loss_fn, eval_sets, callbacks, distributed, augment
-    )
-    ckpt_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
-    resume_rng = None
-    if ckpt_path is not None and ckpt_path.exists():
-        loop.history.epochs, resume_rng = load_checkpoint(
-            ckpt_path, loop.fingerprint, model, loop.optimizer, loop.scheduler, loop.rank
-        )
+    loop = _set_up(model, x_train, targets_train, config, loss_fn, eval_sets, distributed)
+    loop.callbacks, loop.augment = callbacks, augment
+    resume_rng = _resume(loop, checkpoint_dir)
     start_step = len(loop.history.epochs) * loop.steps_per_epoch
     with torch.random.fork_rng(devices=[loop.device.index] if loop.device.type == "cuda" else []):
         if resume_rng is not None:
@@ -378,16 +372,6 @@ def fit(
             _train_step(loop, epoch, batch, step, bar)
             if batch == loop.steps_per_epoch - 1:
                 _end_epoch(loop, epoch, bar)
-                if ckpt_path is not None:
-                    write_checkpoint(
-                        ckpt_path,
-                        model,
-                        loop.optimizer,
-                        loop.scheduler,
-                        loop.history.epochs,
-                        loop.fingerprint,
-                        loop.device,
-                    )
         if hasattr(bar, "close"):
             bar.close()
     model.eval()
@@ -412,12 +396,13 @@ class _Loop:
     labels_train: Tensor
     loss_fn: LossFn
     eval_sets: dict[str, tuple[Tensor, Tensor]]
-    callbacks: Sequence[Callback]
-    augment: Callable[[Tensor], Tensor] | None
     steps_per_epoch: int
     total_steps: int
     fingerprint: dict[str, Any]
     sums: Tensor
+    callbacks: Sequence[Callback] = ()
+    augment: Callable[[Tensor], Tensor] | None = None
+    checkpoint_path: Path | None = None
     history: History = field(default_factory=History)
     order: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
     epoch_start: float = 0.0
@@ -435,27 +420,15 @@ def _set_up(
     config: TrainConfig,
     loss_fn: LossFn | None,
     eval_sets: Mapping[str, tuple[Tensor, Tensor]] | None,
-    callbacks: Sequence[Callback],
     distributed: bool | None,
-    augment: Callable[[Tensor], Tensor] | None,
 ) -> _Loop:
     """Check the inputs, pick the device and world, wrap in DDP, build optimizer and schedule."""
     eval_sets = dict(eval_sets or {})
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     labels_train = _check_inputs(x_train, targets_train, eval_sets)
-    if distributed is None:
-        distributed = _dist.is_active()
-    elif distributed and not _dist.is_active():
-        raise ValueError(
-            "distributed=True needs an initialised process group with more than one process "
-            "(run under torchrun and call selfdistill.nn.distributed.init_distributed())"
-        )
-    rank, world_size = _dist.world() if distributed else (0, 1)
-    if config.batch_size % world_size:
-        raise ValueError(
-            f"batch_size must be a multiple of the world size {world_size}, got {config.batch_size}"
-        )
+    rank, world_size = _world(distributed, config.batch_size)
+    distributed = world_size > 1
     device = torch.device(config.device)
     if device.type == "cuda" and device.index is None:  # "cuda" means the current device
         device = torch.device("cuda", torch.cuda.current_device())
@@ -491,13 +464,47 @@ def _set_up(
         labels_train=labels_train,
         loss_fn=cross_entropy_loss if loss_fn is None else loss_fn,
         eval_sets=eval_sets,
-        callbacks=callbacks,
-        augment=augment,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         fingerprint=fingerprint(config, x_train, targets_train, world_size),
         sums=torch.zeros(3, dtype=torch.float64, device=device),
     )
+
+
+def _world(distributed: bool | None, batch_size: int) -> tuple[int, int]:
+    """(rank, world size) of this run: (0, 1) unless it trains data-parallel (see :func:`fit`)."""
+    if distributed is None:
+        distributed = _dist.is_active()
+    elif distributed and not _dist.is_active():
+        raise ValueError(
+            "distributed=True needs an initialised process group with more than one process "
+            "(run under torchrun and call selfdistill.nn.distributed.init_distributed())"
+        )
+    rank, world_size = _dist.world() if distributed else (0, 1)
+    if batch_size % world_size:
+        raise ValueError(
+            f"batch_size must be a multiple of the world size {world_size}, got {batch_size}"
+        )
+    return rank, world_size
+
+
+def _resume(loop: _Loop, checkpoint_dir: str | Path | None) -> dict[str, Tensor | None] | None:
+    """Restore the state of ``checkpoint_dir``'s checkpoint if there is one; return this rank's
+    random state to continue from (None: a fresh run)."""
+    if checkpoint_dir is None:
+        return None
+    loop.checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    if not loop.checkpoint_path.exists():
+        return None
+    loop.history.epochs, rng = load_checkpoint(
+        loop.checkpoint_path,
+        loop.fingerprint,
+        loop.model,
+        loop.optimizer,
+        loop.scheduler,
+        loop.rank,
+    )
+    return rng
 
 
 def _start_epoch(loop: _Loop, epoch: int) -> None:
@@ -554,7 +561,7 @@ def _train_step(loop: _Loop, epoch: int, batch: int, step: int, bar: Any) -> Non
 
 
 def _end_epoch(loop: _Loop, epoch: int, bar: Any) -> None:
-    """Reduce the epoch's sums over ranks, evaluate, record the metrics, call back."""
+    """Reduce the epoch's sums over ranks, evaluate, record the metrics, call back, checkpoint."""
     reduced = _dist.all_reduce_sum(loop.sums.clone()) if loop.world_size > 1 else loop.sums
     loss_sum, correct, count = reduced.tolist()
     metrics: dict[str, float] = {
@@ -585,6 +592,16 @@ def _end_epoch(loop: _Loop, epoch: int, bar: Any) -> None:
         )
     for cb in loop.callbacks:
         cb.on_epoch_end(epoch, metrics, loop.model)
+    if loop.checkpoint_path is not None:
+        write_checkpoint(
+            loop.checkpoint_path,
+            loop.model,
+            loop.optimizer,
+            loop.scheduler,
+            loop.history.epochs,
+            loop.fingerprint,
+            loop.device,
+        )
 
 
 @torch.no_grad()
