@@ -4,8 +4,9 @@ Needs the torch extra: ``pip install 'selfdistill[torch]'``.
 
 Main names: :func:`load_dataset` / :class:`DataSplits` (:mod:`.data`), :func:`build_model`
 (:mod:`.models`), :func:`fit`, :class:`TrainConfig`, :class:`Callback`, :class:`History`,
-:func:`predict_logits`, :func:`accuracy` (:mod:`.train`), and :mod:`.distributed` for
-``torchrun``.
+:func:`predict_logits`, :func:`accuracy` (:mod:`.train`; its checkpoint file is :mod:`.checkpoint`),
+:func:`distill_step` and :func:`split_metrics` (:mod:`.distill`: one distillation step and its
+metrics, shared by :mod:`.chain` and :mod:`.teacher`), and :mod:`.distributed` for ``torchrun``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
     ) from exc
 
 from .data import DATASETS, DataSplits, load_dataset, random_crop_flip
+from .distill import distill_step, split_metrics
 from .models import MODELS, build_model
 from .train import (
     Callback,
@@ -43,8 +45,10 @@ __all__ = [
     "accuracy",
     "build_model",
     "cross_entropy_loss",
+    "distill_step",
     "fit",
     "load_dataset",
     "predict_logits",
     "random_crop_flip",
+    "split_metrics",
 ]
