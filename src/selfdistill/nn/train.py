@@ -307,15 +307,17 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(x_train, targets_train)``; return per-epoch metrics.
 
+    Phases: :func:`_set_up`, resume from ``checkpoint_dir``, ``config.epochs`` epochs of
+    :func:`_train_step` (each opened by :func:`_start_epoch`), each closed by :func:`_end_epoch`.
+
     Parameters
     ----------
     model
-        Any ``nn.Module`` mapping a batch of inputs to logits ``(B, C)``; moved to
-        ``config.device`` and trained in place. It is left in eval mode.
-    x_train
-        Training inputs ``(N, ...)`` (kept where they are; batches are moved to the device).
-    targets_train
-        Integer labels ``(N,)`` or soft targets ``(N, C)``; the loss sees the batch's rows.
+        Any ``nn.Module`` mapping inputs to logits ``(B, C)``; moved to ``config.device``, trained
+        in place and left in eval mode.
+    x_train, targets_train
+        Inputs ``(N, ...)`` (batches are moved to the device) and integer labels ``(N,)`` or soft
+        targets ``(N, C)``.
     config
         Hyper-parameters (:class:`TrainConfig`).
     loss_fn
@@ -326,13 +328,13 @@ def fit(
     callbacks
         :class:`Callback` objects, called in order.
     checkpoint_dir
-        Folder of the atomic per-epoch ``checkpoint.pt``; an existing checkpoint is resumed
-        (ValueError when it was written with other hyper-parameters or data).
+        Folder of the atomic per-epoch ``checkpoint.pt`` (:mod:`selfdistill.nn.checkpoint`); an
+        existing one is resumed (ValueError when written with other hyper-parameters or data).
     distributed
-        ``None`` (default): data-parallel exactly when a process group with more than one process
-        is initialised; ``False``: train this process alone even then; ``True``: require it.
+        ``None``: data-parallel exactly when a process group with more than one process is
+        initialised; ``False``: train this process alone even then; ``True``: require it.
     augment
-        Applied to every training batch on the device before the forward pass, e.g.
+        Applied to every training batch on the device, e.g.
         :func:`selfdistill.nn.data.random_crop_flip`; it may draw from the global torch generator
         (seeded and checkpointed by the loop). Evaluation sets are never augmented.
 
@@ -340,8 +342,7 @@ def fit(
     -------
     History
         ``train_loss`` and ``train_acc`` are means over the epoch's mini-batches in training mode
-        (``train_acc`` against the labels, or the argmax of soft targets); evaluation sets are
-        measured after the epoch in eval mode.
+        (``train_acc`` against the labels, or the argmax of soft targets).
 
     Raises
     ------
