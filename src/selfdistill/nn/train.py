@@ -262,6 +262,60 @@ def _check_inputs(
     return labels
 
 
+def _check_finite(name: str, x: Tensor) -> None:
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x.reshape(len(x), -1))).any(dim=1).nonzero()[0, 0])
+        raise ValueError(
+            f"{name} contains NaN or infinite values (first in sample {bad}): clean or impute "
+            "the inputs before training"
+        )
+
+
+@torch.no_grad()
+def _fit_to_model(
+    model: nn.Module,
+    x_train: Tensor,
+    targets_train: Tensor,
+    labels_train: Tensor,
+    eval_sets: dict[str, tuple[Tensor, Tensor]],
+) -> tuple[Tensor, Tensor, dict[str, tuple[Tensor, Tensor]]]:
+    """Check the data against the model: finite inputs, its float dtype, labels < its outputs.
+
+    Floating inputs and soft targets are cast to the dtype of the model's parameters (a float64
+    array from NumPy meets a float32 network); integer inputs (token ids) are left alone.
+    """
+    params = [p for p in model.parameters() if p.is_floating_point()]
+    if not params or any(nn.parameter.is_lazy(p) for p in params):
+        return x_train, targets_train, eval_sets
+    dtype, device = params[0].dtype, params[0].device
+
+    def cast(x: Tensor) -> Tensor:
+        return x.to(dtype) if x.is_floating_point() and x.dtype != dtype else x
+
+    _check_finite("x_train", x_train)
+    _check_finite("targets_train", targets_train)
+    for name, (x, _) in eval_sets.items():
+        _check_finite(f"eval_sets[{name!r}] inputs", x)
+    x_train, targets_train = cast(x_train), cast(targets_train)
+    eval_sets = {name: (cast(x), y) for name, (x, y) in eval_sets.items()}
+    was_training = model.training
+    model.eval()
+    outputs = model(x_train[:2].to(device))
+    model.train(was_training)
+    classes = outputs.shape[1] if outputs.dim() == 2 and outputs.shape[1] > 1 else None
+    for name, labels in [("targets_train", labels_train)] + [
+        (f"eval_sets[{k!r}] labels", y) for k, (_, y) in eval_sets.items()
+    ]:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or (classes is not None and high >= classes):
+            allowed = f"[0, {classes - 1}]" if classes is not None else "[0, inf)"
+            raise ValueError(
+                f"{name} must hold class labels in {allowed} (the model has "
+                f"{classes or outputs.shape[-1]} outputs), got values in [{low}, {high}]"
+            )
+    return x_train, targets_train, eval_sets
+
+
 @torch.no_grad()
 def _evaluate(
     model: nn.Module,
@@ -428,6 +482,9 @@ def _set_up(
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     labels_train = _check_inputs(x_train, targets_train, eval_sets)
+    x_train, targets_train, eval_sets = _fit_to_model(
+        model, x_train, targets_train, labels_train, eval_sets
+    )
     rank, world_size = _world(distributed, config.batch_size)
     distributed = world_size > 1
     device = torch.device(config.device)
