@@ -14,10 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_int
+from ..catalog import MODELS
 
 __all__ = ["MLP", "MODELS", "BasicBlock", "CNN1d", "CNN2d", "ResNet18", "build_model"]
-
-MODELS = ("mlp", "cnn", "resnet18")
 
 ModelFactory = Callable[[tuple[int, ...], int], nn.Module]
 

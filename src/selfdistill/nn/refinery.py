@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_choice, check_int, check_real
+from ..catalog import ALPHA_SCHEDULES, LABEL_FUNCTIONS, SD_LOSSES
 from .train import cross_entropy_loss  # the baseline `ce`: the training loop's default loss
 
 __all__ = [
@@ -56,10 +57,6 @@ __all__ = [
     "ramp",
     "softmax_labels",
 ]
-
-LABEL_FUNCTIONS = ("hardmax", "softmax", "ramp")
-ALPHA_SCHEDULES = ("accuracy", "constant", "linear", "cosine", "exponential")
-SD_LOSSES = ("ce", "squared")
 
 #: ``alpha = schedule(epoch, step, batch_accuracy)``
 AlphaSchedule = Callable[[int, int, float], float]

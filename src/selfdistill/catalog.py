@@ -1,0 +1,93 @@
+"""The names the library knows, and the parsers of their comma lists (torch-free).
+
+One place for every list of choices that the networks (:mod:`selfdistill.nn`), the commands
+(``selfdistill noisy``, ``selfdistill chain``) and the reproductions share: the command-line
+parsers read their ``choices`` here, so that ``--help`` needs no torch, and the torch code checks
+its arguments against the same tuples. Nothing here imports torch.
+
+Data sets (:func:`selfdistill.nn.data.load_dataset`)
+    :data:`DATASETS`; :data:`GENERATED_DATASETS` need no files on disk (bundled with scikit-learn
+    or generated).
+Networks and training (:func:`selfdistill.nn.models.build_model`, :class:`~selfdistill.nn.TrainConfig`)
+    :data:`MODELS`, :data:`OPTIMIZERS`, :data:`SCHEDULES`.
+Distillation chains (Mobahi et al. 2020; Borup & Andersen 2021)
+    :data:`DISTILL_LOSSES`: squared error of the softmax output or soft-target cross-entropy.
+Noisy labels (Dong et al. 2019)
+    :data:`NOISE_KINDS`, :data:`NOISY_METHODS`, the refinery's :data:`LABEL_FUNCTIONS`,
+    :data:`ALPHA_SCHEDULES`, :data:`SD_LOSSES`; :func:`parse_methods`, :func:`parse_noises`.
+"""
+
+from __future__ import annotations
+
+from ._validation import check_choice, parse_float_list
+from .noise import NOISE_KINDS
+
+__all__ = [
+    "ALPHA_SCHEDULES",
+    "DATASETS",
+    "DISTILL_LOSSES",
+    "GENERATED_DATASETS",
+    "LABEL_FUNCTIONS",
+    "MODELS",
+    "MULTICLASS_LABEL_FUNCTIONS",
+    "NOISE_KINDS",
+    "NOISY_METHODS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SD_LOSSES",
+    "parse_methods",
+    "parse_noises",
+]
+
+#: data sets of :func:`selfdistill.nn.data.load_dataset` (nothing is downloaded)
+DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
+#: the data sets that need no files on disk: scikit-learn's digits and generated MNIST-1D
+GENERATED_DATASETS = ("digits", "mnist1d")
+
+#: networks of :func:`selfdistill.nn.models.build_model`
+MODELS = ("mlp", "cnn", "resnet18")
+#: optimisers and learning-rate schedules of the training loop
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "constant")
+
+#: losses of a distillation step: squared error of the softmax output (the papers' ℓ2 setting)
+#: or soft-target cross-entropy
+DISTILL_LOSSES = ("mse", "ce")
+
+#: label functions h of Dong et al.'s target α y + (1 − α) h(f(x)); ``ramp`` is Theorem 1's, for
+#: ±1 labels and scalar outputs
+LABEL_FUNCTIONS = ("hardmax", "softmax", "ramp")
+#: the label functions for class logits (every one but ``ramp``)
+MULTICLASS_LABEL_FUNCTIONS = tuple(f for f in LABEL_FUNCTIONS if f != "ramp")
+#: schedules of α_t in the refinery (``accuracy``: Dong et al.'s 1 − α_t = λ · batch accuracy)
+ALPHA_SCHEDULES = ("accuracy", "constant", "linear", "cosine", "exponential")
+#: losses of self-distillation against its target
+SD_LOSSES = ("ce", "squared")
+
+#: methods of the noisy-label comparison (:func:`selfdistill.nn.noisy_runner.run_noisy`)
+NOISY_METHODS = ("ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd")
+
+
+def parse_methods(text: str, flag: str = "--method") -> list[str]:
+    """``"ce,sd"`` -> ``["ce", "sd"]``; ``"all"`` -> every method of :data:`NOISY_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``flag``, for an empty list, an unknown method or a method named twice.
+    """
+    if text.strip() == "all":
+        return list(NOISY_METHODS)
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ValueError(f"{flag} must name at least one method, got {text!r}")
+    for name in names:
+        check_choice(flag, name, NOISY_METHODS)
+    if len(set(names)) != len(names):
+        raise ValueError(f"{flag} names a method twice: {text!r}")
+    return names
+
+
+def parse_noises(text: str, flag: str = "--noise") -> list[float]:
+    """``"0.4"`` or ``"0,0.2,0.4"`` -> noise rates in [0, 1] (ValueError naming ``flag``)."""
+    return list(parse_float_list(flag, text, low=0.0, high=1.0))
