@@ -8,7 +8,7 @@ its arguments against the same tuples. Nothing here imports torch.
 Data sets (:func:`selfdistill.nn.data.load_dataset`)
     :data:`DATASETS`; :data:`GENERATED_DATASETS` need no files on disk (bundled with scikit-learn
     or generated).
-Networks and training (:func:`selfdistill.nn.models.build_model`, :class:`~selfdistill.nn.TrainConfig`)
+Networks and training (:func:`~selfdistill.nn.build_model`, :class:`~selfdistill.nn.TrainConfig`)
     :data:`MODELS`, :data:`OPTIMIZERS`, :data:`SCHEDULES`.
 Distillation chains (Mobahi et al. 2020; Borup & Andersen 2021)
     :data:`DISTILL_LOSSES`: squared error of the softmax output or soft-target cross-entropy.

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import check_int, check_real, parse_float_list, parse_int_list
+from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
 
-DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
-MODELS = ("mlp", "cnn", "resnet18")
+#: the optimisers of `chain` and their default learning rates (``--lr`` not given)
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 
 
 def _optional_int(text: str) -> int | None:
@@ -105,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chain.add_argument(
         "--loss",
         default="mse",
-        choices=("mse", "ce"),
+        choices=DISTILL_LOSSES,
         help="mse: squared error of the softmax output (the papers' l2 setting); "
         "ce: soft-target cross-entropy (default: %(default)s)",
     )
@@ -125,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     train.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     train.add_argument(
-        "--optimizer", default="sgd", choices=("sgd", "adam"), help="(default: %(default)s)"
+        "--optimizer", default="sgd", choices=tuple(DEFAULT_LR), help="(default: %(default)s)"
     )
     train.add_argument(
         "--lr",
@@ -141,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--schedule",
         default="cosine",
-        choices=("cosine", "constant"),
+        choices=SCHEDULES,
         help="(default: %(default)s)",
     )
     train.add_argument(
@@ -190,11 +191,7 @@ def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
 
 def default_lr(args: argparse.Namespace) -> float:
     """``--lr``, or its default for the optimiser and loss."""
-    if args.lr is not None:
-        return args.lr
-    if args.optimizer == "adam":
-        return 1e-3
-    return 0.05
+    return DEFAULT_LR.get(args.optimizer, DEFAULT_LR["sgd"]) if args.lr is None else args.lr
 
 
 def build_config(args: argparse.Namespace) -> Any:

@@ -22,38 +22,27 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
-from .._validation import check_choice, check_int, check_real, parse_float_list, parse_int_list
+from .._validation import check_int, check_real, parse_int_list
+from ..catalog import (
+    DATASETS,
+    MODELS,
+    MULTICLASS_LABEL_FUNCTIONS,
+    NOISE_KINDS,
+    NOISY_METHODS,
+    OPTIMIZERS,
+    SCHEDULES,
+    SD_LOSSES,
+    parse_methods,
+    parse_noises,
+)
 
-__all__ = ["METHOD_NAMES", "add_arguments", "main", "parse_methods", "parse_noises"]
-
-# Mirrors selfdistill.nn.noisy_runner.METHODS (kept here so that --help works without torch).
-METHOD_NAMES = ("ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd")
-DATA_NAMES = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
-
-
-def parse_methods(text: str) -> list[str]:
-    """``"ce,sd"`` -> ``["ce", "sd"]``; ``"all"`` -> every method."""
-    if text.strip() == "all":
-        return list(METHOD_NAMES)
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    if not names:
-        raise ValueError(f"--method must name at least one method, got {text!r}")
-    for name in names:
-        check_choice("--method", name, METHOD_NAMES)
-    if len(set(names)) != len(names):
-        raise ValueError(f"--method names a method twice: {text!r}")
-    return names
-
-
-def parse_noises(text: str) -> list[float]:
-    """``"0.4"`` or ``"0,0.2,0.4"`` -> noise rates in [0, 1]."""
-    return list(parse_float_list("--noise", text, low=0.0, high=1.0))
+__all__ = ["add_arguments", "config_from_args", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and noise")
     g.add_argument(
-        "--data", default="mnist1d", choices=DATA_NAMES, help="data set (default: %(default)s)"
+        "--data", default="mnist1d", choices=DATASETS, help="data set (default: %(default)s)"
     )
     g.add_argument(
         "--data-dir", default=None, help="folder of on-disk data sets (CIFAR, Fashion-MNIST)"
@@ -67,13 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--noise", default="0.4", help="noise rate, or a comma list (default: %(default)s)"
     )
     g.add_argument(
-        "--noise-kind", default="symmetric",
-        choices=("symmetric", "symmetric-exclusive", "pair"), help="(default: %(default)s)",
+        "--noise-kind", default="symmetric", choices=NOISE_KINDS, help="(default: %(default)s)",
     )  # fmt: skip
     g = parser.add_argument_group("methods")
     g.add_argument(
         "--method", default="sd",
-        help="comma list of " + ", ".join(METHOD_NAMES) + ", or 'all' (default: %(default)s)",
+        help="comma list of " + ", ".join(NOISY_METHODS) + ", or 'all' (default: %(default)s)",
     )  # fmt: skip
     g.add_argument(
         "--lam", type=float, default=1.0,
@@ -81,27 +69,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "0 or less: Dong et al.'s rule, 1 for noise ≤ 0.4 and 1.5 above",
     )  # fmt: skip
     g.add_argument(
-        "--label-function", default="hardmax", choices=("hardmax", "softmax"),
+        "--label-function", default="hardmax", choices=MULTICLASS_LABEL_FUNCTIONS,
         help="label function h of self-distillation (default: %(default)s)",
     )  # fmt: skip
     g.add_argument("--temperature", type=float, default=1.0, help="softmax h temperature")
-    g.add_argument(
-        "--sd-loss", default="ce", choices=("ce", "squared"), help="(default: %(default)s)"
-    )
+    g.add_argument("--sd-loss", default="ce", choices=SD_LOSSES, help="(default: %(default)s)")
     g = parser.add_argument_group("model and budget (the same for every method)")
-    g.add_argument(
-        "--model", default="mlp", choices=("mlp", "cnn", "resnet18"), help="(default: %(default)s)"
-    )
+    g.add_argument("--model", default="mlp", choices=MODELS, help="(default: %(default)s)")
     g.add_argument("--width", type=int, default=None, help="hidden units / channels")
     g.add_argument("--depth", type=int, default=None, help="MLP hidden layers")
     g.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
     g.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
-    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     g.add_argument(
         "--lr", type=float, default=0.05, help="peak learning rate (default: %(default)s)"
     )
     g.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
-    g.add_argument("--schedule", default="cosine", choices=("cosine", "constant"))
+    g.add_argument("--schedule", default="cosine", choices=SCHEDULES)
     g.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
     g.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("runs") / "noisy", help="output folder")
@@ -158,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
     write_runs_csv(out / "runs.csv", runs)
     plot_curves(
         runs, out / "curves.png",
-        title=f"{config.data}, {config.noise_kind} noise: clean test accuracy per epoch",
+        title=f"{config.dataset.name}, {config.noise_kind} noise: clean test accuracy per epoch",
     )  # fmt: skip
     print(markdown_table(runs), end="")
     print(f"wrote {out / 'results.json'}, runs.csv and curves.png", file=sys.stderr)

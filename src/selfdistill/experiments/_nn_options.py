@@ -60,10 +60,9 @@ def _help(text: str, default: QuickDefault[Any]) -> str:
 def add_data_option(
     parser: argparse.ArgumentParser, datasets: Sequence[str], default: str = "mnist1d"
 ) -> None:
-    """``--data``: the data set, one of ``datasets``."""
-    parser.add_argument(
-        "--data", default=default, choices=tuple(datasets), help="(default: %(default)s)"
-    )
+    """``--data``: the data set, one of ``datasets`` (listed with the default first)."""
+    choices = (default, *(d for d in datasets if d != default))
+    parser.add_argument("--data", default=default, choices=choices, help="(default: %(default)s)")
 
 
 def add_quick_int_option(

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from .._stats import sample_std
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
 from ._state import state_dir
 
-DATASETS = ("mnist1d", "digits")
 GRID = tuple(round(0.1 * i, 1) for i in range(10))
 
 GENERATIONS = opt.QuickDefault(full=5, quick=3)

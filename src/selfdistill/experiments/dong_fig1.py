@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._stats import sample_std
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
-
-DATASETS = ("mnist1d", "digits")
 
 N_TRAIN = opt.QuickDefault(full=4000, quick=1000)
 TEACHER_EPOCHS = opt.QuickDefault(full=(5, 10, 20, 40, 80, 120), quick=(3, 6, 12, 24))

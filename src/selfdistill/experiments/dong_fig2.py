@@ -30,9 +30,9 @@ import numpy as np
 
 from .._stats import sample_std
 from .._validation import parse_float_list
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
 
-DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)  # Dong et al. appendix B: classes 2 and 7 form the positive class
 
 EPOCHS = opt.QuickDefault(full=30, quick=10)

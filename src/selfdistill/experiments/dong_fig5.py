@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from .._stats import sample_std
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
 
-DATASETS = ("digits", "mnist1d")
 POSITIVE = (2, 7)
 
 ITERATIONS = opt.QuickDefault(full=1500, quick=200)

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from .._io import write_json
     from .._validation import check_int, parse_int_list
-    from ..commands.noisy import parse_methods, parse_noises
+    from ..catalog import parse_methods, parse_noises
     from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
     from ..noisy_report import markdown_table, plot_curves, summarise, write_runs_csv
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lr=args.lr,
         lam=args.lam if args.lam > 0 else None,
         device=args.device,
-        extra=dict(QUICK_EVAL) if args.quick else {},
+        **(QUICK_EVAL if args.quick else {}),
     )
     partial: list[dict[str, Any]] = []
 

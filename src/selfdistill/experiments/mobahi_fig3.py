@@ -15,10 +15,9 @@ import shutil
 from dataclasses import replace
 from typing import Any
 
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
 from ._state import state_dir
-
-DATASETS = ("mnist1d", "digits")
 
 GENERATIONS = opt.QuickDefault(full=10, quick=5)
 SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0, 1))

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from .._validation import parse_float_list
+from ..catalog import GENERATED_DATASETS as DATASETS
 from . import _nn_options as opt
 
-DATASETS = ("digits", "mnist1d")
 LAM_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # times the mean diagonal of the Gram matrix
 
 N_TRAIN = opt.QuickDefault(full=1000, quick=300)

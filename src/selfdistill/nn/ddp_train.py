@@ -17,10 +17,11 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_write_bytes, write_json
-from .data import DATASETS, load_dataset, random_crop_flip
+from ..catalog import DATASETS, MODELS, OPTIMIZERS, SCHEDULES
+from .data import load_dataset, random_crop_flip
 from .distributed import barrier, cleanup, init_distributed, is_main_process
-from .models import MODELS, build_model
-from .train import OPTIMIZERS, SCHEDULES, TrainConfig, accuracy, fit
+from .models import build_model
+from .train import TrainConfig, accuracy, fit
 
 __all__ = ["build_parser", "main"]
 

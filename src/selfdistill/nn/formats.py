@@ -285,5 +285,3 @@ def load_fashion_mnist_arrays(
             raise ValueError(f"fashion-mnist {split} images must be unsigned bytes, got {x.dtype}")
         out += [x[:, None], y.astype(np.int64)]
     return out[0], out[1], out[2], out[3]
-
-

@@ -97,7 +97,7 @@ def register_loader(name: str) -> Callable[[Loader], Loader]:
 
 
 def loader_options(name: str) -> tuple[str, ...]:
-    """The data-set options of ``name``: its loader's keyword arguments but ``data_dir``, ``rng``."""
+    """The data-set options of ``name``: its loader's keywords other than ``data_dir``, ``rng``."""
     params = inspect.signature(LOADERS[name]).parameters
     return tuple(p for p in params if p not in _CONTEXT)
 
@@ -141,7 +141,8 @@ def _default_cache_dir(data_dir: str | Path | None) -> Path:
 def load_digits(
     *, data_dir: str | Path | None, rng: np.random.Generator, test_fraction: float = 0.2
 ) -> RawData:
-    """scikit-learn's digits; no official test set, so a stratified ``test_fraction`` is held out."""
+    """scikit-learn's digits; without an official test set, a stratified ``test_fraction`` is
+    held out."""
     x, y = digits_arrays()
     return hold_out_test(x, y, test_fraction, rng, num_classes=10)
 

@@ -9,6 +9,7 @@ is left untouched and two calls with the same seed give identical weights.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +17,16 @@ from torch import Tensor, nn
 from .._validation import check_int
 from ..catalog import MODELS
 
-__all__ = ["MLP", "MODELS", "BasicBlock", "CNN1d", "CNN2d", "ResNet18", "build_model"]
+__all__ = [
+    "MLP",
+    "MODELS",
+    "BasicBlock",
+    "CNN1d",
+    "CNN2d",
+    "ModelSpec",
+    "ResNet18",
+    "build_model",
+]
 
 ModelFactory = Callable[[tuple[int, ...], int], nn.Module]
 
@@ -250,3 +260,36 @@ def build_model(
         torch.manual_seed(seed)
         model = _construct(name, input_shape, num_classes, width, depth)
     return model.train()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network by name and size, built for any data set by :meth:`build`.
+
+    Attributes
+    ----------
+    name
+        One of :data:`MODELS` (checked on construction; ValueError names ``model``).
+    width, depth
+        As :func:`build_model` (``None``: the model's default).
+    """
+
+    name: str = "mlp"
+    width: int | None = None
+    depth: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in MODELS:
+            raise ValueError(
+                f"model must be one of {', '.join(map(repr, MODELS))}, got {self.name!r}"
+            )
+        if self.width is not None:
+            check_int("width", self.width, low=1)
+        if self.depth is not None:
+            check_int("depth", self.depth, low=0)
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
+        """:func:`build_model` with this name and size, initial weights from ``seed``."""
+        return build_model(
+            self.name, input_shape, num_classes, width=self.width, depth=self.depth, seed=seed
+        )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,13 +31,18 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_real
-from ..noise import NOISE_KINDS, corrupt_labels
-from ..progress import Stages
-from .data import DATASETS, DataSplits, load_dataset
-from .models import build_model
-from .refinery import (
-    LABEL_FUNCTIONS,
+from ..catalog import (
+    DATASETS,
+    MULTICLASS_LABEL_FUNCTIONS,
+    NOISE_KINDS,
+    NOISY_METHODS,
     SD_LOSSES,
+)
+from ..noise import corrupt_labels
+from ..progress import Stages
+from .data import DataSplits, load_dataset
+from .models import ModelSpec
+from .refinery import (
     BootstrapLoss,
     GCELoss,
     SelfDistillationLoss,
@@ -47,8 +52,11 @@ from .refinery import (
 from .train import Callback, LossFn, TrainConfig, fit, predict_logits
 
 __all__ = [
+    "FLAT_KEYS",
     "METHODS",
     "RUN_KEYS",
+    "DataSpec",
+    "MethodParams",
     "NoisyConfig",
     "config_dict",
     "corrupt_splits",
@@ -58,7 +66,7 @@ __all__ = [
     "train_method",
 ]
 
-METHODS = ("ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd")
+METHODS = NOISY_METHODS
 #: the keys of one run in ``results.json``
 RUN_KEYS = (
     "seed",
@@ -72,21 +80,47 @@ RUN_KEYS = (
 
 
 @dataclass(frozen=True)
-class NoisyConfig:
-    """Everything that defines a noisy-label comparison except the methods, noise rates and seeds.
+class DataSpec:
+    """The data of a comparison: :func:`~selfdistill.nn.data.load_dataset`'s arguments but the
+    seed, which is each run's.
 
     Attributes
     ----------
-    data, n_train, num_samples, data_dir
-        Data set (:data:`selfdistill.nn.data.DATASETS`), training-set size (``None``: all),
-        MNIST-1D's total sample count (``None``: the loader's 40,000) and on-disk data folder.
-    noise_kind
-        ``symmetric``, ``symmetric-exclusive`` or ``pair`` (:func:`selfdistill.corrupt_labels`).
-        Training and validation labels are corrupted; test labels stay clean.
-    model, width, depth
-        Network (:func:`selfdistill.nn.models.build_model`).
-    epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule, device
-        The training budget, the same for every method (:class:`TrainConfig`).
+    name
+        Data set (:data:`selfdistill.catalog.DATASETS`; ValueError names ``data``).
+    n_train, n_val, n_test
+        Training, validation and test samples kept (``None``: all).
+    num_samples
+        MNIST-1D's total sample count (``None``: the loader's 40,000).
+    data_dir
+        Folder of the on-disk data sets.
+    """
+
+    name: str = "mnist1d"
+    n_train: int | None = None
+    num_samples: int | None = None
+    data_dir: str | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("data", self.name, DATASETS)
+
+    def load(self, seed: int) -> DataSplits:
+        """The seeded splits of this data."""
+        options = {} if self.num_samples is None else {"num_samples": self.num_samples}
+        return load_dataset(
+            self.name, data_dir=self.data_dir, seed=seed, n_train=self.n_train,
+            n_val=self.n_val, n_test=self.n_test, **options,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MethodParams:
+    """The hyper-parameters of the methods (each method reads its own).
+
+    Attributes
+    ----------
     lam
         λ of self-distillation's ``1 − α_t = λ · batch accuracy``; ``None`` takes Dong et al.'s
         CIFAR-10 choice: 1 for noise ≤ 0.4, 1.5 above.
@@ -94,26 +128,8 @@ class NoisyConfig:
         Label function ``h`` and loss of self-distillation (:mod:`selfdistill.nn.refinery`).
     beta_soft, beta_hard, gce_q
         Reed et al.'s β (0.95 soft, 0.8 hard) and GCE's q (0.7).
-    extra
-        Further keyword options of :func:`selfdistill.nn.data.load_dataset` (e.g. ``n_test``).
     """
 
-    data: str = "mnist1d"
-    n_train: int | None = None
-    num_samples: int | None = None
-    data_dir: str | None = None
-    noise_kind: str = "symmetric"
-    model: str = "mlp"
-    width: int | None = None
-    depth: int | None = None
-    epochs: int = 40
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    device: str = "cpu"
     lam: float | None = 1.0
     label_function: str = "hardmax"
     temperature: float = 1.0
@@ -121,12 +137,9 @@ class NoisyConfig:
     beta_soft: float = 0.95
     beta_hard: float = 0.8
     gce_q: float = 0.7
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_choice("data", self.data, DATASETS)
-        check_choice("noise_kind", self.noise_kind, NOISE_KINDS)
-        check_choice("label_function", self.label_function, LABEL_FUNCTIONS[:2])
+        check_choice("label_function", self.label_function, MULTICLASS_LABEL_FUNCTIONS)
         check_choice("sd_loss", self.sd_loss, SD_LOSSES)
         if self.lam is not None:
             check_real("lam", self.lam, low=0.0)
@@ -134,22 +147,6 @@ class NoisyConfig:
         check_real("beta_soft", self.beta_soft, low=0.0, high=1.0)
         check_real("beta_hard", self.beta_hard, low=0.0, high=1.0)
         check_real("gce_q", self.gce_q, low=0.0, high=1.0, low_inclusive=False)
-        self.train_config(0)  # validates the budget
-
-    def train_config(self, seed: int, progress: bool = False) -> TrainConfig:
-        """The training-loop settings shared by every method of one seed (same budget)."""
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            schedule=self.schedule,
-            seed=seed,
-            device=self.device,
-            progress=progress,
-        )
 
     def lam_for(self, noise: float) -> float:
         """λ used at noise rate ``noise``."""
@@ -158,24 +155,133 @@ class NoisyConfig:
         return 1.0 if noise <= 0.4 else 1.5
 
 
+#: flat keyword of :class:`NoisyConfig` -> (its part, the part's field), in the order of
+#: ``results.json``'s config; ``noise_kind`` is NoisyConfig's own field
+FLAT_KEYS: dict[str, tuple[str | None, str]] = {
+    "data": ("dataset", "name"),
+    "n_train": ("dataset", "n_train"),
+    "num_samples": ("dataset", "num_samples"),
+    "data_dir": ("dataset", "data_dir"),
+    "noise_kind": (None, "noise_kind"),
+    "model": ("network", "name"),
+    "width": ("network", "width"),
+    "depth": ("network", "depth"),
+    "epochs": ("budget", "epochs"),
+    "batch_size": ("budget", "batch_size"),
+    "optimizer": ("budget", "optimizer"),
+    "lr": ("budget", "lr"),
+    "momentum": ("budget", "momentum"),
+    "weight_decay": ("budget", "weight_decay"),
+    "schedule": ("budget", "schedule"),
+    "device": ("budget", "device"),
+    "lam": ("hyper", "lam"),
+    "label_function": ("hyper", "label_function"),
+    "temperature": ("hyper", "temperature"),
+    "sd_loss": ("hyper", "sd_loss"),
+    "beta_soft": ("hyper", "beta_soft"),
+    "beta_hard": ("hyper", "beta_hard"),
+    "gce_q": ("hyper", "gce_q"),
+    "n_test": ("dataset", "n_test"),
+    "n_val": ("dataset", "n_val"),
+}
+#: the flat keywords that ``results.json`` keeps under ``extra`` (only when set)
+_EXTRA = ("n_test", "n_val")
+_DEFAULTS: dict[str, Callable[[], Any]] = {
+    "dataset": DataSpec,
+    "network": ModelSpec,
+    "budget": lambda: TrainConfig(epochs=40, progress=False),
+    "hyper": MethodParams,
+}
+
+
+@dataclass(frozen=True, init=False)
+class NoisyConfig:
+    """Everything that defines a noisy-label comparison except the methods, noise rates and seeds.
+
+    Built from its four parts, or from the flat keywords of :data:`FLAT_KEYS` (``data=``,
+    ``n_train=``, ``lr=``, ``lam=``, ...), each of which sets that field of its part; the two can
+    be mixed (a keyword overrides the part's field). The flat names also read through:
+    ``config.lr`` is ``config.budget.lr``.
+
+    Attributes
+    ----------
+    dataset
+        The data (:class:`DataSpec`; flat ``data``, ``n_train``, ``num_samples``, ``data_dir``,
+        ``n_val``, ``n_test``).
+    network
+        The network (:class:`~selfdistill.nn.models.ModelSpec`; flat ``model``, ``width``,
+        ``depth``).
+    budget
+        The training budget, the same for every method (:class:`TrainConfig`, its ``seed`` and
+        ``progress`` replaced per run; flat ``epochs``, ``batch_size``, ``optimizer``, ``lr``,
+        ``momentum``, ``weight_decay``, ``schedule``, ``device``; default 40 epochs, otherwise
+        TrainConfig's defaults).
+    hyper
+        The methods' hyper-parameters (:class:`MethodParams`; flat ``lam``, ``label_function``,
+        ``temperature``, ``sd_loss``, ``beta_soft``, ``beta_hard``, ``gce_q``).
+    noise_kind
+        ``symmetric``, ``symmetric-exclusive`` or ``pair`` (:func:`selfdistill.corrupt_labels`).
+        Training and validation labels are corrupted; test labels stay clean.
+    """
+
+    dataset: DataSpec
+    network: ModelSpec
+    budget: TrainConfig
+    hyper: MethodParams
+    noise_kind: str
+
+    def __init__(
+        self,
+        *,
+        dataset: DataSpec | None = None,
+        network: ModelSpec | None = None,
+        budget: TrainConfig | None = None,
+        hyper: MethodParams | None = None,
+        noise_kind: str = "symmetric",
+        **flat: Any,
+    ) -> None:
+        unknown = sorted(k for k in flat if FLAT_KEYS.get(k, (None,))[0] is None)
+        if unknown:
+            raise TypeError(f"NoisyConfig got unexpected keyword argument(s): {', '.join(unknown)}")
+        given = {"dataset": dataset, "network": network, "budget": budget, "hyper": hyper}
+        for group, part in given.items():
+            part = _DEFAULTS[group]() if part is None else part
+            fields = {FLAT_KEYS[k][1]: v for k, v in flat.items() if FLAT_KEYS[k][0] == group}
+            object.__setattr__(self, group, replace(part, **fields) if fields else part)
+        object.__setattr__(self, "noise_kind", check_choice("noise_kind", noise_kind, NOISE_KINDS))
+
+    def __getattr__(self, name: str) -> Any:
+        """The flat names read through to their part: ``config.data`` is ``config.dataset.name``."""
+        part, field = FLAT_KEYS.get(name, (None, name))
+        if part is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, part), field)
+
+    def train_config(self, seed: int, progress: bool = False) -> TrainConfig:
+        """The training-loop settings shared by every method of one seed (same budget)."""
+        return replace(self.budget, seed=seed, progress=progress)
+
+    def lam_for(self, noise: float) -> float:
+        """λ used at noise rate ``noise`` (:meth:`MethodParams.lam_for`)."""
+        return self.hyper.lam_for(noise)
+
+
 def make_method_loss(method: str, config: NoisyConfig, noise: float) -> LossFn:
     """The training loss of a method (``early-stop`` trains with plain cross-entropy)."""
     check_choice("method", method, METHODS)
+    hyper = config.hyper
     if method in ("ce", "early-stop"):
         return cross_entropy_loss
     if method == "bootstrap-soft":
-        return BootstrapLoss("soft", config.beta_soft)
+        return BootstrapLoss("soft", hyper.beta_soft)
     if method == "bootstrap-hard":
-        return BootstrapLoss("hard", config.beta_hard)
+        return BootstrapLoss("hard", hyper.beta_hard)
     if method == "gce":
-        return GCELoss(config.gce_q)
+        return GCELoss(hyper.gce_q)
     rule = SelfDistillationTarget(
-        config.label_function,
-        "accuracy",
-        lam=config.lam_for(noise),
-        temperature=config.temperature,
+        hyper.label_function, "accuracy", lam=hyper.lam_for(noise), temperature=hyper.temperature
     )
-    return SelfDistillationLoss(rule, config.sd_loss)
+    return SelfDistillationLoss(rule, hyper.sd_loss)
 
 
 def _seed(*parts: int) -> int:
@@ -237,10 +343,7 @@ def train_method(
     holding :data:`RUN_KEYS` and the extras ``memorised`` (fraction of corrupted training samples
     predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``.
     """
-    model = build_model(
-        config.model, data.input_shape, data.num_classes, width=config.width, depth=config.depth,
-        seed=seed,
-    )  # fmt: skip
+    model = config.network.build(data.input_shape, data.num_classes, seed)
     selector = _SelectOnNoisyVal() if select else None
     history = fit(
         model,
@@ -255,7 +358,7 @@ def train_method(
     val_curve = history.column("noisyval_acc")
 
     def measures(net: nn.Module, name: str, epoch: int) -> dict[str, Any]:
-        pred = predict_logits(net, data.x_train, device=config.device).argmax(dim=1)
+        pred = predict_logits(net, data.x_train, device=config.budget.device).argmax(dim=1)
         return {
             "seed": seed,
             "method": name,
@@ -302,12 +405,7 @@ def run_noisy(
     stages = Stages(len(seeds) * len(noises) * len(trainings), name="noisy", enabled=progress)
     runs: list[dict[str, Any]] = []
     for seed in seeds:
-        options: dict[str, Any] = dict(config.extra)
-        if config.num_samples is not None:
-            options["num_samples"] = config.num_samples
-        data = load_dataset(
-            config.data, data_dir=config.data_dir, seed=seed, n_train=config.n_train, **options
-        )
+        data = config.dataset.load(seed)
         for noise in noises:
             y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
             for method in trainings:
@@ -327,5 +425,8 @@ def run_noisy(
 
 
 def config_dict(config: NoisyConfig) -> dict[str, Any]:
-    """The config as a JSON-able dict."""
-    return asdict(config)
+    """The config as the flat JSON-able dict of ``results.json``: the keywords of
+    :data:`FLAT_KEYS` in order, with ``n_test`` / ``n_val`` (when set) under ``extra``."""
+    out = {key: getattr(config, key) for key in FLAT_KEYS if key not in _EXTRA}
+    extra = {key: getattr(config, key) for key in _EXTRA}
+    return {**out, "extra": {key: value for key, value in extra.items() if value is not None}}
