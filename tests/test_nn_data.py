@@ -391,3 +391,75 @@ def test_random_crop_flip_identity_and_errors() -> None:
         random_crop_flip(torch.randn(3, 16))
     with pytest.raises(ValueError, match="padding"):
         random_crop_flip(x, padding=-1)
+
+
+# ------------------------------------------------------------------------------------------
+# The loader registry: a new format is one reader and one registered loader
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def toy_loader():
+    """A loader registered under "toy" for the test only: 60 + 20 samples of 3 classes whose
+    features encode (index, label), so that every split can be checked against its source."""
+    from selfdistill.nn.loaders import LOADERS, RawData, register_loader
+
+    def arrays(n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % 3
+        x = np.stack([np.arange(n) + offset, y], axis=1).astype(np.float64)
+        return x, y.astype(np.int64)
+
+    @register_loader("toy")
+    def load_toy(*, data_dir, rng, scale: float = 1.0):
+        (x, y), (xt, yt) = arrays(60, 0), arrays(20, 1000)
+        return RawData(x * scale, y, xt * scale, yt, num_classes=3)
+
+    yield load_toy
+    del LOADERS["toy"]
+
+
+def test_registered_loader_is_split_like_the_built_ins(toy_loader) -> None:
+    s = load_dataset("toy", seed=5, val_fraction=0.25, n_test=8, standardize=False, scale=2.0)
+    assert (len(s.y_train), len(s.y_val), len(s.y_test)) == (45, 15, 8)
+    assert s.num_classes == 3 and s.input_shape == (2,)
+    pool = np.concatenate([s.x_train.numpy(), s.x_val.numpy()])
+    # the pool is partitioned (each index once), the labels travel with their rows
+    assert sorted(pool[:, 0] / 2) == list(range(60))
+    assert np.array_equal(pool[:, 1] / 2, np.concatenate([s.y_train, s.y_val]))
+    assert set(s.x_test.numpy()[:, 0] / 2) <= set(range(1000, 1020))
+    # stratified: 15 validation samples, 5 of each class
+    assert Counter(s.y_val.tolist()) == {0: 5, 1: 5, 2: 5}
+    with pytest.raises(ValueError, match=r"unknown option.*'toy': colour"):
+        load_dataset("toy", colour=1)
+
+
+def test_register_loader_rejects_a_taken_name_and_a_bad_signature() -> None:
+    from selfdistill.nn.loaders import LOADERS, loader_options, register_loader
+
+    with pytest.raises(ValueError, match=r"already registered.*'digits'"):
+        register_loader("digits")(lambda *, data_dir, rng: None)
+    with pytest.raises(ValueError, match="keyword-only"):
+        register_loader("bad")(lambda data_dir, rng: None)
+    with pytest.raises(ValueError, match="rng"):
+        register_loader("bad")(lambda *, data_dir: None)
+    assert "bad" not in LOADERS
+    assert loader_options("digits") == ("test_fraction",)
+    assert loader_options("mnist1d") == ("num_samples", "generation_seed", "cache_dir", "cache")
+    assert loader_options("cifar100") == ("label_mode",)
+    assert loader_options("cifar10") == loader_options("fashion-mnist") == ()
+
+
+def test_hold_out_test_is_a_seeded_stratified_partition() -> None:
+    from selfdistill.nn.loaders import hold_out_test
+
+    y = np.repeat(np.arange(4), 10)
+    x = np.arange(40, dtype=np.float64)[:, None]
+    a = hold_out_test(x, y, 0.25, np.random.default_rng(3), num_classes=4)
+    b = hold_out_test(x, y, 0.25, np.random.default_rng(3), num_classes=4)
+    assert np.array_equal(a.x_test, b.x_test) and len(a.y_test) == 10
+    assert sorted(np.concatenate([a.x_pool, a.x_test])[:, 0]) == list(range(40))
+    assert np.array_equal(y[a.x_test[:, 0].astype(int)], a.y_test)
+    # stratified: 10 of 4 balanced classes is 2 or 3 per class
+    assert sorted(Counter(a.y_test.tolist()).values()) == [2, 2, 3, 3]
+    with pytest.raises(ValueError, match="test_fraction"):
+        hold_out_test(x, y, 0.0, np.random.default_rng(0), num_classes=4)

@@ -200,3 +200,63 @@ def test_dong_theorem1_quick_end_to_end(tmp_path):
     assert results["steps"] == 100 and len(results["y_clean"]) == 32
     for name in ("theorem1_distances.png", "theorem1_outputs.png"):
         assert (out / name).stat().st_size > 10_000
+
+
+# The flat keys of results.json's config, written out (they are a contract).
+CONFIG_KEYS = [
+    "data", "n_train", "num_samples", "data_dir", "noise_kind", "model", "width", "depth",
+    "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "device",
+    "lam", "label_function", "temperature", "sd_loss", "beta_soft", "beta_hard", "gce_q", "extra",
+]  # fmt: skip
+
+
+def test_noisy_config_parts_and_flat_keywords_agree():
+    from dataclasses import replace
+
+    from selfdistill.nn.models import ModelSpec
+    from selfdistill.nn.noisy_runner import DataSpec, MethodParams, config_dict
+    from selfdistill.nn.train import TrainConfig
+
+    flat = NoisyConfig(**TINY, lam=None, gce_q=0.5, noise_kind="pair", n_val=30, n_test=40)
+    parts = NoisyConfig(
+        dataset=DataSpec("digits", n_train=300, n_val=30, n_test=40),
+        network=ModelSpec(width=64),
+        budget=TrainConfig(epochs=3, lr=0.05, progress=False),
+        hyper=MethodParams(lam=None, gce_q=0.5),
+        noise_kind="pair",
+    )
+    assert flat == parts
+    assert (flat.data, flat.model, flat.epochs, flat.lr, flat.n_val) == (
+        "digits",
+        "mlp",
+        3,
+        0.05,
+        30,
+    )
+    assert flat.lam_for(0.4) == 1.0 and flat.lam_for(0.6) == 1.5
+    assert flat.train_config(7, True) == replace(parts.budget, seed=7, progress=True)
+    # a flat keyword overrides the field of a given part
+    assert NoisyConfig(budget=parts.budget, epochs=9).budget.epochs == 9
+    cfg = config_dict(flat)
+    assert list(cfg) == CONFIG_KEYS
+    assert cfg["extra"] == {"n_test": 40, "n_val": 30} and cfg["noise_kind"] == "pair"
+    assert config_dict(NoisyConfig())["extra"] == {}
+    defaults = config_dict(NoisyConfig())
+    assert (defaults["epochs"], defaults["lam"], defaults["data"]) == (40, 1.0, "mnist1d")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*extra"):
+        NoisyConfig(extra={"n_test": 5})
+    with pytest.raises(AttributeError, match="colour"):
+        _ = flat.colour
+    with pytest.raises(ValueError, match="data"):
+        NoisyConfig(data="mnist")
+    with pytest.raises(ValueError, match="model"):
+        NoisyConfig(model="vit")
+
+
+def test_noisy_config_subsets_reach_the_data():
+    from selfdistill.nn.noisy_runner import DataSpec
+
+    data = DataSpec("digits", n_train=200, n_val=30, n_test=40).load(seed=2)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (200, 30, 40)
+    same = load_dataset("digits", seed=2, n_train=200, n_val=30, n_test=40)
+    assert torch.equal(data.x_val, same.x_val) and torch.equal(data.y_test, same.y_test)
