@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_real
+from ..catalog import DISTILL_LOSSES as LOSSES
 from .train import Callback, History, TrainConfig, fit, predict_logits
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ __all__ = [
     "split_metrics",
     "teacher_probabilities",
 ]
-
-LOSSES = ("mse", "ce")
 
 
 def _as_soft(targets: Tensor, num_classes: int) -> Tensor:

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_real
+from ..catalog import OPTIMIZERS, SCHEDULES
 from ..progress import progress_bar
 from . import distributed as _dist
 from .checkpoint import (
@@ -65,9 +66,6 @@ __all__ = [
     "fit",
     "predict_logits",
 ]
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
