@@ -1,9 +1,12 @@
-"""Helpers for tests: run Python in a subprocess where importing torch fails."""
+"""Helpers for tests: run Python where importing torch fails; replot an experiment's results."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 BLOCK_TORCH = """
 import sys
@@ -21,3 +24,21 @@ def run_without_torch(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", BLOCK_TORCH + code], capture_output=True, text=True, timeout=300
     )
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_replots(name: str, out: Path, fresh: Path, pngs: Iterable[str]) -> None:
+    """``selfdistill reproduce NAME --replot FRESH`` with only ``out/results.json`` copied into
+    ``fresh`` draws every figure in ``pngs`` there (PNG files of a real size) and nothing else."""
+    from selfdistill.cli import main
+
+    fresh.mkdir(parents=True)
+    shutil.copyfile(out / "results.json", fresh / "results.json")
+    assert main(["reproduce", name, "--replot", str(fresh)]) == 0
+    pngs = sorted(pngs)
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(["results.json", *pngs])
+    for png in pngs:
+        data = (fresh / png).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 10_000, png

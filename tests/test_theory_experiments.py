@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from selfdistill._io import read_json
-from selfdistill.experiments import EXPERIMENTS, add_common_arguments, run_experiment
+from selfdistill.experiments import add_experiment_arguments, run_experiment
+
+from .helpers import assert_replots
 
 
 def run_quick(name: str, out, *extra: str) -> dict:
+    """The quick variant's results, computed without drawing a figure."""
     parser = argparse.ArgumentParser()
-    add_common_arguments(parser, name)
-    module = EXPERIMENTS[name].load()
-    module.add_arguments(parser)
+    add_experiment_arguments(parser, name)
     args = parser.parse_args(["--out", str(out), "--quick", "--no-progress", *extra])
-    run_experiment(name, args)
+    run_experiment(name, args, plot=False)
     saved = read_json(out / "results.json")
     assert saved["experiment"] == name
     return saved["results"]
@@ -25,7 +26,7 @@ def run_quick(name: str, out, *extra: str) -> dict:
 
 def test_mobahi_fig2_reproduces_four_rounds_then_collapse(tmp_path):
     res = run_quick("mobahi-fig2", tmp_path)
-    assert (tmp_path / "mobahi_fig2.png").stat().st_size > 10_000
+    assert_replots("mobahi-fig2", tmp_path, tmp_path / "replot", ["mobahi_fig2.png"])
     # Seed 0: four rounds t = 0..3 and the collapse at the fifth fit, as in the paper.
     assert res["rounds_before_collapse"] == 4
     assert res["collapsed_at_step"] == 5
@@ -49,8 +50,8 @@ def test_mobahi_fig2_rejects_bad_options(tmp_path):
 
 def test_sparsity_quick_run(tmp_path):
     res = run_quick("sparsity", tmp_path)
-    for png in ("sparsity_vs_epsilon.png", "sd_vs_early_stopping.png"):
-        assert (tmp_path / png).stat().st_size > 10_000
+    pngs = ("sparsity_vs_epsilon.png", "sd_vs_early_stopping.png")
+    assert_replots("sparsity", tmp_path, tmp_path / "replot", pngs)
     sweep = res["sweep"]
     # Proposition 4 on every tolerance; Theorem 6: S decreases in epsilon, below its limit.
     assert all(

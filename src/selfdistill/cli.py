@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -28,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with one subparser per available entry of :data:`COMMANDS`."""
+    """The argument parser with one subparser per entry of :data:`COMMANDS`."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -38,8 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_path, help_text) in COMMANDS.items():
-        if importlib.util.find_spec(module_path) is None:  # added by a later issue
-            continue
         module = importlib.import_module(module_path)
         sp = sub.add_parser(
             name,

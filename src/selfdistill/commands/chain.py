@@ -226,7 +226,7 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..chain_report import format_summary, summarise_chain, write_chain_outputs
+    from ..reports.chain import format_summary, summarise_chain, write_chain_outputs
 
     seeds = parse_int_list("--seeds", args.seeds)
     if min(seeds) < 0:

@@ -10,13 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..experiments import (
-    EXPERIMENTS,
-    add_common_arguments,
-    available,
-    run_experiment,
-    torch_available,
-)
+from ..experiments import EXPERIMENTS, add_experiment_arguments, run_experiment, torch_available
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    names = [n for n, e in EXPERIMENTS.items() if e.in_demo and available(e)]
+    names = [n for n, e in EXPERIMENTS.items() if e.in_demo]
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = sorted(set(wanted) - set(names))
@@ -60,10 +54,7 @@ def main(args: argparse.Namespace) -> int:
             continue
         print(f"== {name}: {experiment.summary}", flush=True)
         parser = argparse.ArgumentParser(prog=f"selfdistill reproduce {name}")
-        add_common_arguments(parser, name)
-        module = experiment.load()
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(parser)
+        add_experiment_arguments(parser, name)
         argv = ["--out", str(args.out / name)]
         if not args.full:
             argv.append("--quick")

@@ -129,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
         from ..nn.noisy_runner import RUN_KEYS, NoisyConfig, config_dict, run_noisy
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
-    from ..noisy_report import markdown_table, plot_curves, write_runs_csv
+    from ..reports.noisy import markdown_table, plot_curves, write_runs_csv
 
     config = NoisyConfig(**kwargs)
     out = Path(args.out)

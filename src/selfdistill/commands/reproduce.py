@@ -1,30 +1,40 @@
 """Reproduce a figure or table of the papers.
 
 Writes OUT/results.json (every plotted number) and PNG figures into OUT, printing a progress line
-per stage. `selfdistill reproduce NAME --help` lists the options of one experiment.
+per stage. `selfdistill reproduce NAME --help` lists the options of one experiment;
+`selfdistill reproduce NAME --replot OUT` redraws the figures of a finished run from
+OUT/results.json alone, without training (say after restyling a figure).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..experiments import EXPERIMENTS, add_common_arguments, available, run_experiment
+from ..experiments import EXPERIMENTS, add_experiment_arguments, replot_experiment, run_experiment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="experiment", metavar="NAME", required=True)
     for name, experiment in EXPERIMENTS.items():
-        if not available(experiment):
-            continue
         sp = sub.add_parser(name, help=experiment.summary, description=experiment.summary)
-        add_common_arguments(sp, name)
-        module = experiment.load()
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(sp)
+        add_experiment_arguments(sp, name)
+        sp.add_argument(
+            "--replot",
+            type=Path,
+            default=None,
+            metavar="OUT",
+            help="redraw the figures into OUT from OUT/results.json of an earlier run of this "
+            "experiment, without computing anything (the other options are ignored)",
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     name = args.experiment
+    if args.replot is not None:
+        replot_experiment(name, args.replot)
+        print(f"redrew the figures of {name} in {args.replot}")
+        return 0
     run_experiment(name, args)
     print(f"wrote {args.out / 'results.json'} and figures in {args.out}")
     return 0

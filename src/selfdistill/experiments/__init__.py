@@ -4,11 +4,16 @@ Each experiment lives in its own module of this package and exposes
 
 ``add_arguments(parser)`` (optional)
     Adds the experiment's own options. Must not import torch (``--help`` works without it).
-``run(args) -> dict``
+``compute(args) -> dict``
     Runs the experiment: ``args.out`` (a :class:`pathlib.Path`) is the output folder, ``args.quick``
     asks for the short variant used by ``selfdistill demo`` and the tests, ``args.progress`` says
-    whether to print progress. Writes its PNG figures into ``args.out`` and returns every plotted
-    number as a JSON-able dict, which :func:`run_experiment` writes to ``args.out/results.json``.
+    whether to print progress. Returns every plotted number, and every setting a figure needs, as
+    a JSON-able dict, which :func:`run_experiment` writes to ``args.out/results.json``. It may
+    write tables (CSV, Markdown) but never imports matplotlib.
+``plot(results, out) -> None``
+    Draws every figure of the experiment into the folder ``out`` from ``results`` alone: the dict
+    as read back from ``results.json``, so ``selfdistill reproduce NAME --replot OUT`` redraws
+    the figures of a finished run without training (:func:`replot_experiment`).
 
 The registry stores module paths, not modules, so listing experiments imports nothing heavy.
 """
@@ -23,9 +28,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .._io import write_json
+from .._io import read_json, write_json
 
-__all__ = ["EXPERIMENTS", "Experiment", "add_common_arguments", "run_experiment", "torch_available"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "add_common_arguments",
+    "add_experiment_arguments",
+    "replot_experiment",
+    "run_experiment",
+    "torch_available",
+]
 
 
 @dataclass(frozen=True)
@@ -123,11 +136,6 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def available(experiment: Experiment) -> bool:
-    """Whether the experiment's module exists (later issues add some of them)."""
-    return importlib.util.find_spec(experiment.module) is not None
-
-
 def add_common_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Options every experiment takes."""
     parser.add_argument(
@@ -149,17 +157,53 @@ def add_common_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
 
 
-def run_experiment(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run a registered experiment and write ``args.out/results.json`` atomically."""
+def add_experiment_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The common options and the experiment's own (:func:`add_common_arguments` and the
+    module's ``add_arguments``, when it has one)."""
+    add_common_arguments(parser, name)
+    module = EXPERIMENTS[name].load()
+    if hasattr(module, "add_arguments"):
+        module.add_arguments(parser)
+
+
+def run_experiment(
+    name: str, args: argparse.Namespace, *, plot: bool = True
+) -> dict[str, Any]:
+    """Run a registered experiment: ``compute``, write ``args.out/results.json`` atomically, then
+    (unless ``plot`` is false, as in tests that check the numbers only) ``plot`` from the file."""
     experiment = EXPERIMENTS[name]
     if experiment.needs_torch and not torch_available():
         raise RuntimeError(f"experiment {name!r} needs PyTorch: pip install 'selfdistill[torch]'")
     module = experiment.load()
     args.out = Path(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = module.run(args)
+    results = module.compute(args)
     config = {k: v for k, v in vars(args).items() if not callable(v) and not k.startswith("_")}
-    write_json(
+    path = write_json(
         args.out / "results.json", {"experiment": name, "config": config, "results": results}
     )
+    if plot:
+        module.plot(read_json(path)["results"], args.out)
     return results
+
+
+def replot_experiment(name: str, out: str | Path) -> dict[str, Any]:
+    """Redraw the figures of experiment ``name`` into ``out`` from ``out/results.json`` alone
+    (no training); returns the results read. Raises ``FileNotFoundError`` when the file is
+    missing and ``ValueError`` when it is not the results of ``name``."""
+    out = Path(out)
+    path = out / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--replot: no results.json in {out} (run the experiment first)")
+    try:
+        saved = read_json(path)
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"--replot: {path} is not valid JSON ({exc})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("results"), dict):
+        raise ValueError(f"--replot: {path} has no 'results' object: not a results.json")
+    if saved.get("experiment") != name:
+        raise ValueError(
+            f"--replot: {path} holds the results of {saved.get('experiment')!r}, not {name!r}"
+        )
+    EXPERIMENTS[name].load().plot(saved["results"], out)
+    return saved["results"]

@@ -17,6 +17,7 @@ the same computation (it is what ``selfdistill demo`` shows).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from ..kernel_ridge import SelfDistilledKernelRidge
 from ..progress import Stages
 from ..toy_data import BorupToy, load_borup_toy
 
-__all__ = ["CASES", "add_arguments", "fit_cases", "format_table", "run"]
+__all__ = ["CASES", "add_arguments", "compute", "fit_cases", "format_table", "plot", "ratios"]
 
 #: (key, label, alpha) of the three cases of Borup figure 2 plus the clipped optimum.
 CASES: tuple[tuple[str, str, float | str], ...] = (
@@ -80,9 +81,9 @@ def format_table(mse: dict[str, list[float]], limit: dict[str, float | None], al
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     steps = check_int("--steps", getattr(args, "steps", 6), low=1, high=1000)
-    stages = Stages(2, name="borup-fig2", enabled=args.progress)
+    stages = Stages(1, name="borup-fig2", enabled=args.progress)
     data = load_borup_toy()
     grid = data.grid[:, None]
     truth = data.truth
@@ -109,8 +110,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ref = data.reference_mse_alpha0
     k = min(len(ref), steps)
     deviation = float(np.max(np.abs(np.round(mse["alpha_0"][:k], 5) - ref[:k])))
-    with stages("figures"):
-        _figures(args.out, data, fitted, curves, limit, steps)
     eig = fitted["alpha_0"].eigvals_
     return {
         "x": data.x,
@@ -118,6 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "gamma": data.gamma,
         "lam": data.lam,
         "grid": data.grid,
+        "truth": truth,
         "steps": steps,
         "predictions": curves,
         "limit": limit,
@@ -134,39 +134,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _figures(out, data, fitted, curves, limit, steps) -> None:
-    from ..plotting import plt, save_figure
+def plot(results: dict[str, Any], out: Path) -> None:
+    """Figures 2, 3 and 4 from the results of :func:`compute`."""
+    from ..reports.plotting import plt, save_figure
 
     shown = CASES[:3]
+    steps = results["steps"]
+    grid = results["grid"]
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, steps))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
     for ax, (key, label, _) in zip(axes, shown, strict=True):
         for t in range(steps):
-            ax.plot(data.grid, curves[key][t], color=colors[t], lw=1.6, label=f"$f_{{{t + 1}}}$")
-        if limit[key] is not None:
-            ax.plot(data.grid, limit[key], "k--", lw=1.4, label=r"$f_\infty$")
-        ax.plot(data.grid, data.truth, color="0.6", ls=":", lw=1.2, label=r"$\sin(2\pi x)$")
-        ax.plot(data.x, data.y, "x", color="crimson", ms=7, mew=2, label="training data")
+            curve = results["predictions"][key][t]
+            ax.plot(grid, curve, color=colors[t], lw=1.6, label=f"$f_{{{t + 1}}}$")
+        if results["limit"][key] is not None:
+            ax.plot(grid, results["limit"][key], "k--", lw=1.4, label=r"$f_\infty$")
+        ax.plot(grid, results["truth"], color="0.6", ls=":", lw=1.2, label=r"$\sin(2\pi x)$")
+        ax.plot(
+            results["x"], results["y"], "x", color="crimson", ms=7, mew=2, label="training data"
+        )
         ax.set_title(label)
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("f(x)")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-    fig.suptitle("Borup & Andersen fig. 2: self-distillation steps, RBF exp(−80(x−x′)²), λ = 0.2")
-    save_figure(fig, out / "fig2_steps.png")
+    title = "Borup & Andersen fig. 2: self-distillation steps, RBF exp(−80(x−x′)²), λ = 0.2"
+    save_figure(fig, out / "fig2_steps.png", title=title)
 
     # Figures 3 and 4: one curve per step against the index k, eigenvalues ascending as in the
-    # paper (ratios() orders them so itself).
-    for per_step, ylabel, title, name, sharey in (
+    # paper (ratios() orders them so itself; the NaN of a 0/0 ratio is null in the JSON).
+    for values_of, ylabel, title, name, sharey in (
         (
-            lambda B: B[:, ::-1],
+            lambda key: np.asarray(results["B"][key], dtype=float)[:, ::-1],
             r"$[B^{(\tau)}]_{k,k}$",
             "Borup & Andersen fig. 3: diagonal of B^(τ)",
             "fig3_B_diagonal.png",
             True,
         ),
         (
-            ratios,
+            lambda key: np.asarray(results["ratios"][key], dtype=float),
             r"$R_k^{(\tau)} = [B^{(\tau)}]_{k+1,k+1} / [B^{(\tau)}]_{k,k}$",
             "Borup & Andersen fig. 4: ratios of consecutive diagonal entries of B^(τ)",
             "fig4_ratios.png",
@@ -175,7 +181,7 @@ def _figures(out, data, fitted, curves, limit, steps) -> None:
     ):
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=sharey)
         for ax, (key, label, _) in zip(axes, shown, strict=True):
-            values = per_step(fitted[key].B_)
+            values = values_of(key)
             k = np.arange(1, values.shape[1] + 1)
             for t in range(steps):
                 ax.plot(k, values[t], "o-", color=colors[t], ms=4, label=f"τ = {t + 1}")
@@ -184,5 +190,4 @@ def _figures(out, data, fitted, curves, limit, steps) -> None:
             ax.grid(alpha=0.3)
         axes[0].set_ylabel(ylabel)
         axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-        fig.suptitle(title)
-        save_figure(fig, out / name)
+        save_figure(fig, out / name, title=title)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,9 @@ from .._validation import check_int, check_real
 from ..exceptions import CollapseWarning, ToleranceWarning
 from ..kernel_ridge import SelfDistilledKernelRidge
 from ..kernels import spline_kernel
-from ..plotting import plt, save_figure
 from ..progress import Stages
 
-__all__ = ["add_arguments", "run", "spline_samples"]
+__all__ = ["add_arguments", "compute", "plot", "spline_samples"]
 
 #: Number of rounds tried; the example collapses long before.
 MAX_STEPS = 50
@@ -62,11 +62,11 @@ def spline_samples(seed: int, sigma: float, n: int = 11) -> tuple[np.ndarray, np
     return x, np.sin(2 * np.pi * x) + sigma * rng.standard_normal(n)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     seed = check_int("--seed", getattr(args, "seed", 0), low=0)
     epsilon = check_real("--epsilon", getattr(args, "epsilon", 0.04), low=0.0, low_inclusive=False)
     sigma = check_real("--sigma", getattr(args, "sigma", 0.5), low=0.0)
-    stages = Stages(4, name="mobahi-fig2", enabled=args.progress)
+    stages = Stages(3, name="mobahi-fig2", enabled=args.progress)
     resolution = 101 if args.quick else 401
 
     with stages("data and Green's function"):
@@ -107,22 +107,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         test_mse = np.mean((preds - truth) ** 2, axis=1) if rounds else np.array([])
 
-    with stages("figure"):
-        fig = _figure(
-            grid,
-            truth,
-            green,
-            x_dagger,
-            x,
-            y,
-            unregularised,
-            preds,
-            est.B_[:rounds],
-            epsilon,
-            eigvals == 0.0,
-        )
-        save_figure(fig, args.out / "mobahi_fig2.png")
-
     return {
         "seed": seed,
         "sigma": sigma,
@@ -151,18 +135,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _figure(grid, truth, green, x_dagger, x, y, unregularised, preds, B, epsilon, null):
+def plot(results: dict[str, Any], out: Path) -> None:
+    """Figure ``mobahi_fig2.png`` (panels a-d) from the results of :func:`compute`."""
+    from ..reports.plotting import plt, save_figure
+
+    grid, truth, x, y = (results[k] for k in ("grid", "truth", "x_train", "y_train"))
+    preds, epsilon = results["round_predictions"], results["epsilon"]
+    B = np.asarray(results["B"], dtype=float)
+    null = np.asarray(results["eigvals_G"]) == 0.0
     colors = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     ax = axes[0, 0]
-    for row, xd in zip(green, x_dagger, strict=True):
+    for row, xd in zip(results["green"], results["green_x_dagger"], strict=True):
         ax.plot(grid, row, label=f"x' = {xd:g}")
     ax.set(title="(a) Green's function g(x, x') of R(f) = ∫ f''²", xlabel="x", ylabel="g(x, x')")
     ax.legend()
 
     ax = axes[0, 1]
     ax.plot(grid, truth, color="tab:orange", label="sin(2πx)")
-    ax.plot(grid, unregularised, color="tab:blue", label="unregularised fit (c → 0+)")
+    ax.plot(grid, results["unregularised_fit"], color="tab:blue", label="unregularised fit (c → 0+)")
     ax.scatter(x, y, color="tab:blue", zorder=3, label="noisy samples")
     ax.set(title="(b) Training data and the fit without regularisation", xlabel="x", ylabel="y")
     ax.legend(fontsize=8)
@@ -201,4 +192,4 @@ def _figure(grid, truth, green, x_dagger, x, y, unregularised, preds, B, epsilon
         fontsize=12,
     )
     fig.tight_layout()
-    return fig
+    save_figure(fig, out / "mobahi_fig2.png")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,10 @@ from .. import theory
 from .._validation import check_real
 from ..exceptions import CollapseWarning
 from ..kernel_ridge import SelfDistilledKernelRidge
-from ..plotting import plt, save_figure
 from ..progress import Stages, progress_bar
 from ..toy_data import load_borup_toy
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "compute", "plot"]
 
 #: Most rounds tried per tolerance (the smallest tolerance of the sweep needs about 100).
 MAX_STEPS = 2000
@@ -75,7 +75,7 @@ def _neighbour_sparsity(B: np.ndarray) -> float:
     return float(np.min(B[:-1] / B[1:]))
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     fraction = check_real(
         "--epsilon-fraction",
         getattr(args, "epsilon_fraction", 0.01),
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         low_inclusive=False,
         high_inclusive=False,
     )
-    stages = Stages(4, name="sparsity", enabled=args.progress)
+    stages = Stages(3, name="sparsity", enabled=args.progress)
 
     with stages("Borup toy data and the spectrum of its RBF Gram matrix"):
         toy = load_borup_toy()
@@ -145,17 +145,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         effective_es = path.B.sum(axis=1) / path.B.max(axis=1)
         effective_floor = float(np.sum(d / d[0]))
 
-    with stages("figures"):
-        save_figure(
-            _sweep_figure(epsilons, sweep, limit, kappa), args.out / "sparsity_vs_epsilon.png"
-        )
-        save_figure(
-            _comparison_figure(
-                d, B_sd, path.B, eps_es, train_sd, effective_sd, effective_es, effective_floor
-            ),
-            args.out / "sd_vs_early_stopping.png",
-        )
-
     return {
         "problem": "Borup toy data, RBF kernel exp(-gamma (x - x')^2)",
         "gamma": gamma,
@@ -184,7 +173,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``sparsity_vs_epsilon.png`` and ``sd_vs_early_stopping.png`` from :func:`compute`."""
+    from ..reports.plotting import save_figure
+
+    sweep, cmp = results["sweep"], results["comparison"]
+    d = np.asarray(results["eigvals_K"], dtype=float)
+    save_figure(
+        _sweep_figure(sweep["epsilon"], sweep, sweep["sparsity_index_limit"], results["kappa"]),
+        out / "sparsity_vs_epsilon.png",
+    )
+    B_sd = np.asarray(cmp["self_distillation_B"], dtype=float)
+    B_es = np.asarray(cmp["early_stopping_B"], dtype=float)
+    fig = _comparison_figure(
+        d,
+        B_sd,
+        B_es,
+        cmp["early_stopping_epsilon"],
+        cmp["self_distillation_train_mse"],
+        cmp["self_distillation_effective_bases"],
+        cmp["early_stopping_effective_bases"],
+        cmp["pattern_of_D_effective_bases"],
+    )
+    save_figure(fig, out / "sd_vs_early_stopping.png")
+
+
 def _sweep_figure(epsilons, sweep, limit, kappa):
+    from ..reports.plotting import plt
+
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     ax1.plot(epsilons, sweep["t_lower"], "-", label="guaranteed t̲ (Prop. 4, eq. 18)")
     ax1.plot(epsilons, sweep["t_lower_small_epsilon"], "--", label="ε → 0 form ||y|| / (κ √(nε))")
@@ -223,6 +239,8 @@ def _sweep_figure(epsilons, sweep, limit, kappa):
 
 
 def _comparison_figure(d, B_sd, B_es, eps_es, train_sd, effective_sd, effective_es, floor):
+    from ..reports.plotting import plt
+
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     k = np.arange(d.size)
     blues = plt.get_cmap("Blues")(np.linspace(0.35, 1.0, max(len(B_sd), 1)))

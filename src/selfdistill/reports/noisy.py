@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._io import write_csv
-from ._stats import sample_std
+from .._io import write_csv
+from .._stats import sample_std
 
 __all__ = ["CSV_FIELDS", "markdown_table", "plot_curves", "summarise", "write_runs_csv"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._io import write_csv, write_json
-from ._stats import sample_std
+from .._io import write_csv, write_json
+from .._stats import sample_std
 
 __all__ = [
     "ACCURACIES",
