@@ -9,14 +9,14 @@ from dataclasses import replace
 
 import pytest
 
-from tests.helpers import run_without_torch
+from tests.helpers import assert_replots, run_without_torch
 
 torch = pytest.importorskip("torch")
 
-from selfdistill.chain_report import format_summary, summarise_chain  # noqa: E402
 from selfdistill.cli import main  # noqa: E402
 from selfdistill.commands.chain import parse_alpha  # noqa: E402
-from selfdistill.experiments import EXPERIMENTS, add_common_arguments, run_experiment  # noqa: E402
+from selfdistill.experiments import add_experiment_arguments, run_experiment  # noqa: E402
+from selfdistill.reports.chain import format_summary, summarise_chain  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -119,9 +119,7 @@ def test_summary_mean_and_std():
 
 def _experiment_args(name, out, argv):
     parser = argparse.ArgumentParser()
-    add_common_arguments(parser, name)
-    module = EXPERIMENTS[name].load()
-    module.add_arguments(parser)
+    add_experiment_arguments(parser, name)
     return parser.parse_args(["--out", str(out), "--quick", "--no-progress", *argv])
 
 
@@ -156,11 +154,11 @@ TINY = {
 def test_quick_experiment_end_to_end(tmp_path, name):
     argv, pngs = TINY[name]
     args = _experiment_args(name, tmp_path / name, argv)
-    run_experiment(name, args)
+    run_experiment(name, args, plot=False)
     saved = json.loads((tmp_path / name / "results.json").read_text())
     assert saved["experiment"] == name and saved["results"]
-    for png in pngs:
-        assert (tmp_path / name / png).read_bytes()[:8] == PNG
+    assert not any(p.suffix == ".png" for p in (tmp_path / name).iterdir())  # numbers only
+    assert_replots(name, tmp_path / name, tmp_path / "replot", pngs)  # PNGs from results.json
     assert not (tmp_path / name / "state").exists() or not any(
         (tmp_path / name / "state").iterdir()
     )

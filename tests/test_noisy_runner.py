@@ -26,7 +26,7 @@ from selfdistill.nn.noisy_runner import (  # noqa: E402
     label_recovery,
     run_noisy,
 )
-from selfdistill.noisy_report import markdown_table, summarise  # noqa: E402
+from selfdistill.reports.noisy import markdown_table, summarise  # noqa: E402
 
 TINY = {"data": "digits", "n_train": 300, "epochs": 3, "width": 64, "lr": 0.05}
 

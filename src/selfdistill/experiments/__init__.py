@@ -166,9 +166,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, name: str) -> None
         module.add_arguments(parser)
 
 
-def run_experiment(
-    name: str, args: argparse.Namespace, *, plot: bool = True
-) -> dict[str, Any]:
+def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) -> dict[str, Any]:
     """Run a registered experiment: ``compute``, write ``args.out/results.json`` atomically, then
     (unless ``plot`` is false, as in tests that check the numbers only) ``plot`` from the file."""
     experiment = EXPERIMENTS[name]

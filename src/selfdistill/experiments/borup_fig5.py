@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_device_option(parser)
 
 
+def _chain_name(alpha: float) -> str:
+    """The key of the chain with the fixed ``alpha`` in the results."""
+    return f"alpha={alpha:g}"
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         **opt.mlp_chain_settings(args, GENERATIONS, SEEDS),
@@ -49,13 +55,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from ..chain_report import summarise_chain
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.chain import ChainConfig, run_alpha_chains
     from ..nn.data import load_dataset
     from ..nn.train import TrainConfig
-    from ..plotting import plt, save_figure
     from ..progress import Stages
+    from ..reports.chain import summarise_chain
 
     s = _settings(args)
     tau = s["generations"]
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config = ChainConfig(
         generations=tau, alpha=0.0, loss="mse", model="mlp", width=s["width"], train=train
     )
-    names = {a: f"alpha={a:g}" for a in GRID}
+    names = {a: _chain_name(a) for a in GRID}
     schedules: dict[str, Any] = {names[a]: (a,) * (tau - 1) for a in GRID}
     schedules["estimate"] = "estimate"
     state = state_dir(args.out, "chains", s)
@@ -107,20 +112,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.progress:
         print(f"borup-fig5: {observed}")
 
+    return {
+        "settings": s,
+        "train_size": len(data.y_train),
+        "chains": per_chain,
+        "summaries": summaries,
+        "alpha_hat": alpha_hat,
+        "observed": observed,
+    }
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``alpha.png``: accuracies per fixed α and for α̂, and α̂ per generation."""
+    from ..reports.plotting import band, plt, save_figure
+
+    s, summaries = results["settings"], results["summaries"]
+    tau, grid = s["generations"], s["grid"]
+    est = summaries["estimate"]
+    best = results["observed"]["best_fixed_alpha_by_val"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     cmap = plt.get_cmap("viridis")
     gens = np.arange(1, tau + 1)
-    for k, a in enumerate(GRID):
-        sm = summaries[names[a]]
-        color = cmap(k / (len(GRID) - 1))
+    for k, a in enumerate(grid):
+        sm = summaries[_chain_name(a)]
+        color = cmap(k / (len(grid) - 1))
         for ax, key in ((axes[0], "train_acc"), (axes[1], "test_acc")):
-            ax.plot(
-                gens, 100 * np.asarray(sm[f"{key}_mean"]), color=color, lw=1.2, label=f"α = {a:g}"
-            )
+            mean = 100 * np.asarray(sm[f"{key}_mean"])
+            ax.plot(gens, mean, color=color, lw=1.2, label=f"α = {a:g}")
     for ax, key in ((axes[0], "train_acc"), (axes[1], "test_acc")):
-        mean, std = 100 * np.asarray(est[f"{key}_mean"]), 100 * np.asarray(est[f"{key}_std"])
-        ax.plot(gens, mean, color="red", lw=2.4, ls="--", marker="o", label="α̂ (estimated)")
-        ax.fill_between(gens, mean - std, mean + std, color="red", alpha=0.15)
+        band(
+            ax, gens, est[f"{key}_mean"], est[f"{key}_std"], scale=100,
+            color="red", lw=2.4, ls="--", marker="o", label="α̂ (estimated)",
+        )  # fmt: skip
         ax.set_xlabel("generation (1 = trained on labels)")
         ax.set_ylabel("accuracy (%)")
         ax.set_xticks(gens)
@@ -128,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     axes[0].set_title("train accuracy on the original labels")
     axes[1].set_title("test accuracy")
     axes[1].legend(fontsize=7, ncol=2, loc="best")
-    hat = np.asarray(alpha_hat)
+    hat = np.asarray(results["alpha_hat"], dtype=float)
     axes[2].errorbar(
         gens[1:],
         hat.mean(1),
@@ -150,9 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     axes[2].set_title("estimated α̂ per generation (before clipping)")
     axes[2].legend(fontsize=8)
     axes[2].grid(alpha=0.3)
-    fig.suptitle(
-        f"Fixed α against estimated α̂ ({s['data']}, {len(data.y_train)} train, MLP, ℓ2 loss; "
+    title = (
+        f"Fixed α against estimated α̂ ({s['data']}, {results['train_size']} train, MLP, ℓ2 loss; "
         f"mean over {len(s['seeds'])} seed(s)) — cf. Borup & Andersen fig. 5"
     )
-    save_figure(fig, args.out / "alpha.png")
-    return {"settings": s, "chains": per_chain, "summaries": summaries, "observed": observed}
+    save_figure(fig, out / "alpha.png", title=title)

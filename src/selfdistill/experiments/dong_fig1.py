@@ -11,6 +11,7 @@ as the baseline.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,14 +64,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from matplotlib.ticker import NullFormatter
-
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.data import load_dataset
     from ..nn.models import build_model
     from ..nn.teacher import distill_student, train_teacher_with_snapshots
     from ..nn.train import TrainConfig
-    from ..plotting import plt, save_figure
     from ..progress import Stages
 
     s = _settings(args)
@@ -165,6 +163,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.progress:
         print(f"dong-fig1: {observed}")
 
+    return {
+        "settings": s,
+        "train_size": len(data.y_train),
+        "runs": per_seed,
+        "summary": summary,
+        "observed": observed,
+    }
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``teacher_epochs.png``: student and teacher accuracy against the teacher's epochs."""
+    from matplotlib.ticker import NullFormatter
+
+    from ..reports.plotting import band, plt, save_figure
+
+    s, summary = results["settings"], results["summary"]
+    epochs = summary["teacher_epochs"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     x = np.asarray(epochs)
     for ax, key, title in (
@@ -172,16 +187,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (axes[1], "train_acc", "train accuracy (labels)"),
     ):
         for who, color, marker in (("student", "tab:red", "o"), ("teacher", "tab:blue", "s")):
-            m = 100 * np.asarray(summary[f"{who}_{key}_mean"])
-            sd = 100 * np.asarray(summary[f"{who}_{key}_std"])
             width = s["student_width"] if who == "student" else s["teacher_width"]
             label = (
                 f"student (MLP width {width}) distilled from the teacher at that epoch"
                 if who == "student"
                 else f"teacher (MLP width {width})"
             )
-            ax.plot(x, m, color=color, marker=marker, label=label)
-            ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.15)
+            mean, std = summary[f"{who}_{key}_mean"], summary[f"{who}_{key}_std"]
+            band(ax, x, mean, std, scale=100, color=color, marker=marker, label=label)
         if key == "test_acc":
             ax.axhline(
                 100 * summary["baseline_test_acc_mean"],
@@ -201,10 +214,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.subplots_adjust(bottom=0.22)
-    fig.suptitle(
-        f"Teacher early stopping ({s['data']}, {len(data.y_train)} train, "
+    title = (
+        f"Teacher early stopping ({s['data']}, {results['train_size']} train, "
         f"T = {s['temperature']:g}, mean ± std over {len(s['seeds'])} seed(s)) "
         "— cf. Dong et al. fig. 1"
     )
-    save_figure(fig, args.out / "teacher_epochs.png")
-    return {"settings": s, "runs": per_seed, "summary": summary, "observed": observed}
+    save_figure(fig, out / "teacher_epochs.png", title=title)

@@ -13,6 +13,7 @@ import argparse
 import itertools
 import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..catalog import GENERATED_DATASETS as DATASETS
@@ -21,6 +22,7 @@ from ._state import state_dir
 
 GENERATIONS = opt.QuickDefault(full=10, quick=5)
 SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0, 1))
+LOSSES = ("mse", "ce")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,14 +77,13 @@ def observe(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from .._io import write_csv
-    from ..chain_report import chain_rows, format_summary, plot_chain_accuracy, summarise_chain
     from ..nn.chain import ChainConfig, run_chains
     from ..nn.data import load_dataset
     from ..nn.train import TrainConfig
-    from ..plotting import plt, save_figure
     from ..progress import Stages
+    from ..reports.chain import chain_rows, format_summary, summarise_chain
 
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
@@ -95,9 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress=False,
     )
     stages = Stages(2, name="mobahi-fig3", enabled=args.progress)
-    results: dict[str, Any] = {"settings": s, "losses": {}}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
-    for row, loss in enumerate(("mse", "ce")):
+    results: dict[str, Any] = {"settings": s, "train_size": len(data.y_train), "losses": {}}
+    for loss in LOSSES:
         config = ChainConfig(
             generations=s["generations"],
             alpha=0.0,
@@ -115,6 +115,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["losses"][loss] = {"runs": runs, "summary": summary, "observed": observe(summary)}
         if args.progress:
             print(f"loss {loss}:\n{format_summary(summary)}")
+    return results
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``accuracy.png``: test and train accuracy over the generations, one row per loss."""
+    from ..reports.chain import plot_chain_accuracy
+    from ..reports.plotting import plt, save_figure
+
+    s = results["settings"]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    for row, loss in enumerate(LOSSES):
+        summary = results["losses"][loss]["summary"]
         name = "ℓ2 (softmax MSE)" if loss == "mse" else "cross-entropy"
         plot_chain_accuracy(axes[row, 0], summary, keys=("test_acc",))
         axes[row, 0].set_title(f"{name}: test accuracy")
@@ -122,9 +134,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         axes[row, 1].set_title(f"{name}: train accuracy on the original labels")
         for ax in axes[row]:
             ax.legend(loc="best", fontsize=8)
-    fig.suptitle(
-        f"Self-distillation chains, α = 0 ({s['data']}, {len(data.y_train)} train, MLP width "
+    title = (
+        f"Self-distillation chains, α = 0 ({s['data']}, {results['train_size']} train, MLP width "
         f"{s['width']}; mean ± std over {len(s['seeds'])} seeds) — cf. Mobahi et al. fig. 3"
     )
-    save_figure(fig, args.out / "accuracy.png")
-    return results
+    save_figure(fig, out / "accuracy.png", title=title)

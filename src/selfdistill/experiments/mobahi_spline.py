@@ -153,7 +153,9 @@ def plot(results: dict[str, Any], out: Path) -> None:
 
     ax = axes[0, 1]
     ax.plot(grid, truth, color="tab:orange", label="sin(2πx)")
-    ax.plot(grid, results["unregularised_fit"], color="tab:blue", label="unregularised fit (c → 0+)")
+    ax.plot(
+        grid, results["unregularised_fit"], color="tab:blue", label="unregularised fit (c → 0+)"
+    )
     ax.scatter(x, y, color="tab:blue", zorder=3, label="noisy samples")
     ax.set(title="(b) Training data and the fit without regularisation", xlabel="x", ylabel="y")
     ax.legend(fontsize=8)
