@@ -9,11 +9,13 @@ import json
 import numpy as np
 import pytest
 
-from .helpers import run_without_torch
+from .helpers import assert_replots, run_without_torch
 
 torch = pytest.importorskip("torch")
 
+from selfdistill.cli import build_parser  # noqa: E402
 from selfdistill.cli import main as cli_main  # noqa: E402
+from selfdistill.experiments import run_experiment  # noqa: E402
 from selfdistill.experiments.dong_theorem1 import (  # noqa: E402
     clusterable_data,
     train_two_layer,
@@ -158,6 +160,7 @@ def test_dong_table1_quick_end_to_end(tmp_path):
     assert "noise 0.4" in table and "| early-stop |" in table
     assert (out / "fig4_curves.png").stat().st_size > 10_000
     assert not (out / "partial_runs.json").exists()
+    assert_replots("dong-table1", out, tmp_path / "replot", ["fig4_curves.png"])
     by_noise = {s["noise"] for s in results["summary_label_recovery"] if s["n"] > 0}
     assert by_noise == {0.4}  # nothing is corrupted at noise 0
 
@@ -195,11 +198,11 @@ def test_dong_theorem1_quick_end_to_end(tmp_path):
     out = tmp_path / "th1"
     argv = ["reproduce", "dong-theorem1", "--quick", "--out", str(out), "--no-progress"]
     argv += ["--steps", "100", "--width", "32", "--per-cluster", "8", "--clusters", "4"]
-    assert cli_main(argv) == 0
+    run_experiment("dong-theorem1", build_parser().parse_args(argv), plot=False)  # numbers only
     results = json.loads((out / "results.json").read_text())["results"]
     assert results["steps"] == 100 and len(results["y_clean"]) == 32
-    for name in ("theorem1_distances.png", "theorem1_outputs.png"):
-        assert (out / name).stat().st_size > 10_000
+    pngs = ("theorem1_distances.png", "theorem1_outputs.png")
+    assert_replots("dong-theorem1", out, tmp_path / "replot", pngs)
 
 
 # The flat keys of results.json's config, written out (they are a contract).

@@ -10,12 +10,16 @@ import pytest
 
 pytest.importorskip("torch")
 
-from selfdistill.cli import main
+from selfdistill.cli import build_parser, main
+from selfdistill.experiments import run_experiment
+
+from .helpers import assert_replots
 
 
 def _run(name: str, out: Path, *options: str) -> dict:
-    code = main(["reproduce", name, "--quick", "--no-progress", "--out", str(out), *options])
-    assert code == 0
+    """The quick variant parsed as the CLI parses it, computed without drawing."""
+    argv = ["reproduce", name, "--quick", "--no-progress", "--out", str(out), *options]
+    run_experiment(name, build_parser().parse_args(argv), plot=False)
     data = json.loads((out / "results.json").read_text())
     assert data["experiment"] == name
     return data["results"]
@@ -27,7 +31,7 @@ def test_dong_fig2_tiny(tmp_path: Path) -> None:
         tmp_path,
         *("--seeds", "0", "--epochs", "2", "--width", "32", "--probe", "48", "--noise", "0,0.5"),
     )
-    assert (tmp_path / "dong_fig2.png").stat().st_size > 10_000
+    assert_replots("dong-fig2", tmp_path, tmp_path / "replot", ["dong_fig2.png"])
     assert results["noise"] == [0.0, 0.5]
     for kind in ("raw", "centred"):
         for state in ("init", "trained"):
@@ -46,7 +50,7 @@ def test_dong_fig5_tiny(tmp_path: Path) -> None:
         tmp_path,
         *("--seeds", "0", "--iterations", "12", "--every", "5", "--width", "16", "--probe", "24"),
     )
-    assert (tmp_path / "dong_fig5.png").stat().st_size > 10_000
+    assert_replots("dong-fig5", tmp_path, tmp_path / "replot", ["dong_fig5.png"])
     summary = results["summary"]
     assert summary["steps"] == [0, 5, 10]
     gain = np.array(summary["information_gain"]["mean"])
@@ -64,7 +68,7 @@ def test_ntk_kernel_tiny(tmp_path: Path) -> None:
         *("--seeds", "0", "--n-train", "80", "--generations", "2", "--alphas", "0,1"),
         *("--epochs", "1", "--width", "16"),
     )
-    assert (tmp_path / "ntk_kernel.png").stat().st_size > 10_000
+    assert_replots("ntk-kernel", tmp_path, tmp_path / "replot", ["ntk_kernel.png"])
     kernel = results["kernel"]
     # step 1 is plain kernel ridge regression whatever alpha; alpha = 1 repeats it at step 2
     assert kernel["0.0"]["test_acc"][0] == kernel["1.0"]["test_acc"][0]
@@ -80,6 +84,8 @@ def test_ntk_kernel_tiny(tmp_path: Path) -> None:
         *("--width", "16", "--no-network"),
     )
     assert "network" not in no_net and no_net["kernel"]["0.0"]["test_acc"]
+    out = tmp_path / "kernel-only"
+    assert_replots("ntk-kernel", out, tmp_path / "replot-kernel-only", ["ntk_kernel.png"])
 
 
 @pytest.mark.parametrize(

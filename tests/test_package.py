@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +23,9 @@ from selfdistill._validation import (
     parse_int_list,
 )
 from selfdistill.cli import COMMANDS, build_parser, main
-from selfdistill.experiments import EXPERIMENTS, available
+from selfdistill.experiments import EXPERIMENTS, add_experiment_arguments, run_experiment
 
-from .helpers import run_without_torch
+from .helpers import BLOCK_TORCH, run_without_torch
 
 
 def test_import_without_torch() -> None:
@@ -37,10 +40,8 @@ def test_import_without_torch() -> None:
 
 def test_every_registered_module_imports_without_torch() -> None:
     modules = [m for m, _ in COMMANDS.values()]
-    modules += [e.module for e in EXPERIMENTS.values() if available(e)]
-    code = "import importlib, importlib.util\n" + "".join(
-        f"if importlib.util.find_spec({m!r}): importlib.import_module({m!r})\n" for m in modules
-    )
+    modules += [e.module for e in EXPERIMENTS.values()]
+    code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     proc = run_without_torch(code)
     assert proc.returncode == 0, proc.stderr
 
@@ -54,13 +55,60 @@ def test_help_of_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
             main([name, "--help"])
         assert exc.value.code == 0
         assert "usage" in capsys.readouterr().out
-    for name, experiment in EXPERIMENTS.items():
-        if not available(experiment):
-            continue
+    for name in EXPERIMENTS:
         with pytest.raises(SystemExit) as exc:
             main(["reproduce", name, "--help"])
         assert exc.value.code == 0
-        assert "--out" in capsys.readouterr().out
+        help_text = capsys.readouterr().out
+        assert "--out" in help_text and "--replot OUT" in help_text
+
+
+def test_every_experiment_has_compute_and_plot() -> None:
+    """The experiment module contract: compute(args) -> dict and plot(results, out)."""
+    for name, experiment in EXPERIMENTS.items():
+        module = experiment.load()
+        assert callable(module.compute) and callable(module.plot), name
+        assert not hasattr(module, "run"), name
+
+
+def test_compute_runs_without_matplotlib(tmp_path: Path) -> None:
+    """compute never draws: a kernel reproduction computes with matplotlib blocked."""
+    block = BLOCK_TORCH.replace(
+        'name == "torch" or name.startswith("torch.")', 'name.startswith("matplotlib")'
+    )
+    code = block + (
+        "import argparse\n"
+        "from selfdistill.experiments import add_experiment_arguments, run_experiment\n"
+        "parser = argparse.ArgumentParser()\n"
+        "add_experiment_arguments(parser, 'borup-fig2')\n"
+        f"args = parser.parse_args(['--out', {str(tmp_path)!r}, '--quick', '--no-progress'])\n"
+        "run_experiment('borup-fig2', args, plot=False)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_replot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def replot(name: str) -> str:
+        assert main(["reproduce", name, "--replot", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("selfdistill reproduce: error: --replot")
+        return err
+
+    assert "no results.json in" in replot("borup-fig2")
+    (tmp_path / "results.json").write_text("{not json")
+    assert "is not valid JSON" in replot("borup-fig2")
+    _io.write_json(tmp_path / "results.json", [1, 2])
+    assert "not a results.json" in replot("borup-fig2")
+    parser = argparse.ArgumentParser()
+    add_experiment_arguments(parser, "borup-fig2")
+    run_experiment(
+        "borup-fig2", parser.parse_args(["--out", str(tmp_path), "--no-progress"]), plot=False
+    )
+    capsys.readouterr()
+    assert "holds the results of 'borup-fig2', not 'sparsity'" in replot("sparsity")
+    assert not any(p.suffix == ".png" for p in tmp_path.iterdir())
 
 
 def test_version() -> None:

@@ -24,6 +24,7 @@ of a random vector (dashed) and that of the probe labels randomly permuted (dott
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from ..nn.data import load_dataset
@@ -85,7 +86,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.train import TrainConfig, accuracy, fit
     from ..noise import corrupt_labels
     from ..ntk import empirical_ntk, label_energy, ntk_eigh
-    from ..plotting import plt, save_figure
     from ..progress import Stages
 
     s = _settings(args)
@@ -165,13 +165,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for kd in kinds
     }
+    return {
+        "settings": s,
+        "num_classes": num_classes,
+        "noise": s["noise"],
+        "energy": summary,
+        "random_vector_energy": s["k"] / s["probe"],
+        "test_acc": test_acc,
+    }
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``dong_fig2.png``: label energy in the top-k NTK eigenspace against the noise level."""
+    from ..reports.plotting import plt, save_figure
+
+    s, summary = results["settings"], results["energy"]
+    num_classes = results["num_classes"]
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), sharey=True)
     labels = {"init": "NTK at initialisation", "trained": "NTK after training (clean labels)"}
     titles = {
         "raw": "one-hot labels Y (Dong's measure)",
         "centred": "centred labels Y − mean(Y) (constant vector removed)",
     }
-    for ax, kd in zip(axes, kinds, strict=True):
+    for ax, kd in zip(axes, ("raw", "centred"), strict=True):
         for st, marker, color in (("trained", "o", "C0"), ("init", "s", "C1")):
             ax.errorbar(
                 s["noise"],
@@ -189,7 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 label=labels[st].split(" (")[0] + ": labels permuted",
             )
         ax.axhline(
-            s["k"] / s["probe"],
+            results["random_vector_energy"],
             color="grey",
             ls="--",
             label=f"random vector (k/n = {s['k']}/{s['probe']})",
@@ -206,11 +222,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"MLP width {s['width']}, {len(s['seeds'])} seeds",
         fontsize=11,
     )
-    save_figure(fig, args.out / "dong_fig2.png")
-    return {
-        "settings": s,
-        "noise": s["noise"],
-        "energy": summary,
-        "random_vector_energy": s["k"] / s["probe"],
-        "test_acc": test_acc,
-    }
+    save_figure(fig, out / "dong_fig2.png")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return s
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from ..nn.data import load_dataset
@@ -100,7 +101,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.train import TrainConfig, accuracy, fit
     from ..noise import corrupt_labels
     from ..ntk import LabelEnergyCallback
-    from ..plotting import plt, save_figure
     from ..progress import Stages
 
     s = _settings(args)
@@ -188,16 +188,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     summary["alpha"] = series("alpha").mean(0).tolist()
 
+    return {"settings": s, "num_classes": num_classes, "summary": summary, "runs": runs}
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``dong_fig5.png``: information gain and label energies over the iterations."""
+    from ..reports.plotting import band, plt, save_figure
+
+    s, summary, runs = results["settings"], results["summary"], results["runs"]
+    num_classes, steps = results["num_classes"], summary["steps"]
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4))
     for suffix, color, label in (
         ("", "C0", "one-hot labels (Dong's measure)"),
         ("_centred", "C3", "centred labels Y − mean(Y)"),
     ):
         g = summary["information_gain" + suffix]
-        mean, std = np.array(g["mean"]), np.array(g["std"])
-        axes[0].plot(steps, mean, color=color, label=label)
-        if len(runs) > 1:
-            axes[0].fill_between(steps, mean - std, mean + std, color=color, alpha=0.2)
+        std = g["std"] if len(runs) > 1 else None
+        band(axes[0], steps, g["mean"], std, alpha=0.2, color=color, label=label)
     axes[0].axhline(0.0, color="black", lw=0.8)
     axes[0].set_xlabel("training iteration")
     axes[0].set_ylabel(f"information gain  E{s['k']}(targets) − E{s['k']}(noisy labels)")
@@ -221,5 +228,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"MLP width {s['width']}, probe of {s['probe']}, {len(runs)} seed(s)",
         fontsize=11,
     )
-    save_figure(fig, args.out / "dong_fig5.png")
-    return {"settings": s, "summary": summary, "runs": runs}
+    save_figure(fig, out / "dong_fig5.png")

@@ -20,11 +20,12 @@ docs/noisy.md for what holds there and what does not). ``--quick`` is the demo: 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "compute", "plot"]
 
 FULL = {
     "n_train": 10_000,
@@ -60,12 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from .._io import write_json
     from .._validation import check_int, parse_int_list
     from ..catalog import parse_methods, parse_noises
     from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
-    from ..noisy_report import markdown_table, plot_curves, summarise, write_runs_csv
+    from ..reports.noisy import markdown_table, summarise, write_runs_csv
 
     preset = QUICK if args.quick else FULL
 
@@ -102,7 +103,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{config.noise_kind} noise: clean test accuracy "
         + (f"(mean ± std over {len(seeds)} seeds)" if len(seeds) > 1 else f"(seed {seeds[0]})")
     )
-    plot_curves(runs, args.out / "fig4_curves.png", title=title)
     acc_table = markdown_table(runs, "final_test_acc")
     rec_table = markdown_table(runs, "label_recovery")
     atomic_write_text(
@@ -122,8 +122,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "methods": methods,
         "noises": noises,
         "seeds": seeds,
+        "figure_title": title,
         "summary_final_test_acc": summarise(runs, "final_test_acc"),
         "summary_label_recovery": summarise(runs, "label_recovery"),
         "summary_best_test_acc": summarise(runs, "best_test_acc"),
         "runs": runs,
     }
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``fig4_curves.png``: clean test accuracy per epoch, one panel per noise rate."""
+    from ..reports.noisy import plot_curves
+
+    plot_curves(results["runs"], out / "fig4_curves.png", title=results["figure_title"])

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._validation import check_int, check_real
 
-__all__ = ["add_arguments", "clusterable_data", "run", "train_two_layer"]
+__all__ = ["add_arguments", "clusterable_data", "compute", "plot", "train_two_layer"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,8 +183,7 @@ def train_two_layer(
     return {**log, "lr": lr, "outputs": out.detach().cpu().numpy().tolist()}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from ..plotting import plt, save_figure
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..progress import Stages
 
     steps = args.steps if args.steps is not None else (4000 if args.quick else 16000)
@@ -203,6 +203,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with stages(f"plain training ({steps} full-batch steps)"):
         plain = train_two_layer(data["x"], data["y_noisy"], data["y_clean"], hold=None, **common)
 
+    bad = data["corrupted"]
+
+    def summary(res: dict[str, Any]) -> dict[str, float]:
+        out = np.asarray(res["outputs"])
+        return {
+            "final_dist_clean": res["dist_clean"][-1],
+            "final_dist_noisy": res["dist_noisy"][-1],
+            "final_clean_sign_acc": res["clean_sign_acc"][-1],
+            "corrupted_recovered": float(np.mean(np.sign(out[bad]) == data["y_clean"][bad])),
+        }
+
+    return {
+        "n": len(data["y_clean"]),
+        "steps": steps,
+        "hold": hold,
+        "decay": decay,
+        "clusters": args.clusters,
+        "epsilon": args.epsilon,
+        "rho": args.rho,
+        "width": width,
+        "self_distillation": {**summary(sd), **sd},
+        "plain": {**summary(plain), **plain},
+        "y_clean": data["y_clean"],
+        "corrupted": data["corrupted"],
+    }
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``theorem1_distances.png`` and ``theorem1_outputs.png`` from :func:`compute`."""
+    from ..reports.plotting import plt, save_figure
+
+    sd, plain = results["self_distillation"], results["plain"]
+    n, steps, width = results["n"], results["steps"], results["width"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, res, title in ((axes[0], sd, "self-distillation (ramp h)"), (axes[1], plain, "plain")):
         ax.semilogy(res["step"], res["dist_clean"], label="to clean labels")
@@ -218,43 +251,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     handles = axes[0].get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     axes[0].legend(handles, ["to clean labels", "to noisy labels", "α_t"], loc="center right")
     axes[1].legend(loc="upper right")
-    n, k_c = len(data["y_clean"]), args.clusters
-    fig.suptitle(
-        f"Dong et al. Theorem 1: n = {n}, K = {k_c}, ε = {args.epsilon}, ρ = {args.rho}, "
-        f"k = {width}"
+    title = (
+        f"Dong et al. Theorem 1: n = {n}, K = {results['clusters']}, ε = {results['epsilon']}, "
+        f"ρ = {results['rho']}, k = {width}"
     )
-    save_figure(fig, args.out / "theorem1_distances.png")
+    save_figure(fig, out / "theorem1_distances.png", title=title)
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     idx = np.arange(n)
-    bad = data["corrupted"]
+    bad = np.asarray(results["corrupted"], dtype=bool)
+    y_clean = np.asarray(results["y_clean"], dtype=float)
     for ax, res, title in ((axes[0], sd, "self-distillation"), (axes[1], plain, "plain")):
-        out = np.asarray(res["outputs"])
-        ax.scatter(idx[~bad], out[~bad], s=8, label="clean label")
-        ax.scatter(idx[bad], out[bad], s=14, marker="x", color="red", label="corrupted label")
-        ax.step(idx, data["y_clean"], where="mid", color="black", linewidth=0.8, label="true label")
+        outputs = np.asarray(res["outputs"])
+        ax.scatter(idx[~bad], outputs[~bad], s=8, label="clean label")
+        ax.scatter(idx[bad], outputs[bad], s=14, marker="x", color="red", label="corrupted label")
+        ax.step(idx, y_clean, where="mid", color="black", linewidth=0.8, label="true label")
         ax.set_xlabel("training sample (sorted by cluster)")
         ax.set_title(f"{title}: outputs after {steps} steps")
     axes[0].set_ylabel("f(W_T, x_i)")
     axes[0].legend(loc="center left", fontsize=8)
-    save_figure(fig, args.out / "theorem1_outputs.png")
-
-    def summary(res: dict[str, Any]) -> dict[str, float]:
-        out = np.asarray(res["outputs"])
-        return {
-            "final_dist_clean": res["dist_clean"][-1],
-            "final_dist_noisy": res["dist_noisy"][-1],
-            "final_clean_sign_acc": res["clean_sign_acc"][-1],
-            "corrupted_recovered": float(np.mean(np.sign(out[bad]) == data["y_clean"][bad])),
-        }
-
-    return {
-        "n": n,
-        "steps": steps,
-        "hold": hold,
-        "decay": decay,
-        "self_distillation": {**summary(sd), **sd},
-        "plain": {**summary(plain), **plain},
-        "y_clean": data["y_clean"],
-        "corrupted": data["corrupted"],
-    }
+    save_figure(fig, out / "theorem1_outputs.png")

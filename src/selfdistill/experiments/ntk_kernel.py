@@ -21,6 +21,7 @@ both sides rather than claiming they agree.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,12 +127,11 @@ def _kernel_side(data: Any, model: Any, s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.chain import ChainConfig, fit_seed, run_alpha_chains
     from ..nn.data import load_dataset
     from ..nn.models import build_model
     from ..nn.train import TrainConfig
-    from ..plotting import plt, save_figure
     from ..progress import Stages
 
     s = _settings(args)
@@ -200,6 +200,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [run["optimal"]["alpha_hat"][1:] for run in network_runs], axis=0
         ).tolist()
 
+    result: dict[str, Any] = {
+        "settings": s,
+        "train_size": len(data.x_train),
+        "kernel": kernel,
+        "kernel_alpha_hat": kernel_alpha_hat,
+        "kernel_runs": kernel_runs,
+    }
+    if network:
+        result.update(
+            network=network, network_alpha_hat=network_alpha_hat, network_runs=network_runs
+        )
+    return result
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    """``ntk_kernel.png``: test accuracy per step and generation, and the estimated α̂."""
+    from ..reports.plotting import plt, save_figure
+
+    s, kernel, network = results["settings"], results["kernel"], results.get("network", {})
+    names, tau = [*map(str, s["alphas"]), "optimal"], s["generations"]
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), gridspec_kw={"width_ratios": [3, 2]})
     steps = np.arange(1, tau + 1)
     for i, name in enumerate(names):
@@ -224,10 +244,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     axes[0].legend(fontsize=8, ncol=2)
     axes[0].grid(alpha=0.3)
-    axes[1].plot(steps[1:], kernel_alpha_hat, marker="o", label="NTK kernel: Thm 4.4 per step")
+    axes[1].plot(
+        steps[1:], results["kernel_alpha_hat"], marker="o", label="NTK kernel: Thm 4.4 per step"
+    )
     if network:
         axes[1].plot(
-            steps[1:], network_alpha_hat, marker="s", ls="--", label="network: α̂ of sec. 5"
+            steps[1:],
+            results["network_alpha_hat"],
+            marker="s",
+            ls="--",
+            label="network: α̂ of sec. 5",
         )
     axes[1].set_xlabel("step / generation")
     axes[1].axhspan(0, 1, color="grey", alpha=0.1, label="[0, 1]")
@@ -238,18 +264,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     axes[1].grid(alpha=0.3)
     fig.suptitle(
         f"Kernel self-distillation on the initial network's NTK vs network generations: "
-        f"{s['data']}, n = {len(data.x_train)}, MLP width {s['width']}, {len(s['seeds'])} seed(s)",
+        f"{s['data']}, n = {results['train_size']}, MLP width {s['width']}, "
+        f"{len(s['seeds'])} seed(s)",
         fontsize=11,
     )
-    save_figure(fig, args.out / "ntk_kernel.png")
-    result: dict[str, Any] = {
-        "settings": s,
-        "kernel": kernel,
-        "kernel_alpha_hat": kernel_alpha_hat,
-        "kernel_runs": kernel_runs,
-    }
-    if network:
-        result.update(
-            network=network, network_alpha_hat=network_alpha_hat, network_runs=network_runs
-        )
-    return result
+    save_figure(fig, out / "ntk_kernel.png")
