@@ -64,6 +64,46 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def summarise(
+    per_seed: list[dict[str, Any]], epochs: list[int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and sample std over seeds of every accuracy per snapshot epoch, and what they show."""
+
+    def stat(values: list[float]) -> tuple[float, float]:
+        return float(np.mean(values)), sample_std(values)
+
+    summary: dict[str, Any] = {"teacher_epochs": epochs}
+    for who, key in (
+        ("student", "test_acc"),
+        ("student", "train_acc"),
+        ("teacher", "test_acc"),
+        ("teacher", "train_acc"),
+    ):
+        src = "students" if who == "student" else "teacher"
+        ms = [stat([r[src][e][key] for r in per_seed]) for e in epochs]
+        summary[f"{who}_{key}_mean"] = [m for m, _ in ms]
+        summary[f"{who}_{key}_std"] = [sd for _, sd in ms]
+    summary["baseline_test_acc_mean"], summary["baseline_test_acc_std"] = stat(
+        [r["baseline_student"]["test_acc"] for r in per_seed]
+    )
+    best = int(np.argmax(summary["student_test_acc_mean"]))
+    observed = {
+        "best_teacher_epoch_for_student": epochs[best],
+        "student_test_acc_at_best": summary["student_test_acc_mean"][best],
+        "student_test_acc_at_last": summary["student_test_acc_mean"][-1],
+        "teacher_test_acc_at_last": summary["teacher_test_acc_mean"][-1],
+        "teacher_train_acc_at_last": summary["teacher_train_acc_mean"][-1],
+        "baseline_student_test_acc": summary["baseline_test_acc_mean"],
+        # Better only if the gap exceeds the two standard deviations over seeds added together.
+        "early_teacher_better": bool(
+            epochs[best] < epochs[-1]
+            and summary["student_test_acc_mean"][best] - summary["student_test_acc_mean"][-1]
+            > summary["student_test_acc_std"][best] + summary["student_test_acc_std"][-1]
+        ),
+    }
+    return summary, observed
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.data import load_dataset
     from ..nn.models import build_model
@@ -128,38 +168,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
 
-    def stat(values: list[float]) -> tuple[float, float]:
-        return float(np.mean(values)), sample_std(values)
-
-    summary: dict[str, Any] = {"teacher_epochs": epochs}
-    for who, key in (
-        ("student", "test_acc"),
-        ("student", "train_acc"),
-        ("teacher", "test_acc"),
-        ("teacher", "train_acc"),
-    ):
-        src = "students" if who == "student" else "teacher"
-        ms = [stat([r[src][e][key] for r in per_seed]) for e in epochs]
-        summary[f"{who}_{key}_mean"] = [m for m, _ in ms]
-        summary[f"{who}_{key}_std"] = [sd for _, sd in ms]
-    summary["baseline_test_acc_mean"], summary["baseline_test_acc_std"] = stat(
-        [r["baseline_student"]["test_acc"] for r in per_seed]
-    )
-    best = int(np.argmax(summary["student_test_acc_mean"]))
-    observed = {
-        "best_teacher_epoch_for_student": epochs[best],
-        "student_test_acc_at_best": summary["student_test_acc_mean"][best],
-        "student_test_acc_at_last": summary["student_test_acc_mean"][-1],
-        "teacher_test_acc_at_last": summary["teacher_test_acc_mean"][-1],
-        "teacher_train_acc_at_last": summary["teacher_train_acc_mean"][-1],
-        "baseline_student_test_acc": summary["baseline_test_acc_mean"],
-        # Better only if the gap exceeds the two standard deviations over seeds added together.
-        "early_teacher_better": bool(
-            epochs[best] < epochs[-1]
-            and summary["student_test_acc_mean"][best] - summary["student_test_acc_mean"][-1]
-            > summary["student_test_acc_std"][best] + summary["student_test_acc_std"][-1]
-        ),
-    }
+    summary, observed = summarise(per_seed, epochs)
     if args.progress:
         print(f"dong-fig1: {observed}")
 
