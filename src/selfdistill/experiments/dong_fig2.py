@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_device_option(parser)
 
 
+def task_label(task: str, num_classes: int) -> str:
+    """How a figure title names the task (``--task``)."""
+    return "classes 2, 7 vs rest" if task == "binary" else f"{num_classes} classes"
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
     noise = list(parse_float_list("--noise", args.noise, low=0.0, high=1.0))
@@ -216,9 +221,9 @@ def plot(results: dict[str, Any], out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"label energy in top-{s['k']} NTK eigenspace")
     axes[1].legend(fontsize=8, loc="upper right")
-    task = "classes 2, 7 vs rest" if s["task"] == "binary" else f"{num_classes} classes"
     fig.suptitle(
-        f"Dong et al. fig. 2: {s['data']} ({task}), probe of {s['probe']} test inputs, "
+        f"Dong et al. fig. 2: {s['data']} ({task_label(s['task'], num_classes)}), "
+        f"probe of {s['probe']} test inputs, "
         f"MLP width {s['width']}, {len(s['seeds'])} seeds",
         fontsize=11,
     )

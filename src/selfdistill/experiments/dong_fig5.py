@@ -194,6 +194,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 def plot(results: dict[str, Any], out: Path) -> None:
     """``dong_fig5.png``: information gain and label energies over the iterations."""
     from ..reports.plotting import band, plt, save_figure
+    from .dong_fig2 import task_label
 
     s, summary, runs = results["settings"], results["summary"], results["runs"]
     num_classes, steps = results["num_classes"], summary["steps"]
@@ -222,9 +223,9 @@ def plot(results: dict[str, Any], out: Path) -> None:
     axes[1].set_title("energies on the probe batch (mean over seeds)", fontsize=10)
     axes[1].legend(fontsize=8, ncol=2)
     axes[1].grid(alpha=0.3)
-    task = "classes 2, 7 vs rest" if s["task"] == "binary" else f"{num_classes} classes"
     fig.suptitle(
-        f"Dong et al. fig. 5: {s['data']} ({task}), {s['noise']:.0%} label noise, "
+        f"Dong et al. fig. 5: {s['data']} ({task_label(s['task'], num_classes)}), "
+        f"{s['noise']:.0%} label noise, "
         f"MLP width {s['width']}, probe of {s['probe']}, {len(runs)} seed(s)",
         fontsize=11,
     )
