@@ -87,13 +87,13 @@ def plot_chain_accuracy(
     ax, summary: Mapping[str, Any], *, keys=ACCURACIES, label: str = ""
 ) -> None:
     """Mean accuracy (percent) against generation with a ± std band, one line per key."""
+    from .plotting import band
+
     gens = np.asarray(summary["generation"])
     for key in keys:
-        mean = 100 * np.asarray(summary[f"{key}_mean"])
-        std = 100 * np.asarray(summary[f"{key}_std"])
         name = _LABELS.get(key, key) if not label else f"{label}: {_LABELS.get(key, key)}"
-        (line,) = ax.plot(gens, mean, marker="o", ms=3, label=name)
-        ax.fill_between(gens, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        mean, std = summary[f"{key}_mean"], summary[f"{key}_std"]
+        band(ax, gens, mean, std, scale=100, alpha=0.2, marker="o", ms=3, label=name)
     ax.set_xlabel("generation (1 = trained on labels)")
     ax.set_ylabel("accuracy (%)")
     ax.set_xticks(gens)

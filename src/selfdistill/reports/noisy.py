@@ -102,7 +102,7 @@ def plot_curves(
 
     Early stopping's selected epoch is marked on its (plain cross-entropy) curve.
     """
-    from .plotting import plt, save_figure
+    from .plotting import band, plt, save_figure
 
     noises = sorted(_ordered([r["noise"] for r in runs]))
     methods = _ordered([r["method"] for r in runs])
@@ -127,10 +127,8 @@ def plot_curves(
                     label="early-stop (selected on noisy val)",
                 )  # fmt: skip
                 continue
-            ax.plot(epochs, mean, color=color, label=method)
-            if len(sel) > 1:
-                std = sample_std(curves, axis=0)
-                ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
+            std = sample_std(curves, axis=0) if len(sel) > 1 else None
+            band(ax, epochs, mean, std, color=color, label=method)
         ax.set_title(f"noise {noise:g}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (clean labels)")
