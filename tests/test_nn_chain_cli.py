@@ -159,6 +159,16 @@ def test_quick_experiment_end_to_end(tmp_path, name):
     assert saved["experiment"] == name and saved["results"]
     assert not any(p.suffix == ".png" for p in (tmp_path / name).iterdir())  # numbers only
     assert_replots(name, tmp_path / name, tmp_path / "replot", pngs)  # PNGs from results.json
+    if name == "dong-fig1":  # --replot needs no torch: plot() reads the results only
+        fresh = tmp_path / "replot-without-torch"
+        fresh.mkdir()
+        (fresh / "results.json").write_bytes((tmp_path / name / "results.json").read_bytes())
+        proc = run_without_torch(
+            "from selfdistill.cli import main\n"
+            f"assert main(['reproduce', {name!r}, '--replot', {str(fresh)!r}]) == 0\n"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (fresh / pngs[0]).read_bytes()[:8] == PNG
     assert not (tmp_path / name / "state").exists() or not any(
         (tmp_path / name / "state").iterdir()
     )
