@@ -48,6 +48,7 @@ from ._validation import check_choice, check_int, check_real
 from .progress import progress_bar
 
 __all__ = [
+    "EXECUTION_OPTIONS",
     "EXECUTORS",
     "Execution",
     "RunFailure",
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 EXECUTORS = ("serial", "processes", "ray")
+#: the CLI options of :func:`add_execution_arguments` (how a sweep runs, not what it computes:
+#: left out of the configuration a ``results.json`` records)
+EXECUTION_OPTIONS = ("executor", "jobs", "ray_address", "cpus_per_run", "gpus_per_run")
 RAY_HINT = 'the ray executor needs Ray: pip install "selfdistill[ray]"'
 
 Spec = dict[str, Any]
@@ -130,16 +134,24 @@ class RunFailure:
     error: str
 
 
-class SweepError(RuntimeError):
-    """Some runs of a sweep failed; every other run finished and was stored."""
+def _spec_name(spec: Spec) -> str:
+    return json.dumps(spec, sort_keys=True)
 
-    def __init__(self, failures: Sequence[RunFailure], total: int) -> None:
+
+class SweepError(RuntimeError):
+    """Some runs of a sweep failed; every other run finished and was stored.
+
+    The message is one line (a CLI prints it as its error): how many runs failed, then each
+    failed run's index, name (``name(spec)``; default its JSON) and error.
+    """
+
+    def __init__(
+        self, failures: Sequence[RunFailure], total: int, name: Callable[[Spec], str] = _spec_name
+    ) -> None:
         self.failures = list(failures)
-        lines = [f"{len(failures)} of {total} runs failed (the others finished and were stored):"]
-        lines += [
-            f"  run {f.index} {json.dumps(f.spec, sort_keys=True)}: {f.error}" for f in failures
-        ]
-        super().__init__("\n".join(lines))
+        head = f"{len(failures)} of {total} runs failed (the others finished and were stored)"
+        parts = [f"run {f.index} {name(f.spec)}: {' '.join(f.error.split())}" for f in failures]
+        super().__init__(f"{head}: " + "; ".join(parts))
 
 
 def _canonical(spec: Mapping[str, Any]) -> Spec:
@@ -300,6 +312,7 @@ def run_sweep(
     store: str | os.PathLike[str] | None = None,
     progress: bool = True,
     desc: str = "runs",
+    name: Callable[[Spec], str] = _spec_name,
 ) -> list[Result]:
     """Execute every specification of a sweep and return the results in their order.
 
@@ -317,6 +330,8 @@ def run_sweep(
         there as they finish. ``None`` keeps nothing.
     progress, desc
         A bar counting finished runs (stored ones included) on stderr.
+    name
+        How a failed run is named in :class:`SweepError` (default: its specification's JSON).
 
     Returns
     -------
@@ -358,7 +373,7 @@ def run_sweep(
         else:
             failures.append(RunFailure(index, canonical[index], value))
     if failures:
-        raise SweepError(sorted(failures, key=lambda f: f.index), len(canonical))
+        raise SweepError(sorted(failures, key=lambda f: f.index), len(canonical), name)
     return results  # type: ignore[return-value]
 
 

@@ -8,6 +8,9 @@ Sabuncu), sd (self-distillation, 1 − α_t = λ · batch accuracy). A comma lis
 side.
 
 Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png.
+Every finished (seed, noise, method) training is kept in OUT/state as it finishes: rerunning the
+same command skips them (a different configuration into the same OUT is refused). The trainings
+can run side by side: --jobs N local processes, or --executor ray (docs/scaling.md).
 
 example:
   selfdistill noisy --data mnist1d --noise 0.4 --noise-kind symmetric --method ce,sd \\
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
+from .._outdir import output_folder
 from .._validation import check_int, check_real, parse_int_list
 from ..catalog import (
     DATASETS,
@@ -35,6 +39,7 @@ from ..catalog import (
     parse_methods,
     parse_noises,
 )
+from ..execution import add_execution_arguments, execution_from_args
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -88,10 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--schedule", default="cosine", choices=SCHEDULES)
     g.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
     g.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("runs") / "noisy", help="output folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs") / "noisy",
+        help="output folder; OUT/state keeps finished runs (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines"
     )
+    add_execution_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -125,17 +134,28 @@ def main(args: argparse.Namespace) -> int:
     noises = parse_noises(args.noise)
     seeds = parse_int_list("--seeds", args.seeds)
     kwargs = config_from_args(args)
+    execution = execution_from_args(args)
     try:
-        from ..nn.noisy_runner import RUN_KEYS, NoisyConfig, config_dict, run_noisy
+        from ..nn.noisy_runner import NoisyConfig, run_noisy
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
-    from ..reports.noisy import markdown_table, plot_curves, write_runs_csv
 
     config = NoisyConfig(**kwargs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = run_noisy(config, methods, noises, seeds, progress=args.progress)
-    cfg = {**config_dict(config), "methods": methods, "noises": noises, "seeds": seeds}
+    with output_folder(args.out) as out:
+        runs = run_noisy(
+            config, methods, noises, seeds,
+            execution=execution, store=out / "state", progress=args.progress,
+        )  # fmt: skip
+        _write_outputs(out, config, runs, {"methods": methods, "noises": noises, "seeds": seeds})
+    return 0
+
+
+def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: dict) -> None:
+    """``results.json``, ``runs.csv`` and ``curves.png`` of a finished sweep, and the table."""
+    from ..nn.noisy_runner import RUN_KEYS, config_dict
+    from ..reports.noisy import markdown_table, plot_curves, write_runs_csv
+
+    cfg = {**config_dict(config), **sweep}
     write_json(
         out / "results.json", {"config": cfg, "runs": [{k: r[k] for k in RUN_KEYS} for r in runs]}
     )
@@ -146,4 +166,3 @@ def main(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(markdown_table(runs), end="")
     print(f"wrote {out / 'results.json'}, runs.csv and curves.png", file=sys.stderr)
-    return 0

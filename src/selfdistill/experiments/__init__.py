@@ -29,6 +29,8 @@ from types import ModuleType
 from typing import Any
 
 from .._io import read_json, write_json
+from .._outdir import output_folder
+from ..execution import EXECUTION_OPTIONS
 
 __all__ = [
     "EXPERIMENTS",
@@ -168,20 +170,27 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, name: str) -> None
 
 def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) -> dict[str, Any]:
     """Run a registered experiment: ``compute``, write ``args.out/results.json`` atomically, then
-    (unless ``plot`` is false, as in tests that check the numbers only) ``plot`` from the file."""
+    (unless ``plot`` is false, as in tests that check the numbers only) ``plot`` from the file.
+
+    ``args.out`` is held (:func:`selfdistill._outdir.output_folder`) while the experiment runs:
+    a second command into the same folder fails at once naming this one's process."""
     experiment = EXPERIMENTS[name]
     if experiment.needs_torch and not torch_available():
         raise RuntimeError(f"experiment {name!r} needs PyTorch: pip install 'selfdistill[torch]'")
     module = experiment.load()
-    args.out = Path(args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = module.compute(args)
-    config = {k: v for k, v in vars(args).items() if not callable(v) and not k.startswith("_")}
-    path = write_json(
-        args.out / "results.json", {"experiment": name, "config": config, "results": results}
-    )
-    if plot:
-        module.plot(read_json(path)["results"], args.out)
+    with output_folder(args.out) as out:
+        args.out = out
+        results = module.compute(args)
+        config = {
+            k: v
+            for k, v in vars(args).items()
+            if not callable(v) and not k.startswith("_") and k not in EXECUTION_OPTIONS
+        }
+        path = write_json(
+            out / "results.json", {"experiment": name, "config": config, "results": results}
+        )
+        if plot:
+            module.plot(read_json(path)["results"], out)
     return results
 
 

@@ -11,6 +11,10 @@ same initial weights, over several seeds. Writes
   shows the 40 % panel for CIFAR-10);
 * ``runs.csv`` and every run in ``results.json``.
 
+Every finished training is kept in ``OUT/state`` as it finishes, so an interrupted run resumes
+where it stopped; the trainings run side by side with ``--jobs N`` or ``--executor ray``
+(docs/scaling.md).
+
 The defaults are a setting where the effect exists on a CPU budget: 10,000 MNIST-1D training
 samples and a 2 × 512 MLP, which memorises the noisy labels within the 60 epochs (see
 docs/noisy.md for what holds there and what does not). ``--quick`` is the demo: noise 0.4, one seed,
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
+from ..execution import add_execution_arguments, execution_from_args
 
 __all__ = ["add_arguments", "compute", "plot"]
 
@@ -59,10 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--lr", type=float, default=0.05, help="(default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_execution_arguments(parser)
 
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    from .._io import write_json
     from .._validation import check_int, parse_int_list
     from ..catalog import parse_methods, parse_noises
     from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
@@ -90,13 +95,10 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         **(QUICK_EVAL if args.quick else {}),
     )
-    partial: list[dict[str, Any]] = []
-
-    def save_partial(run_: dict[str, Any]) -> None:  # survive an interrupted long run
-        partial.append(run_)
-        write_json(args.out / "partial_runs.json", partial)
-
-    runs = run_noisy(config, methods, noises, seeds, progress=args.progress, on_run=save_partial)
+    runs = run_noisy(
+        config, methods, noises, seeds,
+        execution=execution_from_args(args), store=args.out / "state", progress=args.progress,
+    )  # fmt: skip
     write_runs_csv(args.out / "runs.csv", runs)
     title = (
         f"{config.data}, n_train = {config.n_train}, {config.model} {config.width}, "
@@ -114,7 +116,6 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         "Fraction of corrupted training labels whose prediction equals the true label.\n\n"
         f"{rec_table}",
     )
-    (args.out / "partial_runs.json").unlink(missing_ok=True)
     if args.progress:
         print(acc_table, end="")
     return {

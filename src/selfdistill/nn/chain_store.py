@@ -74,12 +74,14 @@ class ChainStore:
             (self.root / f"{key}.pt").unlink(missing_ok=True)
 
 
-def check_state(state_dir: Path, description: Mapping[str, Any]) -> None:
-    """Write ``description`` to a new ``state_dir``, or check it against the one already there.
+def check_state(
+    state_dir: Path, description: Mapping[str, Any], *, name: str = STATE_CONFIG_NAME
+) -> None:
+    """Write ``description`` to ``state_dir/name``, or check it against the one already there.
 
     Raises ValueError when ``state_dir`` holds a run with another configuration.
     """
-    path = state_dir / STATE_CONFIG_NAME
+    path = state_dir / name
     if path.exists():
         saved = read_json(path)
         if saved != to_jsonable(description):

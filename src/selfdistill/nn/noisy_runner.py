@@ -21,15 +21,20 @@ asked for), ``bootstrap-soft`` / ``bootstrap-hard`` (Reed et al. 2015), ``gce`` 
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._io import to_jsonable
 from .._validation import check_choice, check_int, check_real
 from ..catalog import (
     DATASETS,
@@ -38,8 +43,9 @@ from ..catalog import (
     NOISY_METHODS,
     SD_LOSSES,
 )
+from ..execution import Execution, run_sweep
 from ..noise import corrupt_labels
-from ..progress import Stages
+from .chain_store import check_state
 from .data import DataSplits, load_dataset
 from .models import ModelSpec
 from .refinery import (
@@ -59,9 +65,13 @@ __all__ = [
     "MethodParams",
     "NoisyConfig",
     "config_dict",
+    "config_from_spec",
+    "config_spec",
     "corrupt_splits",
     "label_recovery",
     "make_method_loss",
+    "noisy_run",
+    "noisy_specs",
     "run_noisy",
     "train_method",
 ]
@@ -87,7 +97,8 @@ class DataSpec:
     Attributes
     ----------
     name
-        Data set (:data:`selfdistill.catalog.DATASETS`; ValueError names ``data``).
+        Data set (:data:`selfdistill.catalog.DATASETS`; ValueError names ``data``), or ``None``
+        when the data are handed to :func:`run_noisy` as a :class:`DataSplits`.
     n_train, n_val, n_test
         Training, validation and test samples kept (``None``: all).
     num_samples
@@ -96,7 +107,7 @@ class DataSpec:
         Folder of the on-disk data sets.
     """
 
-    name: str = "mnist1d"
+    name: str | None = "mnist1d"
     n_train: int | None = None
     num_samples: int | None = None
     data_dir: str | None = None
@@ -104,10 +115,13 @@ class DataSpec:
     n_test: int | None = None
 
     def __post_init__(self) -> None:
-        check_choice("data", self.name, DATASETS)
+        if self.name is not None:
+            check_choice("data", self.name, DATASETS)
 
     def load(self, seed: int) -> DataSplits:
         """The seeded splits of this data."""
+        if self.name is None:
+            raise ValueError("data: no data set named; give data=NAME or pass the DataSplits")
         options = {} if self.num_samples is None else {"num_samples": self.num_samples}
         return load_dataset(
             self.name, data_dir=self.data_dir, seed=seed, n_train=self.n_train,
@@ -379,12 +393,94 @@ def train_method(
     return out
 
 
+def config_spec(config: NoisyConfig) -> dict[str, Any]:
+    """``config`` as plain JSON (every field of its four parts), the form a run's spec holds."""
+    return to_jsonable(
+        {
+            "dataset": asdict(config.dataset),
+            "network": asdict(config.network),
+            "budget": asdict(replace(config.budget, progress=False)),
+            "hyper": asdict(config.hyper),
+            "noise_kind": config.noise_kind,
+        }
+    )
+
+
+def config_from_spec(spec: dict[str, Any]) -> NoisyConfig:
+    """The :class:`NoisyConfig` of :func:`config_spec`'s dict."""
+    return NoisyConfig(
+        dataset=DataSpec(**spec["dataset"]),
+        network=ModelSpec(**spec["network"]),
+        budget=TrainConfig(**spec["budget"]),
+        hyper=MethodParams(**spec["hyper"]),
+        noise_kind=spec["noise_kind"],
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_data(dataset: str, seed: int) -> DataSplits:
+    """The splits of a JSON-encoded :class:`DataSpec` at ``seed`` (kept per worker process)."""
+    return DataSpec(**json.loads(dataset)).load(seed)
+
+
+def noisy_run(spec: dict[str, Any], data: DataSplits | None = None) -> dict[str, Any]:
+    """Execute one training of a :func:`run_noisy` sweep; the runs it reports as ``{"runs": [...]}``.
+
+    ``spec`` holds ``seed``, ``noise``, ``training`` (the method trained), ``methods`` (the methods
+    reported from this training: ``ce`` and ``early-stop`` share one) and ``config``
+    (:func:`config_spec`). The data are loaded from the config's data set, unless given (bind
+    them with :func:`functools.partial`, which pickles for the process and Ray executors).
+    """
+    config = config_from_spec(spec["config"])
+    seed, noise, method = int(spec["seed"]), float(spec["noise"]), spec["training"]
+    if data is None:
+        data = _load_data(json.dumps(spec["config"]["dataset"], sort_keys=True), seed)
+    y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
+    out = train_method(
+        "ce" if method == "early-stop" else method,
+        data, y_tr, y_va, mask, config,
+        noise=noise, seed=seed, select="early-stop" in spec["methods"],
+    )  # fmt: skip
+    return {"runs": [out[name] for name in spec["methods"] if name in out]}
+
+
+def noisy_specs(
+    config: NoisyConfig, methods: Sequence[str], noises: Sequence[float], seeds: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The run specifications of a sweep, seed-major then noise then method (``ce`` and
+    ``early-stop`` asked for together are one training)."""
+    trainings = [m for m in methods if m != "early-stop" or "ce" not in methods]
+    cfg = config_spec(config)
+    specs = []
+    for seed in seeds:
+        for noise in noises:
+            for method in trainings:
+                shared = ("ce", "early-stop") if method == "ce" else (method,)
+                reported = [m for m in methods if m in shared]
+                specs.append(
+                    {"seed": seed, "noise": noise, "training": method, "methods": reported,
+                     "config": cfg}
+                )  # fmt: skip
+    return specs
+
+
+def _fingerprint(data: DataSplits) -> str:
+    """SHA-256 of the splits' tensors (a resumed sweep on given data must get the same data)."""
+    digest = hashlib.sha256()
+    for part in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        digest.update(getattr(data, part).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def run_noisy(
     config: NoisyConfig,
     methods: Sequence[str],
     noises: Sequence[float],
     seeds: Sequence[int],
     *,
+    data: DataSplits | None = None,
+    execution: Execution | None = None,
+    store: str | Path | None = None,
     progress: bool = False,
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -392,7 +488,25 @@ def run_noisy(
 
     Per seed the data split, the initial weights and the data order are the same for every method
     and noise rate; per (seed, noise) the corrupted labels are the same for every method.
-    ``on_run`` is called with each finished run (e.g. to save partial results).
+
+    Parameters
+    ----------
+    data
+        The splits to use for every seed (e.g. ``DataSplits`` built from a user's arrays);
+        ``None`` loads ``config.dataset`` with each seed.
+    execution
+        How the trainings are executed (serial, processes, Ray; :mod:`selfdistill.execution`).
+    store
+        A state folder: the resolved config is kept in it (a different one is refused with a
+        ValueError) and every finished training under ``store/runs``, so that a rerun executes
+        only the unfinished ones.
+    on_run
+        Called with each run, in order, once the sweep finished.
+
+    Raises
+    ------
+    selfdistill.execution.SweepError
+        When some trainings failed (the others are stored, when ``store`` is given).
     """
     methods = [check_choice("method", m, METHODS) for m in methods]
     if not methods or len(set(methods)) != len(methods):
@@ -401,27 +515,28 @@ def run_noisy(
     seeds = [check_int("seed", s, low=0) for s in seeds]
     if not noises or not seeds:
         raise ValueError("noises and seeds must be non-empty")
-    trainings = [m for m in methods if m != "early-stop" or "ce" not in methods]
-    stages = Stages(len(seeds) * len(noises) * len(trainings), name="noisy", enabled=progress)
-    runs: list[dict[str, Any]] = []
-    for seed in seeds:
-        data = config.dataset.load(seed)
-        for noise in noises:
-            y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
-            for method in trainings:
-                select = method == "early-stop" or (method == "ce" and "early-stop" in methods)
-                with stages(f"seed {seed}, noise {noise:g}, {method}"):
-                    out = train_method(
-                        "ce" if method == "early-stop" else method,
-                        data, y_tr, y_va, mask, config,
-                        noise=noise, seed=seed, progress=False, select=select,
-                    )  # fmt: skip
-                for name in methods:
-                    if name in out:
-                        runs.append(out[name])
-                        if on_run is not None:
-                            on_run(out[name])
+    if data is None and config.dataset.name is None:
+        raise ValueError("data: the config names no data set, so run_noisy needs data=DataSplits")
+    specs = noisy_specs(config, methods, noises, seeds)
+    if store is not None:
+        described = {"config": specs[0]["config"]}
+        if data is not None:
+            described["data_sha256"] = _fingerprint(data)
+        check_state(Path(store), described, name="noisy-config.json")
+    fn = noisy_run if data is None else functools.partial(noisy_run, data=data)
+    results = run_sweep(
+        fn, specs, execution=execution, store=None if store is None else Path(store) / "runs",
+        progress=progress, desc="noisy", name=_run_name,
+    )  # fmt: skip
+    runs = [run for result in results for run in result["runs"]]
+    for run in runs:
+        if on_run is not None:
+            on_run(run)
     return runs
+
+
+def _run_name(spec: dict[str, Any]) -> str:
+    return f"(seed {spec['seed']}, noise {spec['noise']:g}, {'+'.join(spec['methods'])})"
 
 
 def config_dict(config: NoisyConfig) -> dict[str, Any]:
