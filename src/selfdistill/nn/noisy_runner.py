@@ -424,7 +424,7 @@ def _load_data(dataset: str, seed: int) -> DataSplits:
 
 
 def noisy_run(spec: dict[str, Any], data: DataSplits | None = None) -> dict[str, Any]:
-    """Execute one training of a :func:`run_noisy` sweep; the runs it reports as ``{"runs": [...]}``.
+    """Execute one training of a :func:`run_noisy` sweep; its runs as ``{"runs": [...]}``.
 
     ``spec`` holds ``seed``, ``noise``, ``training`` (the method trained), ``methods`` (the methods
     reported from this training: ``ce`` and ``early-stop`` share one) and ``config``
