@@ -24,8 +24,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._outdir import output_folder
 from .._validation import check_int, check_real, parse_float_list, parse_int_list
 from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
+from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
 
 #: the optimisers of `chain` and their default learning rates (``--lr`` not given)
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
@@ -166,6 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"
     )
+    add_execution_arguments(parser)
 
 
 def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
@@ -226,14 +229,19 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..reports.chain import format_summary, summarise_chain, write_chain_outputs
-
     seeds = parse_int_list("--seeds", args.seeds)
     if min(seeds) < 0:
         raise ValueError(f"--seeds must be non-negative integers, got {args.seeds!r}")
     check_real("--val-fraction", args.val_fraction, low=0.0, high=1.0, high_inclusive=False)
     config = build_config(args)  # validates before any data is loaded
+    execution = execution_from_args(args)
+    with output_folder(args.out) as out:
+        _run(args, out, config, seeds, execution)
+    return 0
 
+
+def _run(args: argparse.Namespace, out: Path, config: Any, seeds: list, execution: Any) -> None:
+    """Load the data, train every seed's chain and write the outputs (``out`` is held)."""
     from ..nn.chain import run_chains
     from ..nn.data import load_dataset
 
@@ -251,7 +259,6 @@ def main(args: argparse.Namespace) -> int:
             f"alpha={config.alpha}, loss={config.loss}, seeds={seeds}",
             file=sys.stderr,
         )
-    out = Path(args.out)
     runs = run_chains(
         data,
         config,
@@ -259,8 +266,22 @@ def main(args: argparse.Namespace) -> int:
         state_dir=out / "state",
         progress=args.progress,
         keep_weights=args.keep_weights,
+        execution=execution,
     )
-    options = {k: v for k, v in vars(args).items() if not callable(v) and not k.startswith("_")}
+    _write(args, out, data, config, seeds, runs)
+
+
+def _write(
+    args: argparse.Namespace, out: Path, data: Any, config: Any, seeds: list, runs: list
+) -> None:
+    """results.json, the CSV and the figure of a finished chain study, and its summary."""
+    from ..reports.chain import format_summary, summarise_chain, write_chain_outputs
+
+    options = {
+        k: v
+        for k, v in vars(args).items()
+        if not callable(v) and not k.startswith("_") and k not in EXECUTION_OPTIONS
+    }
     record = {
         **options,
         "chain": config.describe(),
@@ -274,4 +295,3 @@ def main(args: argparse.Namespace) -> int:
     )
     print(format_summary(summarise_chain(runs)))
     print(f"wrote {paths['results']}, {paths['csv'].name} and {paths['png'].name}")
-    return 0

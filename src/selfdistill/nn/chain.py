@@ -29,6 +29,7 @@ folder's layout is :mod:`selfdistill.nn.chain_store`'s. One generation is one
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,7 @@ from torch import nn
 from .._io import to_jsonable
 from .._validation import check_choice, check_int, check_real
 from ..alpha import one_hot, optimal_alpha
+from ..execution import Execution, run_sweep
 from ..progress import Stages
 from .chain_store import ChainStore, check_state, safe_name
 from .data import DataSplits
@@ -453,22 +455,33 @@ def run_chains(
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     keep_weights: bool = False,
+    execution: Execution | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`run_chain` for every seed: ``[{"seed": s, "generations": [...]}, ...]``."""
+    """:func:`run_chain` for every seed: ``[{"seed": s, "generations": [...]}, ...]``.
+
+    Each seed's chain is one run of :func:`selfdistill.execution.run_sweep`, executed as
+    ``execution`` says (serial by default; ``processes`` and ``ray`` train seeds side by side,
+    with the data, config and callbacks pickled to the workers). Resuming is the per-generation
+    state of ``state_dir``, whatever the executor.
+    """
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    return [
-        {
-            "seed": int(s),
-            "generations": run_chain(
-                data,
-                config,
-                s,
-                state_dir=state_dir,
-                progress=progress,
-                callbacks=callbacks,
-                keep_weights=keep_weights,
-            ),
-        }
-        for s in seeds
-    ]
+    if state_dir is not None:
+        check_state(Path(state_dir), config.describe())
+    serial = execution is None or execution.executor == "serial"
+    fn = functools.partial(
+        _seed_chain, data=data, config=config, state_dir=state_dir, keep_weights=keep_weights,
+        progress=progress and serial, callbacks=tuple(callbacks),
+    )  # fmt: skip
+    specs = [{"seed": int(s), "chain": config.describe()} for s in seeds]
+    return run_sweep(
+        fn, specs, execution=execution, progress=progress and not serial, desc="chains",
+        name=lambda spec: f"(seed {spec['seed']})",
+    )  # fmt: skip
+
+
+def _seed_chain(spec: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """One run of :func:`run_chains`: the chain of ``spec["seed"]``."""
+    seed = int(spec["seed"])
+    data, config = kwargs.pop("data"), kwargs.pop("config")
+    return {"seed": seed, "generations": run_chain(data, config, seed, **kwargs)}
