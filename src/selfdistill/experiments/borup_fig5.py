@@ -12,6 +12,7 @@ fixed α in [0.5, 0.7] and α̂ ≈ 0.6 at every step with comparable accuracy. 
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from .._stats import sample_std
 from ..catalog import GENERATED_DATASETS as DATASETS
+from ..execution import add_execution_arguments, execution_from_args
 from . import _nn_options as opt
 from ._state import state_dir
 
@@ -31,6 +33,7 @@ SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_mlp_chain_options(parser, DATASETS, GENERATIONS, SEEDS)
+    add_execution_arguments(parser)  # one run per seed (its fixed-α and estimated-α chains)
     parser.add_argument(
         "--lr",
         type=float,
@@ -39,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     opt.add_device_option(parser)
+
+
+def _seed_chains(spec: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """One run of the sweep: every chain (fixed α and estimated α) of ``spec["seed"]``."""
+    from ..nn.chain import run_alpha_chains
+
+    data, config, schedules = kwargs["data"], kwargs["config"], kwargs["schedules"]
+    return run_alpha_chains(data, config, spec["seed"], schedules, state_dir=kwargs["state"])
 
 
 def _chain_name(alpha: float) -> str:
@@ -56,10 +67,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    from ..nn.chain import ChainConfig, run_alpha_chains
+    from ..execution import run_sweep
+    from ..nn.chain import ChainConfig
     from ..nn.data import load_dataset
     from ..nn.train import TrainConfig
-    from ..progress import Stages
     from ..reports.chain import summarise_chain
 
     s = _settings(args)
@@ -80,13 +91,17 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     schedules: dict[str, Any] = {names[a]: (a,) * (tau - 1) for a in GRID}
     schedules["estimate"] = "estimate"
     state = state_dir(args.out, "chains", s)
-    stages = Stages(len(s["seeds"]), name="borup-fig5", enabled=args.progress)
     per_chain: dict[str, list[dict[str, Any]]] = {name: [] for name in schedules}
-    for seed in s["seeds"]:
-        with stages(f"seed {seed}: {len(schedules)} chains x {tau} generations"):
-            chains = run_alpha_chains(data, config, seed, schedules, state_dir=state)
+    fn = functools.partial(_seed_chains, data=data, config=config, schedules=schedules, state=state)
+    seeds = [{"seed": seed, "settings": s} for seed in s["seeds"]]
+    execution = execution_from_args(args)
+    for spec, chains in zip(
+        seeds,
+        run_sweep(fn, seeds, execution=execution, progress=args.progress, desc="borup-fig5"),
+        strict=True,
+    ):
         for name, records in chains.items():
-            per_chain[name].append({"seed": seed, "generations": records})
+            per_chain[name].append({"seed": spec["seed"], "generations": records})
     shutil.rmtree(state, ignore_errors=True)
 
     summaries = {name: summarise_chain(runs) for name, runs in per_chain.items()}

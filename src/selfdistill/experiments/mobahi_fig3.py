@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import GENERATED_DATASETS as DATASETS
+from ..execution import add_execution_arguments, execution_from_args
 from . import _nn_options as opt
 from ._state import state_dir
 
@@ -27,6 +28,7 @@ LOSSES = ("mse", "ce")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_mlp_chain_options(parser, DATASETS, GENERATIONS, SEEDS)
+    add_execution_arguments(parser)  # one run per seed's chain
     parser.add_argument(
         "--lr-mse",
         type=float,
@@ -108,7 +110,9 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         )
         with stages(f"loss {loss}: {len(s['seeds'])} seeds x {s['generations']} generations"):
             state = state_dir(args.out, loss, {**s, "loss": loss})
-            runs = run_chains(data, config, s["seeds"], state_dir=state)
+            runs = run_chains(
+                data, config, s["seeds"], state_dir=state, execution=execution_from_args(args)
+            )
             shutil.rmtree(state, ignore_errors=True)  # finished: the results hold everything
         summary = summarise_chain(runs)
         write_csv(args.out / f"generations-{loss}.csv", chain_rows(runs))
