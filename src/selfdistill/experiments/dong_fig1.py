@@ -11,6 +11,7 @@ as the baseline.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from .._stats import sample_std
 from ..catalog import GENERATED_DATASETS as DATASETS
+from ..execution import add_execution_arguments
 from . import _nn_options as opt
 
 N_TRAIN = opt.QuickDefault(full=4000, quick=1000)
@@ -46,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     opt.add_int_list_option(parser, "--seeds", SEEDS)
     opt.add_device_option(parser)
+    add_execution_arguments(parser)  # one run per seed
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,70 +107,73 @@ def summarise(
     return summary, observed
 
 
-def compute(args: argparse.Namespace) -> dict[str, Any]:
-    from ..nn.data import load_dataset
+def seed_run(spec: dict[str, Any], data: Any) -> dict[str, Any]:
+    """One seed of the experiment (a run of the sweep): the teacher with its snapshots and a
+    student distilled from each snapshot, plus one trained on the labels alone."""
     from ..nn.models import build_model
     from ..nn.teacher import distill_student, train_teacher_with_snapshots
     from ..nn.train import TrainConfig
-    from ..progress import Stages
+
+    seed, s = int(spec["seed"]), spec["settings"]
+    epochs = s["teacher_epochs"]
+    # Teacher: constant learning rate and no weight decay, so that it keeps fitting the labels
+    # (memorising them) as the epochs go on.
+    teacher_cfg = TrainConfig(
+        epochs=epochs[-1], lr=0.1, weight_decay=0.0, schedule="constant", seed=seed,
+        device=s["device"], progress=False,
+    )  # fmt: skip
+    student_cfg = TrainConfig(
+        epochs=s["student_epochs"], lr=0.1, weight_decay=5e-4, seed=seed + 1000,
+        device=s["device"], progress=False,
+    )  # fmt: skip
+
+    def build_teacher() -> Any:
+        return build_model(
+            "mlp", data.input_shape, data.num_classes, width=s["teacher_width"], seed=seed
+        )
+
+    def build_student() -> Any:
+        return build_model(
+            "mlp", data.input_shape, data.num_classes, width=s["student_width"], seed=seed + 500
+        )
+
+    teachers, teacher_metrics = train_teacher_with_snapshots(
+        build_teacher, data, teacher_cfg, epochs
+    )
+    _, baseline = distill_student(None, build_student, data, student_cfg)
+    students = {
+        e: distill_student(
+            teachers[e], build_student, data, student_cfg, temperature=s["temperature"]
+        )[1]
+        for e in epochs
+    }
+    return {
+        "seed": seed, "teacher": teacher_metrics, "students": students,
+        "baseline_student": baseline,
+    }  # fmt: skip
+
+
+def _int_keys(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's record as JSON returns it, with its per-epoch dicts keyed by int epochs again."""
+    out = dict(record)
+    for part in ("teacher", "students"):
+        out[part] = {int(e): v for e, v in record[part].items()}
+    return out
+
+
+def compute(args: argparse.Namespace) -> dict[str, Any]:
+    from ..execution import execution_from_args, run_sweep
+    from ..nn.data import load_dataset
 
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
     epochs = s["teacher_epochs"]
-    stages = Stages(len(s["seeds"]) * 2, name="dong-fig1", enabled=args.progress)
-    per_seed = []
-    for seed in s["seeds"]:
-        # Teacher: constant learning rate and no weight decay, so that it keeps fitting the
-        # labels (memorising them) as the epochs go on.
-        teacher_cfg = TrainConfig(
-            epochs=epochs[-1],
-            lr=0.1,
-            weight_decay=0.0,
-            schedule="constant",
-            seed=seed,
-            device=s["device"],
-            progress=False,
-        )
-        student_cfg = TrainConfig(
-            epochs=s["student_epochs"],
-            lr=0.1,
-            weight_decay=5e-4,
-            seed=seed + 1000,
-            device=s["device"],
-            progress=False,
-        )
-
-        def build_teacher(seed: int = seed) -> Any:
-            return build_model(
-                "mlp", data.input_shape, data.num_classes, width=s["teacher_width"], seed=seed
-            )
-
-        def build_student(seed: int = seed) -> Any:
-            return build_model(
-                "mlp", data.input_shape, data.num_classes, width=s["student_width"], seed=seed + 500
-            )
-
-        with stages(f"seed {seed}: teacher, {epochs[-1]} epochs"):
-            teachers, teacher_metrics = train_teacher_with_snapshots(
-                build_teacher, data, teacher_cfg, epochs
-            )
-        with stages(f"seed {seed}: {len(epochs) + 1} students"):
-            _, baseline = distill_student(None, build_student, data, student_cfg)
-            students = {
-                e: distill_student(
-                    teachers[e], build_student, data, student_cfg, temperature=s["temperature"]
-                )[1]
-                for e in epochs
-            }
-        per_seed.append(
-            {
-                "seed": seed,
-                "teacher": teacher_metrics,
-                "students": students,
-                "baseline_student": baseline,
-            }
-        )
-
+    specs = [{"seed": seed, "settings": s} for seed in s["seeds"]]
+    runs = run_sweep(
+        functools.partial(seed_run, data=data), specs, execution=execution_from_args(args),
+        progress=args.progress, desc="dong-fig1 seeds",
+    )  # fmt: skip
+    per_seed = [_int_keys(run) for run in runs]
     summary, observed = summarise(per_seed, epochs)
     if args.progress:
         print(f"dong-fig1: {observed}")

@@ -24,6 +24,7 @@ of a random vector (dashed) and that of the probe labels randomly permuted (dott
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 from .._stats import sample_std
 from .._validation import parse_float_list
 from ..catalog import GENERATED_DATASETS as DATASETS
+from ..execution import add_execution_arguments
 from . import _nn_options as opt
 
 POSITIVE = (2, 7)  # Dong et al. appendix B: classes 2 and 7 form the positive class
@@ -58,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
     opt.add_int_list_option(parser, "--seeds", SEEDS)
     opt.add_device_option(parser)
+    add_execution_arguments(parser)  # one run per seed
 
 
 def task_label(task: str, num_classes: int) -> str:
@@ -83,30 +86,39 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def compute(args: argparse.Namespace) -> dict[str, Any]:
+def _task(data: Any, s: dict[str, Any]) -> dict[str, Any]:
+    """The labels of the task (binary or all classes) and the fixed probe batch of test inputs."""
     import torch
 
-    from ..nn.data import load_dataset
-    from ..nn.models import build_model
-    from ..nn.train import TrainConfig, accuracy, fit
-    from ..noise import corrupt_labels
-    from ..ntk import empirical_ntk, label_energy, ntk_eigh
-    from ..progress import Stages
-
-    s = _settings(args)
-    data = load_dataset(s["data"], seed=0)
-    relabel = (
-        (lambda y: torch.isin(y, torch.tensor(POSITIVE)).long())
-        if s["task"] == "binary"
-        else (lambda y: y)
-    )
-    num_classes = 2 if s["task"] == "binary" else data.num_classes
-    y_train, y_test = relabel(data.y_train), relabel(data.y_test)
+    if s["task"] == "binary":
+        relabel = lambda y: torch.isin(y, torch.tensor(POSITIVE)).long()  # noqa: E731
+    else:
+        relabel = lambda y: y  # noqa: E731
+    y_test = relabel(data.y_test)
     if len(data.x_test) < s["probe"]:
         raise ValueError(f"--probe must be at most the test set size {len(data.x_test)}")
     g = torch.Generator().manual_seed(0)
     probe_index = torch.randperm(len(data.x_test), generator=g)[: s["probe"]]
-    x_probe, y_probe = data.x_test[probe_index], y_test[probe_index].numpy()
+    return {
+        "num_classes": 2 if s["task"] == "binary" else data.num_classes,
+        "y_train": relabel(data.y_train),
+        "y_test": y_test,
+        "x_probe": data.x_test[probe_index],
+        "y_probe": y_test[probe_index].numpy(),
+    }
+
+
+def seed_run(spec: dict[str, Any], data: Any) -> dict[str, Any]:
+    """One seed (a run of the sweep): label energies on the NTK at initialisation and after
+    training, per noise rate and for shuffled labels, and the trained network's test accuracy."""
+    from ..nn.models import build_model
+    from ..nn.train import TrainConfig, accuracy, fit
+    from ..noise import corrupt_labels
+    from ..ntk import empirical_ntk, label_energy, ntk_eigh
+
+    seed, s = int(spec["seed"]), spec["settings"]
+    t = _task(data, s)
+    num_classes, x_probe, y_probe = t["num_classes"], t["x_probe"], t["y_probe"]
     onehot = np.eye(num_classes)
 
     def energies(decomposition: Any, labels: np.ndarray) -> dict[str, float]:
@@ -116,48 +128,49 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
             "centred": label_energy(decomposition, y - y.mean(axis=0), s["k"]),
         }
 
-    stages = Stages(len(s["seeds"]), name="dong-fig2", enabled=args.progress)
+    model = build_model("mlp", data.input_shape, num_classes, width=s["width"], seed=seed).eval()
+    decompositions = {"init": ntk_eigh(empirical_ntk(model, x_probe).double())}
+    config = TrainConfig(
+        epochs=s["epochs"], batch_size=64, lr=0.05, seed=seed, device=s["device"], progress=False
+    )
+    fit(model, data.x_train, t["y_train"], config)
+    model = model.cpu().eval()
+    test_acc = accuracy(model, data.x_test, t["y_test"])
+    decompositions["trained"] = ntk_eigh(empirical_ntk(model, x_probe).double())
+    noisy = [
+        corrupt_labels(
+            y_probe, rate, "symmetric-exclusive", num_classes,
+            seed=np.random.default_rng([seed, round(1000 * rate)]),
+        )[0]
+        for rate in s["noise"]
+    ]  # fmt: skip
+    permuted = np.random.default_rng([seed, 999]).permutation(y_probe)
+    out: dict[str, Any] = {"test_acc": test_acc, "energy": {}, "shuffled": {}}
+    for st, decomposition in decompositions.items():
+        base = energies(decomposition, permuted)
+        rows = [energies(decomposition, labels) for labels in noisy]
+        out["shuffled"][st] = base
+        out["energy"][st] = {kd: [row[kd] for row in rows] for kd in base}
+    return out
+
+
+def compute(args: argparse.Namespace) -> dict[str, Any]:
+    from ..execution import execution_from_args, run_sweep
+    from ..nn.data import load_dataset
+
+    s = _settings(args)
+    data = load_dataset(s["data"], seed=0)
+    num_classes = _task(data, s)["num_classes"]  # checks --probe before any training
     states = ("init", "trained")
     kinds = ("raw", "centred")
-    energy = {(st, kd): [] for st in states for kd in kinds}
-    shuffled = {(st, kd): [] for st in states for kd in kinds}
-    test_acc = []
-    for seed in s["seeds"]:
-        with stages(f"seed {seed}: NTK at initialisation and after training"):
-            model = build_model(
-                "mlp", data.input_shape, num_classes, width=s["width"], seed=seed
-            ).eval()
-            decompositions = {"init": ntk_eigh(empirical_ntk(model, x_probe).double())}
-            config = TrainConfig(
-                epochs=s["epochs"],
-                batch_size=64,
-                lr=0.05,
-                seed=seed,
-                device=s["device"],
-                progress=False,
-            )
-            fit(model, data.x_train, y_train, config)
-            model = model.cpu().eval()
-            test_acc.append(accuracy(model, data.x_test, y_test))
-            decompositions["trained"] = ntk_eigh(empirical_ntk(model, x_probe).double())
-            noisy = [
-                corrupt_labels(
-                    y_probe,
-                    rate,
-                    "symmetric-exclusive",
-                    num_classes,
-                    seed=np.random.default_rng([seed, round(1000 * rate)]),
-                )[0]
-                for rate in s["noise"]
-            ]
-            permuted = np.random.default_rng([seed, 999]).permutation(y_probe)
-            for st, decomposition in decompositions.items():
-                base = energies(decomposition, permuted)
-                rows = [energies(decomposition, labels) for labels in noisy]
-                for kd in kinds:
-                    shuffled[st, kd].append(base[kd])
-                    energy[st, kd].append([row[kd] for row in rows])
-
+    runs = run_sweep(
+        functools.partial(seed_run, data=data),
+        [{"seed": seed, "settings": s} for seed in s["seeds"]],
+        execution=execution_from_args(args), progress=args.progress, desc="dong-fig2 seeds",
+    )  # fmt: skip
+    energy = {(st, kd): [r["energy"][st][kd] for r in runs] for st in states for kd in kinds}
+    shuffled = {(st, kd): [r["shuffled"][st][kd] for r in runs] for st in states for kd in kinds}
+    test_acc = [r["test_acc"] for r in runs]
     summary = {
         kd: {
             st: {

@@ -28,6 +28,7 @@ Dong's measure reports a "gain" that is no information at all.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ import numpy as np
 
 from .._stats import sample_std
 from ..catalog import GENERATED_DATASETS as DATASETS
+from ..execution import add_execution_arguments
 from . import _nn_options as opt
 
 POSITIVE = (2, 7)
@@ -65,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
     opt.add_int_list_option(parser, "--seeds", SEEDS)
     opt.add_device_option(parser)
+    add_execution_arguments(parser)  # one run per seed
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,76 +95,74 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return s
 
 
-def compute(args: argparse.Namespace) -> dict[str, Any]:
+def _task(data: Any, s: dict[str, Any]) -> tuple[Any, Any, int]:
+    """Training labels, test labels and class count of the task (binary or all classes)."""
     import torch
 
-    from ..nn.data import load_dataset
+    if s["task"] == "binary":
+        positive = torch.tensor(POSITIVE)
+        relabel = lambda y: torch.isin(y, positive).long()  # noqa: E731
+        return relabel(data.y_train), relabel(data.y_test), 2
+    return data.y_train, data.y_test, data.num_classes
+
+
+def seed_run(spec: dict[str, Any], data: Any) -> dict[str, Any]:
+    """One seed (a run of the sweep): self-distillation on noisy labels, recording the targets'
+    label energies on the probe batch every ``every`` steps."""
+    import torch
+
     from ..nn.models import build_model
     from ..nn.refinery import SelfDistillationLoss, SelfDistillationTarget
     from ..nn.train import TrainConfig, accuracy, fit
     from ..noise import corrupt_labels
     from ..ntk import LabelEnergyCallback
-    from ..progress import Stages
+
+    seed, s = int(spec["seed"]), spec["settings"]
+    y_train, y_test, num_classes = _task(data, s)
+    n = len(data.x_train)
+    epochs = math.ceil(s["iterations"] / math.ceil(n / s["batch_size"]))
+    noisy_np, _ = corrupt_labels(
+        y_train.numpy(), s["noise"], "symmetric-exclusive", num_classes, seed=seed
+    )
+    noisy = torch.from_numpy(noisy_np)
+    probe = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: s["probe"]]
+    rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
+    callback = LabelEnergyCallback(
+        data.x_train[probe], {"noisy": noisy[probe], "clean": y_train[probe]}, rule=rule,
+        reference="noisy", steps=list(range(0, s["iterations"], s["every"])), k=s["k"],
+    )  # fmt: skip
+    model = build_model("mlp", data.input_shape, num_classes, width=s["width"], seed=seed)
+    config = TrainConfig(
+        epochs=epochs, batch_size=s["batch_size"], lr=s["lr"], seed=seed, device=s["device"],
+        progress=False,
+    )  # fmt: skip
+    fit(
+        model, data.x_train, noisy, config,
+        loss_fn=SelfDistillationLoss(rule, loss="squared"), callbacks=[callback],
+    )  # fmt: skip
+    return {
+        "seed": seed,
+        "records": callback.records,
+        "test_acc": accuracy(model.cpu(), data.x_test, y_test),
+        "probe_wrong_fraction": float((noisy[probe] != y_train[probe]).float().mean()),
+    }
+
+
+def compute(args: argparse.Namespace) -> dict[str, Any]:
+    from ..execution import execution_from_args, run_sweep
+    from ..nn.data import load_dataset
 
     s = _settings(args)
     data = load_dataset(s["data"], seed=0)
-    if s["task"] == "binary":
-        positive = torch.tensor(POSITIVE)
-        y_train = torch.isin(data.y_train, positive).long()
-        y_test = torch.isin(data.y_test, positive).long()
-        num_classes = 2
-    else:
-        y_train, y_test, num_classes = data.y_train, data.y_test, data.num_classes
     n = len(data.x_train)
     if s["probe"] > n:
         raise ValueError(f"--probe must be at most the training set size {n}")
-    steps_per_epoch = math.ceil(n / s["batch_size"])
-    epochs = math.ceil(s["iterations"] / steps_per_epoch)
-    record_steps = [t for t in range(0, s["iterations"], s["every"])]
-
-    stages = Stages(len(s["seeds"]), name="dong-fig5", enabled=args.progress)
-    runs = []
-    for seed in s["seeds"]:
-        with stages(f"seed {seed}: self-distillation on {s['noise']:.0%} noisy labels"):
-            noisy_np, _ = corrupt_labels(
-                y_train.numpy(), s["noise"], "symmetric-exclusive", num_classes, seed=seed
-            )
-            noisy = torch.from_numpy(noisy_np)
-            probe = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: s["probe"]]
-            rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
-            callback = LabelEnergyCallback(
-                data.x_train[probe],
-                {"noisy": noisy[probe], "clean": y_train[probe]},
-                rule=rule,
-                reference="noisy",
-                steps=record_steps,
-                k=s["k"],
-            )
-            model = build_model("mlp", data.input_shape, num_classes, width=s["width"], seed=seed)
-            config = TrainConfig(
-                epochs=epochs,
-                batch_size=s["batch_size"],
-                lr=s["lr"],
-                seed=seed,
-                device=s["device"],
-                progress=False,
-            )
-            fit(
-                model,
-                data.x_train,
-                noisy,
-                config,
-                loss_fn=SelfDistillationLoss(rule, loss="squared"),
-                callbacks=[callback],
-            )
-            runs.append(
-                {
-                    "seed": seed,
-                    "records": callback.records,
-                    "test_acc": accuracy(model.cpu(), data.x_test, y_test),
-                    "probe_wrong_fraction": float((noisy[probe] != y_train[probe]).float().mean()),
-                }
-            )
+    num_classes = _task(data, s)[2]
+    runs = run_sweep(
+        functools.partial(seed_run, data=data),
+        [{"seed": seed, "settings": s} for seed in s["seeds"]],
+        execution=execution_from_args(args), progress=args.progress, desc="dong-fig5 seeds",
+    )  # fmt: skip
 
     steps = [r["step"] for r in runs[0]["records"]]
 
