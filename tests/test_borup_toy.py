@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from selfdistill import SelfDistilledKernelRidge
+from selfdistill._outdir import LOCK_NAME
 from selfdistill.experiments import EXPERIMENTS, run_experiment
 from selfdistill.experiments.borup_toy import ratios
 from selfdistill.toy_data import load_borup_toy
@@ -84,6 +85,7 @@ def test_experiment_quick_writes_results_and_figures(tmp_path, capsys) -> None:
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["experiment"] == "borup-fig2"
     assert len(saved["results"]["mse"]["optimal"]) == 6
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing drawn
+    files = sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_NAME)
+    assert files == ["results.json"]  # nothing drawn (the lock holds --out while it runs)
     pngs = ("fig2_steps.png", "fig3_B_diagonal.png", "fig4_ratios.png")
     assert_replots("borup-fig2", tmp_path, tmp_path / "replot", pngs)  # from results.json alone

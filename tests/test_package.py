@@ -15,6 +15,7 @@ import pytest
 
 import selfdistill
 from selfdistill import _io
+from selfdistill._outdir import LOCK_NAME
 from selfdistill._validation import (
     check_choice,
     check_int,
@@ -86,7 +87,7 @@ def test_compute_runs_without_matplotlib(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_NAME) == ["results.json"]
 
 
 def test_replot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
