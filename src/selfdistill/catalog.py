@@ -7,7 +7,8 @@ its arguments against the same tuples. Nothing here imports torch.
 
 Data sets (:func:`selfdistill.nn.data.load_dataset`)
     :data:`DATASETS`; :data:`GENERATED_DATASETS` need no files on disk (bundled with scikit-learn
-    or generated).
+    or generated); a user's own data is a file of :data:`DATA_FILE_SUFFIXES` or an image folder
+    (:func:`check_data_source`).
 Networks and training (:func:`~selfdistill.nn.build_model`, :class:`~selfdistill.nn.TrainConfig`)
     :data:`MODELS`, :data:`OPTIMIZERS`, :data:`SCHEDULES`.
 Distillation chains (Mobahi et al. 2020; Borup & Andersen 2021)
@@ -19,12 +20,15 @@ Noisy labels (Dong et al. 2019)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ._validation import check_choice, parse_float_list
 from .noise import NOISE_KINDS
 
 __all__ = [
     "ALPHA_SCHEDULES",
     "DATASETS",
+    "DATA_FILE_SUFFIXES",
     "DISTILL_LOSSES",
     "GENERATED_DATASETS",
     "LABEL_FUNCTIONS",
@@ -35,6 +39,7 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SD_LOSSES",
+    "check_data_source",
     "parse_methods",
     "parse_noises",
 ]
@@ -43,6 +48,8 @@ __all__ = [
 DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
 #: the data sets that need no files on disk: scikit-learn's digits and generated MNIST-1D
 GENERATED_DATASETS = ("digits", "mnist1d")
+#: a user's data files, by extension (:mod:`selfdistill.nn.files`); a folder is an image folder
+DATA_FILE_SUFFIXES = (".npz", ".csv", ".tsv", ".parquet")
 
 #: networks of :func:`selfdistill.nn.models.build_model`
 MODELS = ("mlp", "cnn", "resnet18")
@@ -91,3 +98,36 @@ def parse_methods(text: str, flag: str = "--method") -> list[str]:
 def parse_noises(text: str, flag: str = "--noise") -> list[float]:
     """``"0.4"`` or ``"0,0.2,0.4"`` -> noise rates in [0, 1] (ValueError naming ``flag``)."""
     return list(parse_float_list(flag, text, low=0.0, high=1.0))
+
+
+def check_data_source(value: str, name: str = "data") -> str:
+    """A data set of :data:`DATASETS`, or the path of a data file or image folder (torch-free).
+
+    Raises
+    ------
+    FileNotFoundError
+        For a path that does not exist.
+    ValueError
+        For a file whose extension is not one of :data:`DATA_FILE_SUFFIXES`, or a name that is
+        neither a data set nor a path.
+    """
+    value = str(value)
+    if value in DATASETS:
+        return value
+    path = Path(value)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return value
+    if path.is_file():
+        if suffix not in DATA_FILE_SUFFIXES:
+            raise ValueError(
+                f"{name}: unknown file extension {path.suffix or '(none)'!r} of {value}; "
+                f"expected {', '.join(DATA_FILE_SUFFIXES)} or an image folder"
+            )
+        return value
+    if suffix or len(path.parts) > 1:  # meant as a path
+        raise FileNotFoundError(f"{name}: no such file or folder: {value}")
+    raise ValueError(
+        f"{name} must be one of {', '.join(DATASETS)}, a data file "
+        f"({', '.join(DATA_FILE_SUFFIXES)}) or an image folder, got {value!r}"
+    )

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .config_file import argv_with_config
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: name -> (module path, one-line help)
@@ -45,18 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sp)
-        sp.set_defaults(_main=module.main)
+        sp.set_defaults(_main=module.main, _parser=sp)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfdistill`` console script; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "config", None) is not None:  # --config FILE: its options, then argv's
+            argv = argv_with_config(args._parser, argv, args.command, args.config)
+            args = parser.parse_args(argv)
         return int(args._main(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        # Bad input and missing files: a clear one-line message, not a traceback.
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
+        # Bad input, missing files and missing optional packages: a clear one-line message.
         print(f"selfdistill {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -27,7 +27,9 @@ from typing import Any
 from .._outdir import output_folder
 from .._validation import check_int, check_real, parse_float_list, parse_int_list
 from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
+from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
+from ..experiments._nn_options import add_data_option, add_device_option, file_options
 
 #: the optimisers of `chain` and their default learning rates (``--lr`` not given)
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
@@ -39,9 +41,7 @@ def _optional_int(text: str) -> int | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--data", default="digits", choices=DATASETS, help="data set (default: %(default)s)"
-    )
+    add_data_option(data, DATASETS, default="digits")
     data.add_argument(
         "--data-dir",
         default=None,
@@ -147,12 +147,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=SCHEDULES,
         help="(default: %(default)s)",
     )
-    train.add_argument(
-        "--device",
-        default="cpu",
-        help="torch device, e.g. cpu, cuda, cuda:1 (default: %(default)s)",
-    )
+    add_device_option(train)
 
+    add_config_option(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -235,23 +232,32 @@ def main(args: argparse.Namespace) -> int:
     check_real("--val-fraction", args.val_fraction, low=0.0, high=1.0, high_inclusive=False)
     config = build_config(args)  # validates before any data is loaded
     execution = execution_from_args(args)
+    data = _load(args)  # a bad data file fails before --out is created
     with output_folder(args.out) as out:
-        _run(args, out, config, seeds, execution)
+        _run(args, out, data, config, seeds, execution)
     return 0
 
 
-def _run(args: argparse.Namespace, out: Path, config: Any, seeds: list, execution: Any) -> None:
-    """Load the data, train every seed's chain and write the outputs (``out`` is held)."""
-    from ..nn.chain import run_chains
-    from ..nn.data import load_dataset
+def _load(args: argparse.Namespace) -> Any:
+    """The splits of ``--data`` (a data set or a data file), seeded with ``--data-seed``."""
+    from ..nn.data import DataSpec
 
-    data = load_dataset(
-        args.data,
+    return DataSpec(
+        name=args.data,
         data_dir=args.data_dir,
         seed=args.data_seed,
         n_train=args.n_train,
         val_fraction=args.val_fraction,
-    )
+        **file_options(args),
+    ).load()
+
+
+def _run(
+    args: argparse.Namespace, out: Path, data: Any, config: Any, seeds: list, execution: Any
+) -> None:
+    """Train every seed's chain on ``data`` and write the outputs (``out`` is held)."""
+    from ..nn.chain import run_chains
+
     if args.progress:
         print(
             f"chain: {args.data} ({len(data.y_train)} train, {len(data.y_val)} val, "
@@ -289,6 +295,11 @@ def _write(
         "n_val": len(data.y_val),
         "n_test": len(data.y_test),
         "seeds": seeds,
+        "class_names": data.class_names,
+        "options": {
+            **resolved_options(args, exclude=EXECUTION_OPTIONS),
+            "device": config.train.device,
+        },
     }
     paths = write_chain_outputs(
         out, record, runs, title=f"{args.data} / {args.model}, loss {config.loss}"

@@ -39,16 +39,16 @@ from ..catalog import (
     parse_methods,
     parse_noises,
 )
-from ..execution import add_execution_arguments, execution_from_args
+from ..config_file import add_config_option, resolved_options
+from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
+from ..experiments._nn_options import add_data_option, add_device_option, file_options
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and noise")
-    g.add_argument(
-        "--data", default="mnist1d", choices=DATASETS, help="data set (default: %(default)s)"
-    )
+    add_data_option(g, DATASETS)
     g.add_argument(
         "--data-dir", default=None, help="folder of on-disk data sets (CIFAR, Fashion-MNIST)"
     )
@@ -92,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
     g.add_argument("--schedule", default="cosine", choices=SCHEDULES)
     g.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
-    g.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
+    add_device_option(g)
+    add_config_option(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("runs") / "noisy",
         help="output folder; OUT/state keeps finished runs (default: %(default)s)",
@@ -111,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "n_train": None if args.n_train is None else check_int("--n-train", args.n_train, low=1),
         "num_samples": args.num_samples,
         "data_dir": args.data_dir,
+        **file_options(args),
         "noise_kind": args.noise_kind,
         "model": args.model,
         "width": args.width,
@@ -141,12 +143,16 @@ def main(args: argparse.Namespace) -> int:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
     config = NoisyConfig(**kwargs)
+    class_names = config.dataset.class_names()  # a bad data file fails before --out is created
+    sweep = {"methods": methods, "noises": noises, "seeds": seeds, "class_names": class_names}
+    options = resolved_options(args, exclude=EXECUTION_OPTIONS)
+    sweep["options"] = {**options, "device": config.device}
     with output_folder(args.out) as out:
         runs = run_noisy(
             config, methods, noises, seeds,
             execution=execution, store=out / "state", progress=args.progress,
         )  # fmt: skip
-        _write_outputs(out, config, runs, {"methods": methods, "noises": noises, "seeds": seeds})
+        _write_outputs(out, config, runs, sweep)
     return 0
 
 

@@ -178,6 +178,10 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
     if experiment.needs_torch and not torch_available():
         raise RuntimeError(f"experiment {name!r} needs PyTorch: pip install 'selfdistill[torch]'")
     module = experiment.load()
+    if experiment.needs_torch and getattr(args, "device", None) is not None:
+        from ..nn.device import resolve_device
+
+        resolve_device(args.device)  # a device this machine lacks fails before OUT is made
     with output_folder(args.out) as out:
         args.out = out
         results = module.compute(args)

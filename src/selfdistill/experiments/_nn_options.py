@@ -25,6 +25,7 @@ __all__ = [
     "add_int_list_option",
     "add_mlp_chain_options",
     "add_quick_int_option",
+    "file_options",
     "mlp_chain_settings",
     "resolve_int",
     "resolve_int_list",
@@ -58,11 +59,50 @@ def _help(text: str, default: QuickDefault[Any]) -> str:
 
 
 def add_data_option(
-    parser: argparse.ArgumentParser, datasets: Sequence[str], default: str = "mnist1d"
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    datasets: Sequence[str],
+    default: str = "mnist1d",
 ) -> None:
-    """``--data``: the data set, one of ``datasets`` (listed with the default first)."""
-    choices = (default, *(d for d in datasets if d != default))
-    parser.add_argument("--data", default=default, choices=choices, help="(default: %(default)s)")
+    """``--data`` (one of ``datasets``, listed with the default first, or the path of a data file
+    or image folder) and the reader options of a data file, ``--label-column`` and
+    ``--image-size`` (:func:`file_options`). The path is checked when the data is loaded."""
+    names = ", ".join((default, *(d for d in datasets if d != default)))
+    parser.add_argument(
+        "--data",
+        default=default,
+        metavar="NAME|PATH",
+        help=f"data set ({names}) or your own data: a .npz (arrays x, y; optional x_val, y_val, "
+        "x_test, y_test), .csv, .tsv or .parquet file (one row per sample), or a folder of "
+        "images DIR/<class>/*.png|jpg (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--label-column",
+        default="label",
+        metavar="NAME",
+        help="label column of a CSV/TSV/Parquet --data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="resize the images of an image-folder --data to this many pixels squared "
+        "(default: as they are; they must then all have one size)",
+    )
+
+
+def file_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reader options of ``args.data`` for :func:`~selfdistill.nn.data.load_dataset`:
+    ``label_column`` / ``image_size`` for a data file, nothing for a built-in data set."""
+    from ..catalog import DATASETS
+
+    if args.data in DATASETS:
+        return {}
+    options = {
+        "label_column": getattr(args, "label_column", "label"),
+        "image_size": getattr(args, "image_size", None),
+    }
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def add_quick_int_option(
@@ -82,9 +122,18 @@ def add_int_list_option(
     parser.add_argument(flag, default=None, help=_help(text, default))
 
 
-def add_device_option(parser: argparse.ArgumentParser) -> None:
-    """``--device``: the torch device, ``cpu`` unless given."""
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+def add_device_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--device``: the torch device, ``auto`` (CUDA when available, else CPU) unless given.
+
+    Checked when the run starts (:func:`selfdistill.nn.resolve_device`: a device this machine
+    lacks is a one-line error), not here, so that ``--help`` needs no torch.
+    """
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device: auto (CUDA when available, else CPU), cpu, cuda, cuda:1, mps "
+        "(default: %(default)s)",
+    )
 
 
 def resolve_int(value: int | None, default: QuickDefault[int], quick: bool) -> int:

@@ -75,7 +75,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 
     s = _settings(args)
     tau = s["generations"]
-    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **opt.file_options(args))
     train = TrainConfig(
         epochs=s["epochs"],
         batch_size=128,

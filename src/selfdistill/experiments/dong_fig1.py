@@ -166,7 +166,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.data import load_dataset
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **opt.file_options(args))
     epochs = s["teacher_epochs"]
     specs = [{"seed": seed, "settings": s} for seed in s["seeds"]]
     runs = run_sweep(

@@ -159,7 +159,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.data import load_dataset
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0)
+    data = load_dataset(s["data"], seed=0, **opt.file_options(args))
     num_classes = _task(data, s)["num_classes"]  # checks --probe before any training
     states = ("init", "trained")
     kinds = ("raw", "centred")

@@ -153,7 +153,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.data import load_dataset
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0)
+    data = load_dataset(s["data"], seed=0, **opt.file_options(args))
     n = len(data.x_train)
     if s["probe"] > n:
         raise ValueError(f"--probe must be at most the training set size {n}")

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
+from ..catalog import DATASETS
 from ..execution import add_execution_arguments, execution_from_args
+from . import _nn_options as opt
 
 __all__ = ["add_arguments", "compute", "plot"]
 
@@ -45,7 +47,7 @@ QUICK_EVAL = {"n_test": 2000, "n_val": 1000}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="mnist1d", help="data set (default: %(default)s)")
+    opt.add_data_option(parser, DATASETS)
     parser.add_argument("--data-dir", default=None, help="folder of on-disk data sets")
     parser.add_argument(
         "--n-train", type=int, default=None, help="training samples (10000; quick 8000)"
@@ -63,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "≤ 0.4 and 1.5 above",
     )  # fmt: skip
     parser.add_argument("--lr", type=float, default=0.05, help="(default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    opt.add_device_option(parser)
     add_execution_arguments(parser)
 
 
@@ -93,6 +95,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         lr=args.lr,
         lam=args.lam if args.lam > 0 else None,
         device=args.device,
+        **opt.file_options(args),
         **(QUICK_EVAL if args.quick else {}),
     )
     runs = run_noisy(

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, check_real
+from . import _nn_options as opt
 
 __all__ = ["add_arguments", "clusterable_data", "compute", "plot", "train_two_layer"]
 
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps of the linear decay of α_t to 0 after the hold (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    opt.add_device_option(parser)
 
 
 def clusterable_data(
@@ -134,9 +135,10 @@ def train_two_layer(
     """
     import torch
 
+    from ..nn.device import resolve_device
     from ..nn.refinery import SelfDistillationTarget
 
-    dev = torch.device(device)
+    dev = torch.device(resolve_device(device))
     dtype = torch.float64
     gen = torch.Generator().manual_seed(seed)
     n, d = x.shape

@@ -88,7 +88,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..reports.chain import chain_rows, format_summary, summarise_chain
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **opt.file_options(args))
     train = TrainConfig(
         epochs=s["epochs"],
         batch_size=128,

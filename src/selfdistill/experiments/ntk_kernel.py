@@ -135,7 +135,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..progress import Stages
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0, n_train=s["n_train"])
+    data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **opt.file_options(args))
     tau = s["generations"]
     config = ChainConfig(
         generations=tau,

@@ -18,7 +18,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
         "selfdistill.nn needs PyTorch, which is not installed: pip install 'selfdistill[torch]'"
     ) from exc
 
-from .data import DATASETS, DataSplits, load_dataset, random_crop_flip
+from .data import DATASETS, DataSpec, DataSplits, load_dataset, random_crop_flip
+from .device import resolve_device
 from .distill import distill_step, split_metrics
 from .models import MODELS, build_model
 from .train import (
@@ -37,6 +38,7 @@ __all__ = [
     "DATASETS",
     "MODELS",
     "Callback",
+    "DataSpec",
     "DataSplits",
     "History",
     "LossFn",
@@ -50,5 +52,6 @@ __all__ = [
     "load_dataset",
     "predict_logits",
     "random_crop_flip",
+    "resolve_device",
     "split_metrics",
 ]

@@ -46,7 +46,7 @@ from ..alpha import one_hot, optimal_alpha
 from ..execution import Execution, run_sweep
 from ..progress import Stages
 from .chain_store import ChainStore, check_state, safe_name
-from .data import DataSplits
+from .data import DataSpec, DataSplits, load_splits
 from .distill import LOSSES, distill_step, make_loss, split_metrics, teacher_probabilities
 from .models import build_model
 from .train import Callback, TrainConfig
@@ -240,7 +240,7 @@ class _SeedRun:
 
 
 def run_alpha_chains(
-    data: DataSplits,
+    data: DataSplits | DataSpec,
     config: ChainConfig,
     seed: int,
     schedules: Mapping[str, Sequence[float] | str],
@@ -254,6 +254,9 @@ def run_alpha_chains(
 
     Parameters
     ----------
+    data
+        The splits, or a :class:`~selfdistill.nn.data.DataSpec` to load them from (with its own
+        seed, else with ``seed``): what a worker process receives.
     schedules
         name -> α_2 … α_τ (a sequence of τ − 1 reals) or ``"estimate"``.
     state_dir
@@ -270,6 +273,7 @@ def run_alpha_chains(
         schedule, 2(t − 1) + 1 for ``"estimate"``).
     """
     seed = check_int("seed", seed, low=0)
+    data = load_splits(data, seed)
     tau = config.generations
     for name, schedule in schedules.items():
         if isinstance(schedule, str):
@@ -409,7 +413,7 @@ def select_grid(
 
 
 def run_chain(
-    data: DataSplits,
+    data: DataSplits | DataSpec,
     config: ChainConfig,
     seed: int,
     *,
@@ -447,7 +451,7 @@ def run_chain(
 
 
 def run_chains(
-    data: DataSplits,
+    data: DataSplits | DataSpec,
     config: ChainConfig,
     seeds: Sequence[int],
     *,
@@ -463,12 +467,18 @@ def run_chains(
     ``execution`` says (serial by default; ``processes`` and ``ray`` train seeds side by side,
     with the data, config and callbacks pickled to the workers). Resuming is the per-generation
     state of ``state_dir``, whatever the executor.
+
+    ``data`` is the splits or a :class:`~selfdistill.nn.data.DataSpec`: run serially, a spec
+    with its own seed is loaded once; otherwise each run loads it (a worker receives the spec,
+    not the arrays).
     """
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     if state_dir is not None:
         check_state(Path(state_dir), config.describe())
     serial = execution is None or execution.executor == "serial"
+    if serial and isinstance(data, DataSpec) and data.seed is not None:
+        data = data.load()
     fn = functools.partial(
         _seed_chain, data=data, config=config, state_dir=state_dir, keep_weights=keep_weights,
         progress=progress and serial, callbacks=tuple(callbacks),

@@ -31,7 +31,7 @@ per channel for images) is computed on the final training split only and applied
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +39,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._validation import check_choice, check_int, check_real
-from ..catalog import DATASETS
+from .._validation import check_int, check_real
+from ..catalog import DATASETS, check_data_source
+from .files import file_arrays, read_data_file
 from .formats import load_cifar_arrays, load_fashion_mnist_arrays, make_mnist1d_arrays, read_idx
-from .loaders import CACHE_DIR_ENV, DATA_DIR_ENV, LOADERS, RawData, loader_options
+from .loaders import (
+    CACHE_DIR_ENV,
+    DATA_DIR_ENV,
+    RawData,
+    loader_for,
+    loader_options,
+    raw_from_file,
+)
 from .splits import standardisation, stratified_split
 
 __all__ = [
     "CACHE_DIR_ENV",
     "DATASETS",
     "DATA_DIR_ENV",
+    "DataSpec",
     "DataSplits",
     "load_cifar_arrays",
     "load_dataset",
     "load_fashion_mnist_arrays",
+    "load_splits",
     "make_mnist1d_arrays",
     "random_crop_flip",
     "read_idx",
@@ -61,7 +71,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DataSplits:
-    """Train / validation / test splits of one data set (float32 inputs, int64 labels)."""
+    """Train / validation / test splits of one data set (float32 inputs, int64 labels).
+
+    Built by :func:`load_dataset` (a data-set name or a data file) or :meth:`from_arrays` (arrays
+    in memory). ``class_names`` holds the name of each class ``0 .. num_classes - 1`` when the
+    data has them (data files and arrays), else ``None``.
+    """
 
     name: str
     x_train: Tensor
@@ -72,6 +87,7 @@ class DataSplits:
     y_test: Tensor
     num_classes: int
     input_shape: tuple[int, ...]
+    class_names: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -79,6 +95,64 @@ class DataSplits:
             f"test={len(self.y_test)}, num_classes={self.num_classes}, "
             f"input_shape={self.input_shape})"
         )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        y: Any,
+        *,
+        x_test: Any = None,
+        y_test: Any = None,
+        x_val: Any = None,
+        y_val: Any = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        n_train: int | None = None,
+        seed: int = 0,
+        standardize: bool = True,
+        name: str = "arrays",
+    ) -> DataSplits:
+        """Splits of arrays in memory, with the same rules as :func:`load_dataset`.
+
+        Parameters
+        ----------
+        x, y
+            Features ``(N, D)`` (or uint8 images ``(N, C, H, W)``, scaled to [0, 1]) and one
+            label per sample: integers or strings. The classes are the sorted distinct labels of
+            all splits, recorded in ``class_names``; labels ``0 .. K-1`` stay as they are.
+        x_test, y_test
+            A test split; without it a seeded, stratified ``test_fraction`` of ``(x, y)`` is held
+            out.
+        x_val, y_val
+            A validation split; without it a seeded, stratified ``val_fraction`` of the rest is
+            held out.
+        val_fraction, test_fraction, n_train, seed, standardize
+            As in :func:`load_dataset` (``test_fraction`` as for ``digits``).
+        name
+            Recorded as :attr:`name`.
+
+        Raises
+        ------
+        ValueError
+            For a missing partner array (``x_test`` without ``y_test``), samples and labels of
+            different lengths, non-numeric, NaN or infinite features, or a single class.
+        """
+        arrays = dict(x=x, y=y, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test)
+        data = file_arrays(name, {k: _numpy(v) for k, v in arrays.items()})
+        seed, val_fraction, n_train, _, _ = _check_split_args(seed, val_fraction, n_train)
+        rng = np.random.default_rng(seed)
+        raw = raw_from_file(data, rng, test_fraction)
+        return _from_raw(name, raw, rng, val_fraction, (n_train, None, None), bool(standardize))
+
+
+def _numpy(value: Any) -> Any:
+    """Arrays, lists or (CPU) tensors as NumPy arrays; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
 def load_dataset(
@@ -98,18 +172,21 @@ def load_dataset(
     Parameters
     ----------
     name
-        A name registered in :data:`selfdistill.nn.loaders.LOADERS`: one of :data:`DATASETS`.
+        A name registered in :data:`selfdistill.nn.loaders.LOADERS` (one of :data:`DATASETS`),
+        or the path of a data file (``.npz``, ``.csv``, ``.tsv``, ``.parquet``) or of an image
+        folder (:mod:`selfdistill.nn.files`).
     data_dir
         Folder holding the on-disk files of ``cifar10``, ``cifar100`` and ``fashion-mnist``
         (default: the ``SELFDISTILL_DATA_DIR`` environment variable). For ``mnist1d`` it is also
         the default cache folder.
     seed
         Seed of the validation split, of the ``n_train`` / ``n_val`` / ``n_test`` subsets and, for
-        ``digits``, of the test split.
+        ``digits`` and data files without a test split, of the test split.
     n_train
         Keep only this many training samples (a seeded, stratified subset); ``None`` keeps all.
     val_fraction
-        Fraction of the training pool held out for validation, in ``[0, 1)``.
+        Fraction of the training pool held out for validation, in ``[0, 1)`` (not used when a
+        data file brings its own validation split).
     standardize
         Per-feature / per-channel standardisation with the training split's mean and standard
         deviation.
@@ -120,7 +197,9 @@ def load_dataset(
         no others: ``digits``: ``test_fraction`` (default 0.2). ``mnist1d``: ``num_samples``
         (default 40,000), ``generation_seed`` (default 42, the package's own), ``cache_dir``,
         ``cache`` (default True). ``cifar100``: ``label_mode`` ``"fine"`` (100 classes, default)
-        or ``"coarse"`` (20).
+        or ``"coarse"`` (20). A data file: ``label_column`` (tables, default ``"label"``),
+        ``image_size`` (image folders: resize to this many pixels squared) and ``test_fraction``
+        (default 0.2, when the file has no test split).
 
     Returns
     -------
@@ -129,12 +208,32 @@ def load_dataset(
     Raises
     ------
     ValueError
-        For an unknown name or option, or an argument out of range.
+        For an unknown name or option, an argument out of range, or a bad data file (the
+        message names the file).
     FileNotFoundError
         When the files of an on-disk data set are missing; the message says which files to put
         where.
     """
-    check_choice("name", name, tuple(LOADERS))
+    loader = loader_for(name)
+    seed, val_fraction, n_train, n_val, n_test = _check_split_args(
+        seed, val_fraction, n_train, n_val, n_test
+    )
+    unknown = sorted(set(loader_kwargs) - set(loader_options(name)))
+    if unknown:
+        raise ValueError(f"unknown option(s) for data set {name!r}: {', '.join(unknown)}")
+
+    rng = np.random.default_rng(seed)
+    raw = loader(data_dir=data_dir, rng=rng, **loader_kwargs)
+    return _from_raw(name, raw, rng, val_fraction, (n_train, n_val, n_test), bool(standardize))
+
+
+def _check_split_args(
+    seed: int,
+    val_fraction: float,
+    n_train: int | None,
+    n_val: int | None = None,
+    n_test: int | None = None,
+) -> tuple[int, float, int | None, int | None, int | None]:
     seed = check_int("seed", seed, low=0)
     val_fraction = check_real("val_fraction", val_fraction, low=0.0, high=1.0, high_inclusive=False)
     if n_train is not None:
@@ -143,19 +242,36 @@ def load_dataset(
         n_val = check_int("n_val", n_val, low=0)
     if n_test is not None:
         n_test = check_int("n_test", n_test, low=1)
-    unknown = sorted(set(loader_kwargs) - set(loader_options(name)))
-    if unknown:
-        raise ValueError(f"unknown option(s) for data set {name!r}: {', '.join(unknown)}")
+    return seed, val_fraction, n_train, n_val, n_test
 
-    rng = np.random.default_rng(seed)
-    raw = LOADERS[name](data_dir=data_dir, rng=rng, **loader_kwargs)
-    train_idx, val_idx = _train_val_indices(raw.y_pool, name, val_fraction, n_train, rng)
+
+def _from_raw(
+    name: str,
+    raw: RawData,
+    rng: np.random.Generator,
+    val_fraction: float,
+    counts: tuple[int | None, int | None, int | None],
+    standardize: bool,
+) -> DataSplits:
+    """Split the pool (or take the given validation split), subset, standardise."""
+    n_train, n_val, n_test = counts
+    if raw.x_val is not None and raw.y_val is not None:
+        pool = len(raw.y_pool)
+        train_idx, _ = _train_val_indices(raw.y_pool, name, 0.0, n_train, rng)
+        val_idx = pool + np.arange(len(raw.y_val))
+        raw = replace(
+            raw,
+            x_pool=np.concatenate([raw.x_pool, raw.x_val]),
+            y_pool=np.concatenate([raw.y_pool, raw.y_val]),
+        )
+    else:
+        train_idx, val_idx = _train_val_indices(raw.y_pool, name, val_fraction, n_train, rng)
     if n_val is not None and n_val < len(val_idx):
         val_idx = val_idx[np.sort(rng.permutation(len(val_idx))[:n_val])]
     test_idx = np.arange(len(raw.y_test))
     if n_test is not None and n_test < len(raw.y_test):
         test_idx = np.sort(rng.permutation(len(raw.y_test))[:n_test])
-    return _splits(name, raw, (train_idx, val_idx, test_idx), standardize=bool(standardize))
+    return _splits(name, raw, (train_idx, val_idx, test_idx), standardize=standardize)
 
 
 def _train_val_indices(
@@ -222,7 +338,100 @@ def _splits(
         y_test=ty(y_test),
         num_classes=raw.num_classes,
         input_shape=tuple(int(s) for s in x_train.shape[1:]),
+        class_names=raw.class_names,
     )
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The data of a run as plain, JSON-describable values: what :func:`load_dataset` needs,
+    so that a worker process can reload the same splits (``DataSpec(**spec.describe())``).
+
+    Attributes
+    ----------
+    name
+        Data set (:data:`selfdistill.catalog.DATASETS`), or the path of a data file or image
+        folder (:mod:`selfdistill.nn.files`; ValueError / FileNotFoundError name ``data``), or
+        ``None`` when the splits are handed over in memory (then :meth:`load` refuses).
+    n_train, n_val, n_test
+        Training, validation and test samples kept (``None``: all).
+    num_samples
+        MNIST-1D's total sample count (``None``: the loader's 40,000).
+    data_dir
+        Folder of the on-disk data sets.
+    label_column, image_size
+        Reader options of a data file: the label column of a table, the side length the images
+        of a folder are resized to (``None``: as they are). Ignored for the built-in data sets.
+    val_fraction
+        Fraction of the training pool held out for validation.
+    seed
+        Seed of the splits; ``None`` (the noisy-label runs' choice): each run's own seed.
+    """
+
+    name: str | None = "mnist1d"
+    n_train: int | None = None
+    num_samples: int | None = None
+    data_dir: str | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    label_column: str = "label"
+    image_size: int | None = None
+    val_fraction: float = 0.1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            check_data_source(self.name)
+        if self.image_size is not None:
+            check_int("image_size", self.image_size, low=1)
+        check_real("val_fraction", self.val_fraction, low=0.0, high=1.0, high_inclusive=False)
+        if self.seed is not None:
+            check_int("seed", self.seed, low=0)
+
+    def load(self, seed: int | None = None) -> DataSplits:
+        """The splits of this data, seeded with :attr:`seed`, else with ``seed``."""
+        if self.name is None:
+            raise ValueError("data: no data set named; give data=NAME or pass the DataSplits")
+        seed = self.seed if self.seed is not None else seed
+        if seed is None:
+            raise ValueError("seed: this DataSpec has no seed of its own; pass the run's seed")
+        return load_dataset(
+            self.name, data_dir=self.data_dir, seed=seed, n_train=self.n_train,
+            val_fraction=self.val_fraction, n_val=self.n_val, n_test=self.n_test,
+            **self.loader_options(),
+        )  # fmt: skip
+
+    def loader_options(self) -> dict[str, Any]:
+        """The options of this data's loader that differ from its defaults."""
+        if self.is_file():
+            file = {"label_column": self.label_column, "image_size": self.image_size}
+            return {k: v for k, v in file.items() if v is not None}
+        return {} if self.num_samples is None else {"num_samples": self.num_samples}
+
+    def class_names(self) -> tuple[str, ...] | None:
+        """The class names of a data file (``None`` for a built-in data set); reads and checks
+        the whole file, so a bad file fails here, before anything is written or trained."""
+        if not self.is_file():
+            return None
+        data = read_data_file(self.name, label_column=self.label_column, image_size=self.image_size)
+        return data.class_names
+
+    def is_file(self) -> bool:
+        """Whether the data is a user's data file or image folder (not a built-in set)."""
+        return self.name is not None and self.name not in DATASETS
+
+    def describe(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict (``DataSpec(**spec.describe()) == spec``)."""
+        return asdict(self)
+
+
+def load_splits(data: DataSplits | DataSpec, seed: int) -> DataSplits:
+    """``data`` itself, or a :class:`DataSpec` loaded (with its own seed, else ``seed``)."""
+    if isinstance(data, DataSplits):
+        return data
+    if isinstance(data, DataSpec):
+        return data.load(seed)
+    raise TypeError(f"data must be a DataSplits or a DataSpec, got {type(data).__name__}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,11 +15,16 @@ that reads or generates the arrays (with a reader of :mod:`selfdistill.nn.format
 official test set, see :func:`hold_out_test`); the loader's further keyword-only arguments are the
 data-set options that ``load_dataset`` accepts for that name, and nothing else.
 
+A path instead of a name (a file of :data:`selfdistill.catalog.DATA_FILE_SUFFIXES` or an image
+folder) is served by :func:`load_file` (:func:`loader_for`), whose options are ``label_column``,
+``image_size`` and ``test_fraction``.
+
 NumPy only: importable without torch.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -29,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_choice, check_real
+from ..catalog import check_data_source
+from .files import FileData, read_data_file
 from .formats import (
     digits_arrays,
     expected_files,
@@ -44,6 +51,8 @@ __all__ = [
     "LOADERS",
     "RawData",
     "hold_out_test",
+    "load_file",
+    "loader_for",
     "loader_options",
     "register_loader",
 ]
@@ -59,7 +68,9 @@ class RawData:
     """A data set as its loader returns it, before any split of the training pool.
 
     ``x_pool`` / ``x_test`` are uint8 images (scaled to [0, 1] later) or float features,
-    ``y_pool`` / ``y_test`` int64 labels in ``[0, num_classes)``.
+    ``y_pool`` / ``y_test`` int64 labels in ``[0, num_classes)``. A data file may bring its own
+    validation split (``x_val``, ``y_val``: then no validation is split off the pool) and the
+    names of its classes.
     """
 
     x_pool: np.ndarray
@@ -67,6 +78,9 @@ class RawData:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    class_names: tuple[str, ...] | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 Loader = Callable[..., RawData]
@@ -96,9 +110,21 @@ def register_loader(name: str) -> Callable[[Loader], Loader]:
     return add
 
 
+def loader_for(name: str) -> Loader:
+    """The registered loader of ``name``, or :func:`load_file` reading the path ``name``
+    (ValueError / FileNotFoundError from :func:`selfdistill.catalog.check_data_source`)."""
+    if name in LOADERS:
+        return LOADERS[name]
+    path = check_data_source(name, "name")
+
+    return functools.partial(load_file, path)
+
+
 def loader_options(name: str) -> tuple[str, ...]:
-    """The data-set options of ``name``: its loader's keywords other than ``data_dir``, ``rng``."""
-    params = inspect.signature(LOADERS[name]).parameters
+    """The data-set options of ``name`` (a registered name or a data path): its loader's
+    keywords other than ``data_dir``, ``rng``."""
+    loader = LOADERS[name] if name in LOADERS else load_file
+    params = inspect.signature(loader).parameters
     return tuple(p for p in params if p not in _CONTEXT)
 
 
@@ -113,6 +139,42 @@ def hold_out_test(
     )  # fmt: skip
     pool, test = stratified_split(y, test_fraction, rng)
     return RawData(x[pool], y[pool], x[test], y[test], num_classes)
+
+
+def load_file(
+    path: str | Path,
+    *,
+    data_dir: str | Path | None,
+    rng: np.random.Generator,
+    label_column: str = "label",
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
+) -> RawData:
+    """A user's data file or image folder (:func:`selfdistill.nn.files.read_data_file`).
+
+    A test split the file lacks is a seeded, stratified ``test_fraction`` of its training pool,
+    held out as for ``digits``; a validation split it brings replaces the one ``load_dataset``
+    would split off. ``data_dir`` is not used.
+    """
+    return raw_from_file(
+        read_data_file(path, label_column=label_column, image_size=image_size),
+        rng,
+        test_fraction,
+    )
+
+
+def raw_from_file(data: FileData, rng: np.random.Generator, test_fraction: float) -> RawData:
+    """:class:`RawData` of a read file: its test split, or ``test_fraction`` of it held out."""
+    x, y = data.splits["train"]
+    k = len(data.class_names)
+    if "test" in data.splits:
+        raw = RawData(x, y, *data.splits["test"], num_classes=k)
+    else:
+        raw = hold_out_test(x, y, test_fraction, rng, k)
+    x_val, y_val = data.splits.get("val", (None, None))
+    return RawData(
+        raw.x_pool, raw.y_pool, raw.x_test, raw.y_test, k, data.class_names, x_val, y_val
+    )
 
 
 def resolve_data_dir(data_dir: str | Path | None, name: str) -> Path:

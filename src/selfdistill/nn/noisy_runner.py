@@ -37,7 +37,6 @@ from torch import Tensor, nn
 from .._io import to_jsonable
 from .._validation import check_choice, check_int, check_real
 from ..catalog import (
-    DATASETS,
     MULTICLASS_LABEL_FUNCTIONS,
     NOISE_KINDS,
     NOISY_METHODS,
@@ -46,7 +45,7 @@ from ..catalog import (
 from ..execution import Execution, run_sweep
 from ..noise import corrupt_labels
 from .chain_store import check_state
-from .data import DataSplits, load_dataset
+from .data import DataSpec, DataSplits
 from .models import ModelSpec
 from .refinery import (
     BootstrapLoss,
@@ -87,46 +86,6 @@ RUN_KEYS = (
     "label_recovery",
     "test_acc_curve",
 )
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """The data of a comparison: :func:`~selfdistill.nn.data.load_dataset`'s arguments but the
-    seed, which is each run's.
-
-    Attributes
-    ----------
-    name
-        Data set (:data:`selfdistill.catalog.DATASETS`; ValueError names ``data``), or ``None``
-        when the data are handed to :func:`run_noisy` as a :class:`DataSplits`.
-    n_train, n_val, n_test
-        Training, validation and test samples kept (``None``: all).
-    num_samples
-        MNIST-1D's total sample count (``None``: the loader's 40,000).
-    data_dir
-        Folder of the on-disk data sets.
-    """
-
-    name: str | None = "mnist1d"
-    n_train: int | None = None
-    num_samples: int | None = None
-    data_dir: str | None = None
-    n_val: int | None = None
-    n_test: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.name is not None:
-            check_choice("data", self.name, DATASETS)
-
-    def load(self, seed: int) -> DataSplits:
-        """The seeded splits of this data."""
-        if self.name is None:
-            raise ValueError("data: no data set named; give data=NAME or pass the DataSplits")
-        options = {} if self.num_samples is None else {"num_samples": self.num_samples}
-        return load_dataset(
-            self.name, data_dir=self.data_dir, seed=seed, n_train=self.n_train,
-            n_val=self.n_val, n_test=self.n_test, **options,
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -197,9 +156,11 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "gce_q": ("hyper", "gce_q"),
     "n_test": ("dataset", "n_test"),
     "n_val": ("dataset", "n_val"),
+    "label_column": ("dataset", "label_column"),
+    "image_size": ("dataset", "image_size"),
 }
 #: the flat keywords that ``results.json`` keeps under ``extra`` (only when set)
-_EXTRA = ("n_test", "n_val")
+_EXTRA = ("n_test", "n_val", "label_column", "image_size")
 _DEFAULTS: dict[str, Callable[[], Any]] = {
     "dataset": DataSpec,
     "network": ModelSpec,
@@ -221,7 +182,7 @@ class NoisyConfig:
     ----------
     dataset
         The data (:class:`DataSpec`; flat ``data``, ``n_train``, ``num_samples``, ``data_dir``,
-        ``n_val``, ``n_test``).
+        ``n_val``, ``n_test``, ``label_column``, ``image_size``).
     network
         The network (:class:`~selfdistill.nn.models.ModelSpec`; flat ``model``, ``width``,
         ``depth``).
@@ -541,7 +502,12 @@ def _run_name(spec: dict[str, Any]) -> str:
 
 def config_dict(config: NoisyConfig) -> dict[str, Any]:
     """The config as the flat JSON-able dict of ``results.json``: the keywords of
-    :data:`FLAT_KEYS` in order, with ``n_test`` / ``n_val`` (when set) under ``extra``."""
+    :data:`FLAT_KEYS` in order, with ``n_test`` / ``n_val`` (when set) and a data file's reader
+    options ``label_column`` / ``image_size`` under ``extra``."""
     out = {key: getattr(config, key) for key in FLAT_KEYS if key not in _EXTRA}
-    extra = {key: getattr(config, key) for key in _EXTRA}
+    extra = {key: getattr(config, key) for key in ("n_test", "n_val")}
+    if config.dataset.is_file():
+        extra |= {key: getattr(config, key) for key in ("label_column", "image_size")}
+    if config.dataset.val_fraction != DataSpec.val_fraction or config.dataset.seed is not None:
+        extra |= {"val_fraction": config.dataset.val_fraction, "data_seed": config.dataset.seed}
     return {**out, "extra": {key: value for key, value in extra.items() if value is not None}}

@@ -50,6 +50,7 @@ from .checkpoint import (
     set_rng_state,
     write_checkpoint,
 )
+from .device import resolve_device
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -89,7 +90,9 @@ class TrainConfig:
     seed
         Seed of the data order and of the global torch generator inside the loop.
     device
-        Where to train, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
+        Where to train, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (CUDA when
+        available, else CPU), resolved on construction by :func:`~selfdistill.nn.resolve_device`
+        (a device this machine lacks is a ValueError).
     progress
         Show a tqdm bar (on stderr) with the running loss and accuracy.
     eval_batch_size
@@ -118,12 +121,7 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_int("seed", self.seed, low=0)
         check_int("eval_batch_size", self.eval_batch_size, low=1)
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"device must be a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
-            ) from None
+        object.__setattr__(self, "device", resolve_device(self.device))
 
 
 @dataclass
