@@ -23,6 +23,7 @@ pytest.importorskip("pyarrow")
 Image = pytest.importorskip("PIL.Image")
 
 from selfdistill.cli import main  # noqa: E402
+from selfdistill.execution import Execution  # noqa: E402
 from selfdistill.nn.chain import ChainConfig, run_chains  # noqa: E402
 from selfdistill.nn.data import DataSpec, DataSplits, load_dataset, load_splits  # noqa: E402  # noqa: E402
 from selfdistill.nn.files import encode_labels  # noqa: E402
@@ -198,7 +199,11 @@ def test_chains_run_from_a_data_spec_as_from_its_splits(tmp_path):
         return [[{k: v for k, v in g.items() if k != "seconds"} for g in r["generations"]]
                 for r in runs]  # fmt: skip
 
-    assert strip(run_chains(spec, config, [0, 1])) == strip(run_chains(spec.load(), config, [0, 1]))
+    expected = strip(run_chains(spec.load(), config, [0, 1]))
+    assert strip(run_chains(spec, config, [0, 1])) == expected
+    # worker processes receive the spec and load the data themselves
+    workers = Execution(executor="processes", jobs=2)
+    assert strip(run_chains(spec, config, [0, 1], execution=workers)) == expected
 
 
 # --------------------------------------------------------------------------------------------
