@@ -57,15 +57,31 @@ def test_the_doc_files_have_runnable_blocks() -> None:
     assert {block.language for block in found} == {"python", "bash"}
 
 
+def _registries() -> list[dict]:
+    """The registries a doc block may extend (the data-set loaders, when torch is there)."""
+    if not HAS_TORCH:
+        return []
+    from selfdistill.nn import loaders
+
+    return [loaders.LOADERS]
+
+
 @pytest.mark.parametrize("group", RUN, ids=lambda g: g.head.name)
 def test_doc_block_runs(group: Group, tmp_path: Path) -> None:
     if needs_torch(group) and not HAS_TORCH:
         pytest.skip("needs the torch extra")
     if group.head.language == "python":
-        with warnings.catch_warnings():
-            # an example may show a warning (CollapseWarning); the doc says so where it does
-            warnings.simplefilter("ignore")
-            run_python(group, tmp_path)
+        registries = _registries()
+        saved = [dict(r) for r in registries]
+        try:
+            with warnings.catch_warnings():
+                # an example may show a warning (CollapseWarning); the doc says so where it does
+                warnings.simplefilter("ignore")
+                run_python(group, tmp_path)
+        finally:  # an example may register a data set: later tests see the original registry
+            for registry, copy in zip(registries, saved, strict=True):
+                registry.clear()
+                registry.update(copy)
         return
     done = run_shell(group.head.source, tmp_path)
     assert done.returncode == 0, f"{group.head.name}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
