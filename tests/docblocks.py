@@ -3,8 +3,9 @@
 Convention (docs/testing.md, "Executed documentation"):
 
 - A fenced block tagged ``python`` or ``bash`` is run by ``tests/test_docs.py``, each in a fresh
-  temporary working folder with a fresh namespace; ``text`` blocks (output, synopses, trees) are
-  not code. Every fence must carry one of these three tags.
+  temporary working folder with a fresh namespace; ``text`` blocks (output, synopses, trees) and
+  file contents (``json``, ``csv``, ``yaml``, ``toml``) are not code. Every fence must carry one
+  of these tags.
 - ``<!-- continue -->`` right before a ``python`` block: it continues the previous ``python``
   block of the same file (same namespace, same folder) and runs in the same test, after it.
 - ``<!-- not-run: REASON -->`` right before a block: never run (REASON says why, e.g. it installs
@@ -37,7 +38,8 @@ from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFenced
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-LANGUAGES = ("python", "bash", "text")
+#: run: python, bash; shown only (output, synopses, file trees, file contents): the others
+LANGUAGES = ("python", "bash", "text", "json", "csv", "yaml", "toml")
 DIRECTIVES = ("continue", "not-run", "reduced")
 SHELL_TIMEOUT_S = 300
 

@@ -31,7 +31,7 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 RUN = [g for g in all_groups() if g.head.directive not in ("not-run", "reduced")]
 
 
-def test_every_fence_is_tagged_python_bash_or_text() -> None:
+def test_every_fence_is_tagged() -> None:
     untagged = [
         f"{path.name}:{line} {info!r}"
         for path in DOC_FILES
