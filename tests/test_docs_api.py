@@ -37,6 +37,24 @@ def test_every_api_page_is_in_the_nav() -> None:
     assert len(MODULES) >= 30
 
 
+#: modules with no page of their own: the CLI subcommands and the single reproductions (their
+#: `--help` is their documentation; `selfdistill.experiments` documents the registry) and the
+#: torchrun entry point
+NOT_IN_REFERENCE = re.compile(r"selfdistill\.(commands(\..*)?|experiments\..+|nn\.ddp_train)")
+
+
+def test_every_public_module_has_a_page() -> None:
+    src = ROOT / "src"
+    modules = {
+        ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        for p in (src / "selfdistill").rglob("*.py")
+        if not any(part.startswith("_") for part in p.relative_to(src).parts[1:-1])
+        and (p.name == "__init__.py" or not p.name.startswith("_"))
+    }
+    missing = sorted(m for m in modules - set(MODULES) if not NOT_IN_REFERENCE.fullmatch(m))
+    assert missing == [], "add them to a docs/api/*.md page (or to NOT_IN_REFERENCE)"
+
+
 def _own_methods(cls: type) -> list[str]:
     """Public methods and properties defined in ``cls`` itself (not inherited or generated)."""
     names = []
