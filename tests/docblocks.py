@@ -168,10 +168,12 @@ def shell_env(folder: Path) -> dict[str, str]:
     running this checkout's code (``python -m selfdistill.cli``)."""
     bin_dir = folder / ".doc-bin"
     bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "selfdistill"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m selfdistill.cli "$@"\n')
-    shim.chmod(0o755)
-    (bin_dir / "python").symlink_to(sys.executable)
+    # scripts, not symlinks: a symlinked venv interpreter outside the venv's bin/ finds no
+    # pyvenv.cfg and runs as the base interpreter, without the venv's packages
+    for name, command in (("selfdistill", "-m selfdistill.cli "), ("python", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {command}"$@"\n')
+        shim.chmod(0o755)
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(
