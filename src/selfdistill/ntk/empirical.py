@@ -46,19 +46,23 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from .._validation import check_choice, check_int
+from . import structured
 
 __all__ = ["STRATEGIES", "NTKCost", "empirical_ntk", "ntk_cost"]
 
 #: the implementation strategies of :func:`empirical_ntk` ("auto" chooses between them)
-STRATEGIES = ("jacobian", "ntk_vp")
+STRATEGIES = ("jacobian", "ntk_vp", "structured")
 
 #: working memory (bytes) that the automatic chunk size aims at, besides the result itself
 _MEMORY_BUDGET = 512 * 2**20
 
+#: working memory (bytes) of the structured strategy's blocks and cached per-input factors
+_STRUCTURED_BUDGET = 192 * 2**20
+
 #: seconds per counted flop relative to the Jacobian contraction, measured with benchmarks/ntk.py
 #: (MLPs 40-512-10 and 40-512-512-10, CPU): the vmapped forward-mode products of "ntk_vp" run as
 #: many small batched products, 1.6 to 5 times slower per flop than the contraction's products.
-_EFFICIENCY = {"jacobian": 1.0, "ntk_vp": 4.0}
+_EFFICIENCY = {"jacobian": 1.0, "ntk_vp": 4.0, "structured": 1.0}
 
 _STATEFUL_IN_TRAINING = (
     nn.modules.batchnorm._BatchNorm,
@@ -78,6 +82,8 @@ class NTKCost:
     memory: dict[str, float]  # estimated working bytes per strategy at its chunk sizes
     chunk_size: dict[str, tuple[int, int]]  # (inputs of x1, inputs of x2) per block, per strategy
     choice: str  # the strategy "auto" picks
+    fallback: tuple[str, ...] = ()  # modules whose parameters "structured" contracts by Jacobians
+    structured_blocker: str | None = None  # why "structured" cannot run on this model, if so
 
 
 def _check_model(model: nn.Module) -> None:
@@ -195,6 +201,25 @@ def _auto_chunks(
     return max(1, min(n, side)), max(1, min(m, side))
 
 
+def _structured_chunks(
+    plan: structured.Plan, c_k: int, a: int, itemsize: int, n: int, m: int, symmetric: bool
+) -> tuple[tuple[int, int], bool]:
+    """(rows, cols) per block and whether every block's factors stay cached (computed once).
+
+    Per input the factors hold ``plan.feature_numbers`` numbers, and computing them takes the
+    activations and their c_k gradients (≈ (c_k + 3)·A); per input pair the contraction holds
+    ``plan.pair_numbers`` temporaries. Square blocks of side s: 2·s·f + s²·q <= budget.
+    """
+    persist = plan.feature_numbers * itemsize
+    f = persist + (c_k + 3) * a * itemsize
+    q = plan.pair_numbers * itemsize
+    budget = _STRUCTURED_BUDGET
+    side = int((-2 * f + math.sqrt(4 * f * f + 4 * q * budget)) / (2 * q))
+    side = max(1, side)
+    cached = (n + (0 if symmetric else m)) * persist <= budget
+    return (max(1, min(n, side)), max(1, min(m, side))), cached
+
+
 def _blocks(n: int, m: int, chunks: tuple[int, int], symmetric: bool) -> float:
     """Number of blocks evaluated (the upper triangle of blocks when symmetric)."""
     rows, cols = math.ceil(n / chunks[0]), math.ceil(m / chunks[1])
@@ -210,6 +235,8 @@ def _costs(
     p: int,
     f: int,
     chunks: dict[str, tuple[int, int]],
+    plan: structured.Plan | None = None,
+    cached: bool = True,
 ) -> dict[str, float]:
     """Estimated flops per strategy (Novak et al. 2022, table 1, for a generic network)."""
     pairs = n * (m + 1) / 2 if symmetric else n * m
@@ -225,10 +252,24 @@ def _costs(
     # NTK-VP: a vjp per block row and output (≈ 3F), a jvp per pair and output (≈ 2F).
     b_vp = _blocks(n, m, chunks["ntk_vp"], symmetric)
     vp = b_vp * chunks["ntk_vp"][0] * c_k * 3 * f + pairs * c_k * 2 * f
-    return {
+    costs = {
         "jacobian": (jac + contraction) * _EFFICIENCY["jacobian"],
         "ntk_vp": vp * _EFFICIENCY["ntk_vp"],
     }
+    if plan is not None:
+        # structured: per input a forward and c_k backward passes (≈ F each, 2F with the
+        # fallback's per-sample Jacobians, ≈ 3F per output), the per-sample gradients, then
+        # plan.pair_flops per pair. Factors are computed once per input when they stay cached,
+        # else the column blocks are recomputed for every row block.
+        per_input = (1 + c_k) * f + plan.input_flops
+        if plan.fallback:
+            per_input += 3 * c_k * f
+        b_st = _blocks(n, m, chunks["structured"], symmetric)
+        inputs = (n if symmetric else n + m) if cached else b_st * sum(chunks["structured"])
+        costs["structured"] = (inputs * per_input + pairs * plan.pair_flops) * _EFFICIENCY[
+            "structured"
+        ]
+    return costs
 
 
 def _prepare(
@@ -239,7 +280,7 @@ def _prepare(
     chunk_size: int | None,
     device: str | torch.device | None,
     strategy: str,
-) -> tuple[_Net, Tensor, Tensor, bool, str | int, NTKCost]:
+) -> tuple[_Net, Tensor, Tensor, bool, str | int, structured.Plan, bool, NTKCost]:
     _check_model(model)
     check_choice("strategy", strategy, ("auto", *STRATEGIES))
     if device is None:
@@ -263,11 +304,13 @@ def _prepare(
     except RuntimeError as exc:
         raise ValueError(f"x1 cannot be fed to the model: {exc}") from exc
     mode = _parse_mode(mode, c_out)
+    plan = structured.make_plan(net, x1[:1], mode, c_out)
     n, m = x1.shape[0], x2.shape[0]
     itemsize = torch.empty((), dtype=net.dtype).element_size()
     p = net.num_params
     c_jac = c_out if mode == "full" else 1  # outputs per Jacobian (the trace goes one by one)
     c_vp = 1 if isinstance(mode, int) else c_out  # cotangents per row of x1
+    st_chunks, cached = _structured_chunks(plan, c_vp, activations, itemsize, n, m, symmetric)
     if chunk_size is not None:
         chunk_size = check_int("chunk_size", chunk_size, low=1)
         chunks = dict.fromkeys(STRATEGIES, (min(n, chunk_size), min(m, chunk_size)))
@@ -275,20 +318,48 @@ def _prepare(
         chunks = {
             "jacobian": _auto_chunks("jacobian", c_jac, p, activations, itemsize, n, m),
             "ntk_vp": _auto_chunks("ntk_vp", c_vp, p, activations, itemsize, n, m),
+            "structured": st_chunks,
         }
     if symmetric:  # square blocks, so that the upper triangle of blocks covers the kernel
         chunks = {s: (min(c),) * 2 for s, c in chunks.items()}
-    costs = _costs(n, m, symmetric, mode, c_out, p, flops, chunks)
+    costs = _costs(n, m, symmetric, mode, c_out, p, flops, chunks, plan, cached)
     memory = {
         "jacobian": sum(chunks["jacobian"]) * c_jac * p * itemsize,
         "ntk_vp": chunks["ntk_vp"][0]
         * c_vp
         * (p + 3 * chunks["ntk_vp"][1] * activations)
         * itemsize,
+        "structured": (
+            (n + (0 if symmetric else m) if cached else sum(chunks["structured"]))
+            * plan.feature_numbers
+            + math.prod(chunks["structured"]) * plan.pair_numbers
+        )
+        * itemsize,
     }
-    choice = min(STRATEGIES, key=costs.__getitem__)
-    info = NTKCost(c_out, p, flops, activations, costs, memory, chunks, choice)
-    return net, x1, x2, symmetric, mode, info
+    if plan.blocker is not None:
+        if strategy == "structured":
+            raise ValueError(
+                f"strategy='structured' needs each input's outputs to depend on that input only: "
+                f"{plan.blocker}; use strategy='jacobian' or 'ntk_vp'"
+            )
+        choice = min(("jacobian", "ntk_vp"), key=costs.__getitem__)
+    elif not plan.fallback:  # every module with parameters has its structured formula
+        choice = "structured"
+    else:
+        choice = min(STRATEGIES, key=costs.__getitem__)
+    info = NTKCost(
+        c_out,
+        p,
+        flops,
+        activations,
+        costs,
+        memory,
+        chunks,
+        choice,
+        tuple(plan.unsupported),
+        plan.blocker,
+    )
+    return net, x1, x2, symmetric, mode, plan, cached, info
 
 
 def ntk_cost(
@@ -361,6 +432,36 @@ def _ntk_vp_fn(net: _Net, mode: str | int, c_out: int) -> Callable[[Tensor, Tens
     return block
 
 
+class _FactorCache:
+    """Per-input factors of the structured strategy, computed once per block when they fit."""
+
+    def __init__(
+        self,
+        plan: structured.Plan,
+        net: _Net,
+        x1: Tensor,
+        x2: Tensor,
+        symmetric: bool,
+        keep_all: bool,
+    ) -> None:
+        self.plan, self.net, self.keep_all = plan, net, keep_all
+        self.inputs = (x1, x1 if symmetric else x2)
+        self.side = (0, 0 if symmetric else 1)  # the symmetric kernel shares one cache
+        self.store: dict[tuple[int, int, int], structured.Features] = {}
+        self.row = (-1, -1, -1)
+
+    def get(self, which: int, start: int, size: int) -> structured.Features:
+        key = (self.side[which], start, size)
+        if key not in self.store:
+            if not self.keep_all:  # keep only the current row block (rows are reused the most)
+                self.store = {k: v for k, v in self.store.items() if which == 1 and k == self.row}
+            x = self.inputs[which][start : start + size]
+            self.store[key] = structured.features(self.plan, self.net, x)
+        if which == 0:
+            self.row = key
+        return self.store[key]
+
+
 def empirical_ntk(
     model: nn.Module,
     x1: Tensor,
@@ -410,7 +511,9 @@ def empirical_ntk(
         For a bad ``mode``, ``strategy`` or ``chunk_size``, inputs the model cannot take, or a
         model in training mode with batch norm or dropout (see the module docstring).
     """
-    net, x1, x2, symmetric, mode, info = _prepare(model, x1, x2, mode, chunk_size, device, strategy)
+    net, x1, x2, symmetric, mode, plan, cached, info = _prepare(
+        model, x1, x2, mode, chunk_size, device, strategy
+    )
     if strategy == "auto":
         strategy = info.choice
     n, m, c_out = x1.shape[0], x2.shape[0], info.num_outputs
@@ -422,6 +525,8 @@ def empirical_ntk(
         # which keeps blocks C times larger than whole (a, C, P) Jacobians in the same memory.
         outputs = range(c_out) if mode == "trace" else [None if mode == "full" else mode]
         jacobians = [_jacobian_fn(net, k) for k in outputs]
+    elif strategy == "structured":
+        factors = _FactorCache(plan, net, x1, x2, symmetric, cached)
     else:
         vp_block = _ntk_vp_fn(net, mode, c_out)
     for i in range(0, n, rows):
@@ -434,6 +539,8 @@ def empirical_ntk(
                     ja = jac(x1[i : i + rows])
                     jb = ja if symmetric and j == i else jac(x2[j : j + cols])
                     blk = blk + _contract(ja, jb, mode == "full")
+            elif strategy == "structured":
+                blk = structured.contract(plan, factors.get(0, i, rows), factors.get(1, j, cols))
             else:
                 blk = vp_block(x1[i : i + rows], x2[j : j + cols])
             if symmetric:  # Θ(x', x) = Θ(x, x')ᵀ: the block below the diagonal, exact symmetry

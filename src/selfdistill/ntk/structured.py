@@ -1,0 +1,398 @@
+"""The empirical NTK layer by layer: structured derivatives (Novak et al. 2022, section 4).
+
+For a layer y = W h + b applied at S positions s (S = 1 for a dense layer, the output positions of
+a convolution after im2col), the derivative of output c of input i is ∂f_c(x_i)/∂W = Σ_s g_cis h_isᵀ
+with h_is the layer's input at position s and g_cis = ∂f_c(x_i)/∂y_is. Hence the layer's share of
+Θ = J Jᵀ, without forming J:
+
+    Θ_W(x_i, x_j)_ce = Σ_{s,t} (h_is · h_jt) (g_cis · g_ejt),    Θ_b(x_i, x_j)_ce = ḡ_ci · ḡ_ej,
+
+ḡ_ci = Σ_s g_cis, and Θ is the sum over layers (the parameters of different layers are different
+coordinates of θ). For S = 1 this is (H Hᵀ) ⊙ (G_c G_eᵀ), 2·(d_in + C·d_out) flops per input pair
+in ``"trace"`` mode instead of 2·C·d_in·d_out for the Jacobian contraction. When S² is large the
+per-sample gradient Σ_s g_cis h_isᵀ is formed instead (still without ``vmap(jacrev)``) and
+contracted by one matrix product. The affine parameters of a normalisation layer y = γ ⊙ ẑ + β
+contribute the per-sample gradients Σ g ⊙ ẑ and Σ g (summed over the positions sharing γ).
+
+H comes from forward hooks (the layers' inputs), G from one backward pass per output through the
+batch (each output's gradient with respect to the layers' outputs), which is exact because every
+input's outputs depend on that input only (batch norm in evaluation mode; training-mode batch norm
+and dropout are refused before). Modules that own parameters of another kind fall back, for their
+own parameters only, to per-sample Jacobians by ``vmap(jacrev)``, so mixed models stay exact.
+
+Assumption: the parameters of a supported module are used only by that module's ``forward``
+(not read directly by a parent's code); parameters shared by several modules fall back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import jacrev, vmap
+
+__all__ = ["Features", "Plan", "contract", "features", "make_plan"]
+
+_NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+
+
+@dataclass
+class _Layer:
+    """A supported module: its trainable own parameters and how each part is contracted."""
+
+    module: nn.Module
+    name: str
+    train_weight: bool
+    train_bias: bool
+    positions: int = 0  # S, summed over the calls in one forward pass
+    d_in: int = 0  # per group (im2col rows for convolutions)
+    d_out: int = 0  # per group
+    groups: int = 1
+    pairs: bool = False  # weight by the position-pair formula (else per-sample gradients)
+    jac_params: int = 0  # parameters contracted as per-sample gradients
+
+
+@dataclass
+class Plan:
+    """What :func:`make_plan` decided for a model, a mode and an input shape."""
+
+    layers: list[_Layer]
+    fallback: list[str]  # parameter names contracted by per-sample Jacobians (vmap(jacrev))
+    unsupported: list[str]  # "name (Type)" of the modules that fall back
+    outputs: list[int]  # the outputs whose cotangents are propagated (c_k of them)
+    full: bool
+    blocker: str | None  # why the structured strategy cannot run on this model at all
+    feature_numbers: int = 0  # numbers held per input (H, G, per-sample gradients)
+    pair_numbers: int = 0  # temporaries per input pair
+    input_flops: float = 0.0  # flops per input to compute its features
+    pair_flops: float = 0.0  # flops per input pair of the contraction
+    fallback_params: int = 0
+
+
+def _own(module: nn.Module) -> dict[str, nn.Parameter]:
+    return {k: p for k, p in module.named_parameters(recurse=False) if p.requires_grad}
+
+
+def _kind(module: nn.Module) -> str | None:
+    """'linear', 'conv', 'norm' or None (falls back) for a module that owns parameters."""
+    names = {k for k, _ in module.named_parameters(recurse=False)}
+    if not names <= {"weight", "bias"}:
+        return None
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return "conv"
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        uses_running = not module.training and module.running_mean is not None
+        return "norm" if uses_running and module.running_var is not None else None
+    if isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
+        return "norm"
+    return None
+
+
+def _unfold(module: nn.Module, x: Tensor) -> Tensor:
+    """im2col of a Conv1d/Conv2d input: (b, L, C_in·K) rows, channel-major as the weight."""
+    mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
+    x = F.pad(x, module._reversed_padding_repeated_twice, mode=mode)
+    if isinstance(module, nn.Conv1d):
+        cols = F.unfold(
+            x.unsqueeze(2),
+            (1, module.kernel_size[0]),
+            dilation=(1, module.dilation[0]),
+            stride=(1, module.stride[0]),
+        )
+    else:
+        cols = F.unfold(x, module.kernel_size, dilation=module.dilation, stride=module.stride)
+    return cols.transpose(1, 2)
+
+
+def _batch_coupled(model: nn.Module) -> str | None:
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.training:
+            if m.running_mean is None or m.running_var is None:
+                return (
+                    f"{name or '<root>'} ({type(m).__name__}) normalises with batch statistics "
+                    "in evaluation mode (track_running_stats=False)"
+                )
+    return None
+
+
+def make_plan(net: object, x_one: Tensor, mode: str | int, c_out: int) -> Plan:
+    """Sort the model's parameters into layers and fallback; size them on one input ``x_one``.
+
+    ``net`` is the ``_Net`` of :mod:`.empirical` (``model``, ``params``, ``batch``).
+    """
+    model: nn.Module = net.model
+    outputs = [mode] if isinstance(mode, int) else list(range(c_out))
+    c_k = len(outputs)
+    full = mode == "full"
+    blocker = _batch_coupled(model)
+    owners: dict[int, int] = {}
+    for m in model.modules():
+        for p in m._parameters.values():
+            if p is not None:
+                owners[id(p)] = owners.get(id(p), 0) + 1
+    candidates: dict[nn.Module, _Layer] = {}
+    for name, m in model.named_modules():
+        own = _own(m)
+        if not own or _kind(m) is None or any(owners[id(p)] > 1 for p in own.values()):
+            continue
+        candidates[m] = _Layer(m, name, "weight" in own, "bias" in own)
+    shapes: dict[nn.Module, list[tuple[tuple[int, ...], tuple[int, ...]] | None]] = {
+        m: [] for m in candidates
+    }
+
+    def record(module: nn.Module, args: tuple, out: object) -> None:
+        ok = bool(args) and isinstance(args[0], Tensor) and isinstance(out, Tensor)
+        if ok and _kind(module) == "conv":
+            ok = args[0].ndim == (3 if isinstance(module, nn.Conv1d) else 4)
+        if ok and args[0].ndim >= 1 and args[0].shape[0] != 1:
+            ok = False  # the batch dimension must come first
+        shapes[module].append((tuple(args[0].shape), tuple(out.shape)) if ok else None)
+
+    hooks = [m.register_forward_hook(record) for m in candidates]
+    try:
+        with torch.no_grad():
+            net.batch(net.params, x_one)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    layers = []
+    for m, layer in candidates.items():
+        calls = shapes[m]
+        if any(c is None for c in calls):
+            continue
+        kind = _kind(m)
+        if kind == "linear":
+            layer.positions = sum(math.prod(i[1:-1]) for i, _ in calls)
+            layer.d_in, layer.d_out = m.in_features, m.out_features
+        elif kind == "conv":
+            layer.groups = m.groups
+            layer.positions = sum(math.prod(o[2:]) for _, o in calls)
+            layer.d_in = m.in_channels // m.groups * math.prod(m.kernel_size)
+            layer.d_out = m.out_channels // m.groups
+        else:  # normalisation: the calls (positions are summed into the per-sample gradient)
+            layer.positions = len(calls)
+        layers.append(layer)
+    supported = {layer.module for layer in layers}
+    prefix = {layer.name: layer for layer in layers}
+    fallback = []
+    for pname in net.params:
+        owner, _, _ = pname.rpartition(".")
+        layer = prefix.get(owner)
+        if layer is None or not ({"weight": layer.train_weight, "bias": layer.train_bias}.get(
+            pname.rpartition(".")[2], False
+        )):
+            fallback.append(pname)
+    unsupported = sorted(
+        {
+            f"{name or '<root>'} ({type(m).__name__})"
+            for name, m in model.named_modules()
+            if _own(m) and m not in supported
+        }
+    )
+    plan = Plan(layers, fallback, unsupported, outputs, full, blocker)
+    _size(plan, net, c_k)
+    return plan
+
+
+def _size(plan: Plan, net: object, c_k: int) -> None:
+    """Choose per layer between the pair formula and per-sample gradients; count numbers, flops."""
+    c_pair = c_k * c_k if plan.full else c_k
+    feats = pair_numbers = 0
+    input_flops = pair_flops = 0.0
+    for layer in plan.layers:
+        m, s = layer.module, layer.positions
+        if s == 0:  # never called: no contribution
+            continue
+        jac = 0
+        if _kind(m) == "norm":
+            jac = sum(p.numel() for p in _own(m).values())
+            input_flops += 4 * c_k * jac * max(1, s)
+        else:
+            if layer.train_bias:
+                jac += layer.d_out * layer.groups
+            if layer.train_weight:
+                w = layer.d_in * layer.d_out
+                pair_cost = s * s * (layer.d_in + c_pair * layer.d_out + 1)
+                layer.pairs = (s == 1 or not plan.full) and pair_cost < c_pair * w
+                if layer.pairs:
+                    feats += layer.groups * s * (layer.d_in + c_k * layer.d_out)
+                    pair_numbers = max(pair_numbers, 3 * s * s * (c_pair if plan.full else 1))
+                    pair_flops += 2 * layer.groups * pair_cost
+                else:
+                    jac += layer.groups * w
+                    input_flops += 2 * c_k * s * layer.groups * w
+        layer.jac_params = jac
+        feats += c_k * jac
+        pair_flops += 2 * c_pair * jac
+    plan.fallback_params = sum(net.params[k].numel() for k in plan.fallback)
+    feats += c_k * plan.fallback_params
+    pair_flops += 2 * c_pair * plan.fallback_params
+    plan.feature_numbers = feats
+    plan.pair_numbers = pair_numbers + c_pair
+    plan.input_flops = input_flops
+    plan.pair_flops = pair_flops
+
+
+@dataclass
+class Features:
+    """Per-input factors of one block of inputs for :func:`contract`."""
+
+    size: int
+    pairs: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # (H, G, S)
+    jac: Tensor | None = None  # (b, c_k, P_jac) per-sample gradients
+
+
+def features(plan: Plan, net: object, x: Tensor) -> Features:
+    """H, G and per-sample gradients of a block of inputs ``x`` (b, ...)."""
+    b = x.shape[0]
+    c_k = len(plan.outputs)
+    active = [layer for layer in plan.layers if layer.positions]
+    trainable = {
+        f"{layer.name}.{part}" if layer.name else part
+        for layer in active
+        for part, on in (("weight", layer.train_weight), ("bias", layer.train_bias))
+        if on
+    }
+    params = {
+        k: v.detach().requires_grad_(True) if k in trainable else v for k, v in net.params.items()
+    }
+    calls: dict[nn.Module, list[tuple[Tensor, Tensor]]] = {layer.module: [] for layer in active}
+
+    def capture(module: nn.Module, args: tuple, out: Tensor) -> Tensor:
+        calls[module].append((args[0].detach(), out))
+        return out.clone()  # later in-place operations must not change the captured output
+
+    hooks = [layer.module.register_forward_hook(capture) for layer in active]
+    try:
+        with torch.enable_grad():
+            out = net.batch(params, x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    captured = [y for layer in active for _, y in calls[layer.module]]
+    grads: list[list[Tensor]] = [[] for _ in captured]  # per captured output, per cotangent
+    if captured:
+        for i, c in enumerate(plan.outputs):
+            gs = torch.autograd.grad(
+                out[:, c].sum(),
+                captured,
+                retain_graph=i < c_k - 1,
+                allow_unused=True,
+                materialize_grads=True,
+            )
+            for store, g in zip(grads, gs, strict=True):
+                store.append(g.detach())
+    del out, captured
+    feats = Features(b)
+    jac_parts: list[Tensor] = []
+    k = 0
+    for layer in active:
+        m = layer.module
+        n_calls = len(calls[m])
+        per_call = [torch.stack(grads[k + j], dim=1) for j in range(n_calls)]  # (b, c_k, ...)
+        k += n_calls
+        inputs = [h for h, _ in calls[m]]
+        kind = _kind(m)
+        if kind == "norm":
+            jac_parts += _norm_gradients(layer, inputs, per_call)
+            continue
+        if kind == "linear":
+            h = torch.cat([i.reshape(b, -1, layer.d_in) for i in inputs], dim=1)
+            g = torch.cat(
+                [gc.reshape(b, c_k, -1, layer.d_out).transpose(1, 2) for gc in per_call], dim=1
+            )
+        else:
+            h = torch.cat([_unfold(m, i) for i in inputs], dim=1)  # (b, S, C_in·K)
+            g = torch.cat([gc.flatten(3).permute(0, 3, 1, 2) for gc in per_call], dim=1)
+        # h (b, S, groups·d_in), g (b, S, c_k, groups·d_out)
+        if layer.train_bias:
+            jac_parts.append(g.sum(1))
+        if layer.train_weight:
+            for grp in range(layer.groups):
+                hg = h[..., grp * layer.d_in : (grp + 1) * layer.d_in]
+                gg = g[..., grp * layer.d_out : (grp + 1) * layer.d_out]
+                if layer.pairs:
+                    feats.pairs.append((hg, gg, layer.positions))
+                else:  # per-sample gradient Σ_s g_cs h_sᵀ
+                    jac_parts.append(torch.einsum("bsco,bsi->bcoi", gg, hg).flatten(2))
+    if plan.fallback:
+        jac_parts.append(_fallback_jacobians(plan, net, x))
+    if jac_parts:
+        feats.jac = torch.cat(jac_parts, dim=2)
+    return feats
+
+
+def _norm_gradients(layer: _Layer, inputs: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
+    """Per-sample gradients of γ (Σ g ⊙ ẑ) and β (Σ g) of a normalisation layer, (b, c_k, ·)."""
+    m = layer.module
+    parts: list[Tensor] = []
+    gamma = beta = 0
+    for x, g in zip(inputs, grads, strict=True):
+        b, c_k = g.shape[:2]
+        if isinstance(m, nn.LayerNorm):
+            shape = tuple(m.normalized_shape)
+            z = F.layer_norm(x, shape, None, None, m.eps)
+            width = math.prod(shape)
+            gz = (g * z.unsqueeze(1)).reshape(b, c_k, -1, width).sum(2)
+            gb = g.reshape(b, c_k, -1, width).sum(2)
+        else:
+            if isinstance(m, nn.GroupNorm):
+                z = F.group_norm(x, m.num_groups, None, None, m.eps)
+            else:
+                z = F.batch_norm(x, m.running_mean, m.running_var, None, None, False, 0.0, m.eps)
+            channels = x.shape[1]
+            gz = (g * z.unsqueeze(1)).reshape(b, c_k, channels, -1).sum(3)
+            gb = g.reshape(b, c_k, channels, -1).sum(3)
+        gamma, beta = gamma + gz, beta + gb
+    if layer.train_weight:
+        parts.append(gamma)
+    if layer.train_bias:
+        parts.append(beta)
+    return parts
+
+
+def _fallback_jacobians(plan: Plan, net: object, x: Tensor) -> Tensor:
+    """(b, c_k, P_fallback) per-sample Jacobians of the fallback parameters by vmap(jacrev)."""
+    fixed = {k: v for k, v in net.params.items() if k not in plan.fallback}
+    sub = {k: net.params[k] for k in plan.fallback}
+    outputs = plan.outputs
+
+    def f(p: dict[str, Tensor], xi: Tensor) -> Tensor:
+        out = net.single({**fixed, **p}, xi)
+        return out if len(outputs) == out.shape[0] else out[outputs[0] : outputs[0] + 1]
+
+    blocks = vmap(jacrev(f), in_dims=(None, 0))(sub, x)
+    return torch.cat([v.reshape(v.shape[0], v.shape[1], -1) for v in blocks.values()], dim=2)
+
+
+def contract(plan: Plan, fa: Features, fb: Features) -> Tensor:
+    """Θ block between two blocks: (a, b, C, C) in full mode, else (a, b) (trace or one output)."""
+    a, b = fa.size, fb.size
+    c_k = len(plan.outputs)
+    theta: Tensor | None = None
+
+    def add(term: Tensor) -> None:
+        nonlocal theta
+        theta = term if theta is None else theta.add_(term)
+
+    for (ha, ga, s), (hb, gb, _) in zip(fa.pairs, fb.pairs, strict=True):
+        hh = ha.reshape(a * s, -1) @ hb.reshape(b * s, -1).T
+        if plan.full:  # S = 1: (H Hᵀ)_ij (G_c G_eᵀ)_ij
+            gg = ga.reshape(a * c_k, -1) @ gb.reshape(b * c_k, -1).T
+            add(gg.reshape(a, c_k, b, c_k).permute(0, 2, 1, 3) * hh.reshape(a, b, 1, 1))
+        else:
+            gg = ga.reshape(a * s, -1) @ gb.reshape(b * s, -1).T  # Σ_c g_cis · g_cjt
+            add(hh.mul_(gg).reshape(a, s, b, s).sum((1, 3)) if s > 1 else hh.mul_(gg))
+    if fa.jac is not None:
+        if plan.full:
+            jj = fa.jac.reshape(a * c_k, -1) @ fb.jac.reshape(b * c_k, -1).T
+            add(jj.reshape(a, c_k, b, c_k).permute(0, 2, 1, 3))
+        else:
+            add(fa.jac.reshape(a, -1) @ fb.jac.reshape(b, -1).T)
+    assert theta is not None
+    return theta
