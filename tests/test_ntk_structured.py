@@ -34,8 +34,9 @@ def _check(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, chunks=(None, 2
         for x_b in (None, x2):
             ref = empirical_ntk(model, x1, x_b, mode=mode, strategy="jacobian")
             for chunk in chunks:
-                got = empirical_ntk(model, x1, x_b, mode=mode, strategy="structured",
-                                    chunk_size=chunk)
+                got = empirical_ntk(
+                    model, x1, x_b, mode=mode, strategy="structured", chunk_size=chunk
+                )
                 _close(got, ref)
 
 
@@ -250,7 +251,9 @@ def test_structured_refuses_batch_statistics_in_eval_mode() -> None:
     # per input (jacobian, ntk_vp) the statistics are those of the input's own pixels; in a batch
     # they would mix the inputs, which the structured strategy's batched passes cannot undo
     model = nn.Sequential(
-        nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, track_running_stats=False), nn.Flatten(),
+        nn.Conv2d(2, 3, 3),
+        nn.BatchNorm2d(3, track_running_stats=False),
+        nn.Flatten(),
         nn.Linear(27, 2),
     ).double()
     model.eval()
@@ -269,3 +272,25 @@ def test_float32_and_symmetry() -> None:
     assert torch.equal(theta, theta.permute(1, 0, 3, 2))
     ref = empirical_ntk(model.double(), x, mode="full", strategy="jacobian")
     torch.testing.assert_close(theta.double(), ref, rtol=1e-5, atol=1e-5 * ref.abs().max())
+
+
+def test_unused_module_and_loop_of_backward_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a parametrised module the forward never calls contributes zero, as in the Jacobian
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double()
+    model.unused = nn.Linear(2, 2).double()
+    model.forward = lambda x: model[2](model[1](model[0](x)))  # type: ignore[method-assign]
+    _check(model, _randn(5, 4), _randn(2, 4, seed=1))
+    # without a batching rule the gradients are taken output by output, with the same result
+    grad = torch.autograd.grad
+
+    def no_batched_grad(*args: object, **kwargs: object) -> object:
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("no batching rule")
+        return grad(*args, **kwargs)
+
+    x = _randn(5, 4)
+    ref = empirical_ntk(model, x, mode="full", strategy="structured")
+    monkeypatch.setattr(torch.autograd, "grad", no_batched_grad)
+    _close(empirical_ntk(model, x, mode="full", strategy="structured"), ref)
+    _close(empirical_ntk(model, x, mode=1, strategy="structured"), ref[:, :, 1, 1].contiguous())

@@ -181,11 +181,9 @@ def make_plan(net: object, x_one: Tensor, mode: str | int, c_out: int) -> Plan:
     prefix = {layer.name: layer for layer in layers}
     fallback = []
     for pname in net.params:
-        owner, _, _ = pname.rpartition(".")
+        owner, _, local = pname.rpartition(".")
         layer = prefix.get(owner)
-        if layer is None or not ({"weight": layer.train_weight, "bias": layer.train_bias}.get(
-            pname.rpartition(".")[2], False
-        )):
+        if layer is None or local not in ("weight", "bias"):
             fallback.append(pname)
     unsupported = sorted(
         {
@@ -240,11 +238,41 @@ def _size(plan: Plan, net: object, c_k: int) -> None:
 
 @dataclass
 class Features:
-    """Per-input factors of one block of inputs for :func:`contract`."""
+    """Per-input factors of one block of b inputs for :func:`contract` (c_k outputs first)."""
 
     size: int
-    pairs: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # (H, G, S)
-    jac: Tensor | None = None  # (b, c_k, P_jac) per-sample gradients
+    dtype: torch.dtype
+    device: torch.device
+    pairs: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # H, G, S
+    jac: list[Tensor] = field(default_factory=list)  # (c_k, b, P_part) per-sample gradients
+
+
+def _cat(parts: list[Tensor], dim: int) -> Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
+
+
+def _output_gradients(
+    out: Tensor, captured: list[Tensor], outputs: list[int]
+) -> tuple[Tensor, ...]:
+    """(c_k, b, ...) gradients of each output's sum over the batch w.r.t. each captured tensor.
+
+    One batched backward pass over the c_k one-hot cotangents (``is_grads_batched``); a loop of
+    c_k passes where an operation of the model has no batching rule.
+    """
+    c_k, b = len(outputs), out.shape[0]
+    basis = torch.zeros(c_k, b, out.shape[1], dtype=out.dtype, device=out.device)
+    basis[torch.arange(c_k), :, torch.tensor(outputs)] = 1
+    kwargs = {"allow_unused": True, "materialize_grads": True}
+    try:
+        return torch.autograd.grad(
+            out, captured, basis, retain_graph=True, is_grads_batched=True, **kwargs
+        )
+    except RuntimeError:
+        per_output = [
+            torch.autograd.grad(out, captured, basis[i], retain_graph=True, **kwargs)
+            for i in range(c_k)
+        ]
+        return tuple(torch.stack(gs) for gs in zip(*per_output, strict=True))
 
 
 def features(plan: Plan, net: object, x: Tensor) -> Features:
@@ -275,26 +303,15 @@ def features(plan: Plan, net: object, x: Tensor) -> Features:
         for hook in hooks:
             hook.remove()
     captured = [y for layer in active for _, y in calls[layer.module]]
-    grads: list[list[Tensor]] = [[] for _ in captured]  # per captured output, per cotangent
-    if captured:
-        for i, c in enumerate(plan.outputs):
-            gs = torch.autograd.grad(
-                out[:, c].sum(),
-                captured,
-                retain_graph=i < c_k - 1,
-                allow_unused=True,
-                materialize_grads=True,
-            )
-            for store, g in zip(grads, gs, strict=True):
-                store.append(g.detach())
+    grads = _output_gradients(out, captured, plan.outputs) if captured else ()
     del out, captured
-    feats = Features(b)
+    feats = Features(b, net.dtype, x.device)
     jac_parts: list[Tensor] = []
     k = 0
     for layer in active:
         m = layer.module
         n_calls = len(calls[m])
-        per_call = [torch.stack(grads[k + j], dim=1) for j in range(n_calls)]  # (b, c_k, ...)
+        per_call = [g.detach() for g in grads[k : k + n_calls]]  # (c_k, b, ...) each
         k += n_calls
         inputs = [h for h, _ in calls[m]]
         kind = _kind(m)
@@ -302,16 +319,14 @@ def features(plan: Plan, net: object, x: Tensor) -> Features:
             jac_parts += _norm_gradients(layer, inputs, per_call)
             continue
         if kind == "linear":
-            h = torch.cat([i.reshape(b, -1, layer.d_in) for i in inputs], dim=1)
-            g = torch.cat(
-                [gc.reshape(b, c_k, -1, layer.d_out).transpose(1, 2) for gc in per_call], dim=1
-            )
+            h = _cat([i.reshape(b, -1, layer.d_in) for i in inputs], dim=1)
+            g = _cat([gc.reshape(c_k, b, -1, layer.d_out) for gc in per_call], dim=2)
         else:
-            h = torch.cat([_unfold(m, i) for i in inputs], dim=1)  # (b, S, C_in·K)
-            g = torch.cat([gc.flatten(3).permute(0, 3, 1, 2) for gc in per_call], dim=1)
-        # h (b, S, groups·d_in), g (b, S, c_k, groups·d_out)
+            h = _cat([_unfold(m, i) for i in inputs], dim=1)  # (b, S, C_in·K)
+            g = _cat([gc.flatten(3).transpose(2, 3) for gc in per_call], dim=2)
+        # h (b, S, groups·d_in), g (c_k, b, S, groups·d_out)
         if layer.train_bias:
-            jac_parts.append(g.sum(1))
+            jac_parts.append(g[:, :, 0] if g.shape[2] == 1 else g.sum(2))
         if layer.train_weight:
             for grp in range(layer.groups):
                 hg = h[..., grp * layer.d_in : (grp + 1) * layer.d_in]
@@ -319,35 +334,34 @@ def features(plan: Plan, net: object, x: Tensor) -> Features:
                 if layer.pairs:
                     feats.pairs.append((hg, gg, layer.positions))
                 else:  # per-sample gradient Σ_s g_cs h_sᵀ
-                    jac_parts.append(torch.einsum("bsco,bsi->bcoi", gg, hg).flatten(2))
+                    jac_parts.append(torch.einsum("cbso,bsi->cboi", gg, hg).flatten(2))
     if plan.fallback:
         jac_parts.append(_fallback_jacobians(plan, net, x))
-    if jac_parts:
-        feats.jac = torch.cat(jac_parts, dim=2)
+    feats.jac = jac_parts
     return feats
 
 
 def _norm_gradients(layer: _Layer, inputs: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
-    """Per-sample gradients of γ (Σ g ⊙ ẑ) and β (Σ g) of a normalisation layer, (b, c_k, ·)."""
+    """Per-sample gradients of γ (Σ g ⊙ ẑ) and β (Σ g) of a normalisation layer, (c_k, b, ·)."""
     m = layer.module
     parts: list[Tensor] = []
     gamma = beta = 0
     for x, g in zip(inputs, grads, strict=True):
-        b, c_k = g.shape[:2]
+        c_k, b = g.shape[:2]
         if isinstance(m, nn.LayerNorm):
             shape = tuple(m.normalized_shape)
             z = F.layer_norm(x, shape, None, None, m.eps)
             width = math.prod(shape)
-            gz = (g * z.unsqueeze(1)).reshape(b, c_k, -1, width).sum(2)
-            gb = g.reshape(b, c_k, -1, width).sum(2)
+            gz = (g * z).reshape(c_k, b, -1, width).sum(2)
+            gb = g.reshape(c_k, b, -1, width).sum(2)
         else:
             if isinstance(m, nn.GroupNorm):
                 z = F.group_norm(x, m.num_groups, None, None, m.eps)
             else:
                 z = F.batch_norm(x, m.running_mean, m.running_var, None, None, False, 0.0, m.eps)
             channels = x.shape[1]
-            gz = (g * z.unsqueeze(1)).reshape(b, c_k, channels, -1).sum(3)
-            gb = g.reshape(b, c_k, channels, -1).sum(3)
+            gz = (g * z).reshape(c_k, b, channels, -1).sum(3)
+            gb = g.reshape(c_k, b, channels, -1).sum(3)
         gamma, beta = gamma + gz, beta + gb
     if layer.train_weight:
         parts.append(gamma)
@@ -357,7 +371,7 @@ def _norm_gradients(layer: _Layer, inputs: list[Tensor], grads: list[Tensor]) ->
 
 
 def _fallback_jacobians(plan: Plan, net: object, x: Tensor) -> Tensor:
-    """(b, c_k, P_fallback) per-sample Jacobians of the fallback parameters by vmap(jacrev)."""
+    """(c_k, b, P_fallback) per-sample Jacobians of the fallback parameters by vmap(jacrev)."""
     fixed = {k: v for k, v in net.params.items() if k not in plan.fallback}
     sub = {k: net.params[k] for k in plan.fallback}
     outputs = plan.outputs
@@ -367,32 +381,34 @@ def _fallback_jacobians(plan: Plan, net: object, x: Tensor) -> Tensor:
         return out if len(outputs) == out.shape[0] else out[outputs[0] : outputs[0] + 1]
 
     blocks = vmap(jacrev(f), in_dims=(None, 0))(sub, x)
-    return torch.cat([v.reshape(v.shape[0], v.shape[1], -1) for v in blocks.values()], dim=2)
+    jac = torch.cat([v.reshape(v.shape[0], v.shape[1], -1) for v in blocks.values()], dim=2)
+    return jac.transpose(0, 1)
 
 
 def contract(plan: Plan, fa: Features, fb: Features) -> Tensor:
-    """Θ block between two blocks: (a, b, C, C) in full mode, else (a, b) (trace or one output)."""
+    """Θ block between two blocks: (a, b, C, C) in full mode, else (a, b) (trace or one output).
+
+    One matrix product per factor and output; in full mode one per factor for all output pairs.
+    """
     a, b = fa.size, fb.size
     c_k = len(plan.outputs)
-    theta: Tensor | None = None
-
-    def add(term: Tensor) -> None:
-        nonlocal theta
-        theta = term if theta is None else theta.add_(term)
-
+    if plan.full:
+        theta = torch.zeros(c_k, a, c_k, b, dtype=fa.dtype, device=fa.device)
+        for (ha, ga, _), (hb, gb, _) in zip(fa.pairs, fb.pairs, strict=True):  # S = 1
+            hh = ha.reshape(a, -1) @ hb.reshape(b, -1).T  # (H Hᵀ)_ij (G_c G_eᵀ)_ij
+            gg = ga.reshape(c_k * a, -1) @ gb.reshape(c_k * b, -1).T
+            theta += gg.reshape(c_k, a, c_k, b).mul_(hh.reshape(1, a, 1, b))
+        for ja, jb in zip(fa.jac, fb.jac, strict=True):
+            theta.view(c_k * a, c_k * b).addmm_(ja.reshape(c_k * a, -1), jb.reshape(c_k * b, -1).T)
+        return theta.permute(1, 3, 0, 2)
+    theta = torch.zeros(a, b, dtype=fa.dtype, device=fa.device)
     for (ha, ga, s), (hb, gb, _) in zip(fa.pairs, fb.pairs, strict=True):
         hh = ha.reshape(a * s, -1) @ hb.reshape(b * s, -1).T
-        if plan.full:  # S = 1: (H Hᵀ)_ij (G_c G_eᵀ)_ij
-            gg = ga.reshape(a * c_k, -1) @ gb.reshape(b * c_k, -1).T
-            add(gg.reshape(a, c_k, b, c_k).permute(0, 2, 1, 3) * hh.reshape(a, b, 1, 1))
-        else:
-            gg = ga.reshape(a * s, -1) @ gb.reshape(b * s, -1).T  # Σ_c g_cis · g_cjt
-            add(hh.mul_(gg).reshape(a, s, b, s).sum((1, 3)) if s > 1 else hh.mul_(gg))
-    if fa.jac is not None:
-        if plan.full:
-            jj = fa.jac.reshape(a * c_k, -1) @ fb.jac.reshape(b * c_k, -1).T
-            add(jj.reshape(a, c_k, b, c_k).permute(0, 2, 1, 3))
-        else:
-            add(fa.jac.reshape(a, -1) @ fb.jac.reshape(b, -1).T)
-    assert theta is not None
+        gg = torch.zeros_like(hh)
+        for c in range(c_k):  # Σ_c g_cis · g_cjt
+            gg.addmm_(ga[c].reshape(a * s, -1), gb[c].reshape(b * s, -1).T)
+        theta += hh.mul_(gg).reshape(a, s, b, s).sum((1, 3)) if s > 1 else hh.mul_(gg)
+    for ja, jb in zip(fa.jac, fb.jac, strict=True):
+        for c in range(c_k):
+            theta.addmm_(ja[c], jb[c].T)
     return theta
