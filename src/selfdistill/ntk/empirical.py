@@ -220,6 +220,51 @@ def _structured_chunks(
     return (max(1, min(n, side)), max(1, min(m, side))), cached
 
 
+def _structured_setup(
+    net: _Net,
+    x1: Tensor,
+    mode: str | int,
+    c_out: int,
+    sizes: tuple[int, int, int, int, int],
+    symmetric: bool,
+    chunk_size: int | None,
+) -> tuple[structured.Plan, tuple[int, int], bool, float]:
+    """(plan, chunks, factors cached, estimated flops) of the structured strategy.
+
+    In trace mode the outputs may go back in groups (Θ = Σ_groups Θ_g): the largest group whose
+    factors of all inputs stay cached, else the group with the fewest estimated flops.
+    Per input and group of c_g outputs: a forward and c_g backward passes (≈ F each; the
+    fallback's per-sample Jacobians ≈ 3F per output) and the per-sample gradients; per pair
+    ``plan.pair_flops``. Uncached factors of the column blocks are recomputed per row block.
+    """
+    n, m, f, activations, itemsize = sizes
+    if mode == "trace":
+        groups = sorted({math.ceil(c_out / k) for k in range(1, c_out + 1)}, reverse=True)
+    else:
+        groups = [c_out]
+    best: tuple[structured.Plan, tuple[int, int], bool, float] | None = None
+    for group in groups:
+        plan = structured.make_plan(net, x1[:1], mode, c_out, group)
+        c_g = len(plan.groups[0])
+        chunks, cached = _structured_chunks(plan, c_g, activations, itemsize, n, m, symmetric)
+        if chunk_size is not None:
+            chunks = (min(n, chunk_size), min(m, chunk_size))
+        if symmetric:
+            chunks = (min(chunks),) * 2
+        per_input = (1 + c_g) * f + plan.input_flops + (3 * c_g * f if plan.fallback else 0)
+        blocks = _blocks(n, m, chunks, symmetric)
+        inputs = (n if symmetric else n + m) if cached else blocks * sum(chunks)
+        pairs = n * (m + 1) / 2 if symmetric else n * m
+        flops = len(plan.groups) * (inputs * per_input + pairs * plan.pair_flops)
+        flops *= _EFFICIENCY["structured"]
+        if best is None or flops < best[3]:
+            best = (plan, chunks, cached, flops)
+        if cached:  # smaller groups would only repeat the forward passes and H products
+            break
+    assert best is not None
+    return best
+
+
 def _blocks(n: int, m: int, chunks: tuple[int, int], symmetric: bool) -> float:
     """Number of blocks evaluated (the upper triangle of blocks when symmetric)."""
     rows, cols = math.ceil(n / chunks[0]), math.ceil(m / chunks[1])
@@ -235,8 +280,6 @@ def _costs(
     p: int,
     f: int,
     chunks: dict[str, tuple[int, int]],
-    plan: structured.Plan | None = None,
-    cached: bool = True,
 ) -> dict[str, float]:
     """Estimated flops per strategy (Novak et al. 2022, table 1, for a generic network)."""
     pairs = n * (m + 1) / 2 if symmetric else n * m
@@ -256,19 +299,6 @@ def _costs(
         "jacobian": (jac + contraction) * _EFFICIENCY["jacobian"],
         "ntk_vp": vp * _EFFICIENCY["ntk_vp"],
     }
-    if plan is not None:
-        # structured: per input a forward and c_k backward passes (≈ F each, 2F with the
-        # fallback's per-sample Jacobians, ≈ 3F per output), the per-sample gradients, then
-        # plan.pair_flops per pair. Factors are computed once per input when they stay cached,
-        # else the column blocks are recomputed for every row block.
-        per_input = (1 + c_k) * f + plan.input_flops
-        if plan.fallback:
-            per_input += 3 * c_k * f
-        b_st = _blocks(n, m, chunks["structured"], symmetric)
-        inputs = (n if symmetric else n + m) if cached else b_st * sum(chunks["structured"])
-        costs["structured"] = (inputs * per_input + pairs * plan.pair_flops) * _EFFICIENCY[
-            "structured"
-        ]
     return costs
 
 
@@ -304,13 +334,14 @@ def _prepare(
     except RuntimeError as exc:
         raise ValueError(f"x1 cannot be fed to the model: {exc}") from exc
     mode = _parse_mode(mode, c_out)
-    plan = structured.make_plan(net, x1[:1], mode, c_out)
     n, m = x1.shape[0], x2.shape[0]
     itemsize = torch.empty((), dtype=net.dtype).element_size()
     p = net.num_params
     c_jac = c_out if mode == "full" else 1  # outputs per Jacobian (the trace goes one by one)
     c_vp = 1 if isinstance(mode, int) else c_out  # cotangents per row of x1
-    st_chunks, cached = _structured_chunks(plan, c_vp, activations, itemsize, n, m, symmetric)
+    plan, st_chunks, cached, st_flops = _structured_setup(
+        net, x1, mode, c_out, (n, m, flops, activations, itemsize), symmetric, chunk_size
+    )
     if chunk_size is not None:
         chunk_size = check_int("chunk_size", chunk_size, low=1)
         chunks = dict.fromkeys(STRATEGIES, (min(n, chunk_size), min(m, chunk_size)))
@@ -322,7 +353,9 @@ def _prepare(
         }
     if symmetric:  # square blocks, so that the upper triangle of blocks covers the kernel
         chunks = {s: (min(c),) * 2 for s, c in chunks.items()}
-    costs = _costs(n, m, symmetric, mode, c_out, p, flops, chunks, plan, cached)
+    chunks["structured"] = st_chunks
+    costs = _costs(n, m, symmetric, mode, c_out, p, flops, chunks)
+    costs["structured"] = st_flops
     memory = {
         "jacobian": sum(chunks["jacobian"]) * c_jac * p * itemsize,
         "ntk_vp": chunks["ntk_vp"][0]
@@ -443,8 +476,9 @@ class _FactorCache:
         x2: Tensor,
         symmetric: bool,
         keep_all: bool,
+        outputs: range,
     ) -> None:
-        self.plan, self.net, self.keep_all = plan, net, keep_all
+        self.plan, self.net, self.keep_all, self.outputs = plan, net, keep_all, outputs
         self.inputs = (x1, x1 if symmetric else x2)
         self.side = (0, 0 if symmetric else 1)  # the symmetric kernel shares one cache
         self.store: dict[tuple[int, int, int], structured.Features] = {}
@@ -456,7 +490,7 @@ class _FactorCache:
             if not self.keep_all:  # keep only the current row block (rows are reused the most)
                 self.store = {k: v for k, v in self.store.items() if which == 1 and k == self.row}
             x = self.inputs[which][start : start + size]
-            self.store[key] = structured.features(self.plan, self.net, x)
+            self.store[key] = structured.features(self.plan, self.net, x, self.outputs)
         if which == 0:
             self.row = key
         return self.store[key]
@@ -525,31 +559,37 @@ def empirical_ntk(
         # which keeps blocks C times larger than whole (a, C, P) Jacobians in the same memory.
         outputs = range(c_out) if mode == "trace" else [None if mode == "full" else mode]
         jacobians = [_jacobian_fn(net, k) for k in outputs]
-    elif strategy == "structured":
-        factors = _FactorCache(plan, net, x1, x2, symmetric, cached)
-    else:
+    elif strategy != "structured":
         vp_block = _ntk_vp_fn(net, mode, c_out)
-    for i in range(0, n, rows):
-        for j in range(0, m, cols):
-            if symmetric and j < i:
-                continue
-            if strategy == "jacobian":
-                blk = 0
-                for jac in jacobians:
-                    ja = jac(x1[i : i + rows])
-                    jb = ja if symmetric and j == i else jac(x2[j : j + cols])
-                    blk = blk + _contract(ja, jb, mode == "full")
-            elif strategy == "structured":
-                blk = structured.contract(plan, factors.get(0, i, rows), factors.get(1, j, cols))
-            else:
-                blk = vp_block(x1[i : i + rows], x2[j : j + cols])
-            if symmetric:  # Θ(x', x) = Θ(x, x')ᵀ: the block below the diagonal, exact symmetry
-                blk_t = blk.transpose(0, 1)
-                if mode == "full":
-                    blk_t = blk_t.transpose(2, 3)
-                if j == i:
-                    blk = (blk + blk_t) / 2
+    # structured: the groups of outputs one after the other (their kernels add up), so that only
+    # one group's factors are held at a time; the other strategies take one pass
+    for group, outputs in enumerate(plan.groups if strategy == "structured" else [None]):
+        if strategy == "structured":
+            factors = _FactorCache(plan, net, x1, x2, symmetric, cached, outputs)
+        for i in range(0, n, rows):
+            for j in range(0, m, cols):
+                if symmetric and j < i:
+                    continue
+                if strategy == "jacobian":
+                    blk = 0
+                    for jac in jacobians:
+                        ja = jac(x1[i : i + rows])
+                        jb = ja if symmetric and j == i else jac(x2[j : j + cols])
+                        blk = blk + _contract(ja, jb, mode == "full")
+                elif strategy == "structured":
+                    fa, fb = factors.get(0, i, rows), factors.get(1, j, cols)
+                    blk = structured.contract(plan, fa, fb)
+                    if group:
+                        blk += theta[i : i + rows, j : j + cols]
                 else:
-                    theta[j : j + cols, i : i + rows] = blk_t
-            theta[i : i + rows, j : j + cols] = blk
+                    blk = vp_block(x1[i : i + rows], x2[j : j + cols])
+                if symmetric:  # Θ(x', x) = Θ(x, x')ᵀ below the diagonal, exact symmetry
+                    blk_t = blk.transpose(0, 1)
+                    if mode == "full":
+                        blk_t = blk_t.transpose(2, 3)
+                    if j == i:
+                        blk = (blk + blk_t) / 2
+                    else:
+                        theta[j : j + cols, i : i + rows] = blk_t
+                theta[i : i + rows, j : j + cols] = blk
     return theta

@@ -62,7 +62,7 @@ class Plan:
     layers: list[_Layer]
     fallback: list[str]  # parameter names contracted by per-sample Jacobians (vmap(jacrev))
     unsupported: list[str]  # "name (Type)" of the modules that fall back
-    outputs: list[int]  # the outputs whose cotangents are propagated (c_k of them)
+    groups: list[range]  # outputs whose cotangents go back together (trace: summed over groups)
     full: bool
     blocker: str | None  # why the structured strategy cannot run on this model at all
     feature_numbers: int = 0  # numbers held per input (H, G, per-sample gradients)
@@ -94,19 +94,23 @@ def _kind(module: nn.Module) -> str | None:
 
 
 def _unfold(module: nn.Module, x: Tensor) -> Tensor:
-    """im2col of a Conv1d/Conv2d input: (b, L, C_in·K) rows, channel-major as the weight."""
+    """im2col of a Conv1d/Conv2d input: (b, L, C_in·K) rows, channel-major as the weight.
+
+    Strided windows (``Tensor.unfold``, a view) copied once; ``F.unfold`` is slower on the CPU.
+    """
     mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
     x = F.pad(x, module._reversed_padding_repeated_twice, mode=mode)
-    if isinstance(module, nn.Conv1d):
-        cols = F.unfold(
-            x.unsqueeze(2),
-            (1, module.kernel_size[0]),
-            dilation=(1, module.dilation[0]),
-            stride=(1, module.stride[0]),
-        )
-    else:
-        cols = F.unfold(x, module.kernel_size, dilation=module.dilation, stride=module.stride)
-    return cols.transpose(1, 2)
+    spatial = len(module.kernel_size)
+    for axis in range(spatial):
+        k, d, st = module.kernel_size[axis], module.dilation[axis], module.stride[axis]
+        x = x.unfold(2 + axis, (k - 1) * d + 1, st)  # appends the window dimension
+        if d > 1:
+            x = x[..., ::d]
+    # x: (b, C, L_1, ..., L_s, k_1, ..., k_s) -> (b, L_1·...·L_s, C·k_1·...·k_s)
+    b, c = x.shape[:2]
+    positions = list(range(2, 2 + spatial))
+    kernel = list(range(2 + spatial, 2 + 2 * spatial))
+    return x.permute(0, *positions, 1, *kernel).reshape(b, -1, c * math.prod(module.kernel_size))
 
 
 def _batch_coupled(model: nn.Module) -> str | None:
@@ -120,14 +124,23 @@ def _batch_coupled(model: nn.Module) -> str | None:
     return None
 
 
-def make_plan(net: object, x_one: Tensor, mode: str | int, c_out: int) -> Plan:
+def make_plan(
+    net: object, x_one: Tensor, mode: str | int, c_out: int, group: int | None = None
+) -> Plan:
     """Sort the model's parameters into layers and fallback; size them on one input ``x_one``.
 
-    ``net`` is the ``_Net`` of :mod:`.empirical` (``model``, ``params``, ``batch``).
+    ``net`` is the ``_Net`` of :mod:`.empirical` (``model``, ``params``, ``batch``). In trace
+    mode the outputs go back in groups of ``group`` (default all C at once): Θ = Σ_groups Θ_g,
+    and only one group's factors are held at a time.
     """
     model: nn.Module = net.model
-    outputs = [mode] if isinstance(mode, int) else list(range(c_out))
-    c_k = len(outputs)
+    if isinstance(mode, int):
+        groups = [range(mode, mode + 1)]
+    elif mode == "full" or group is None:
+        groups = [range(c_out)]
+    else:
+        groups = [range(i, min(c_out, i + group)) for i in range(0, c_out, group)]
+    c_k = len(groups[0])
     full = mode == "full"
     blocker = _batch_coupled(model)
     owners: dict[int, int] = {}
@@ -192,7 +205,7 @@ def make_plan(net: object, x_one: Tensor, mode: str | int, c_out: int) -> Plan:
             if _own(m) and m not in supported
         }
     )
-    plan = Plan(layers, fallback, unsupported, outputs, full, blocker)
+    plan = Plan(layers, fallback, unsupported, groups, full, blocker)
     _size(plan, net, c_k)
     return plan
 
@@ -241,19 +254,22 @@ class Features:
     """Per-input factors of one block of b inputs for :func:`contract` (c_k outputs first)."""
 
     size: int
+    c_k: int
     dtype: torch.dtype
     device: torch.device
-    pairs: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # H, G, S
-    jac: list[Tensor] = field(default_factory=list)  # (c_k, b, P_part) per-sample gradients
+    # (H, G, S): H (b·S, d_in); G (b·S, c_k·d_out) for a trace or one output, (c_k·b, d_out)
+    # in full mode (S = 1)
+    pairs: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)
+    # per-sample gradients of every other parameter: (b, c_k·P) for a trace or one output,
+    # (c_k·b, P) in full mode; one matrix product contracts them
+    jac: Tensor | None = None
 
 
 def _cat(parts: list[Tensor], dim: int) -> Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
 
 
-def _output_gradients(
-    out: Tensor, captured: list[Tensor], outputs: list[int]
-) -> tuple[Tensor, ...]:
+def _output_gradients(out: Tensor, captured: list[Tensor], outputs: range) -> tuple[Tensor, ...]:
     """(c_k, b, ...) gradients of each output's sum over the batch w.r.t. each captured tensor.
 
     One batched backward pass over the c_k one-hot cotangents (``is_grads_batched``); a loop of
@@ -261,7 +277,7 @@ def _output_gradients(
     """
     c_k, b = len(outputs), out.shape[0]
     basis = torch.zeros(c_k, b, out.shape[1], dtype=out.dtype, device=out.device)
-    basis[torch.arange(c_k), :, torch.tensor(outputs)] = 1
+    basis[torch.arange(c_k), :, torch.tensor(list(outputs))] = 1
     kwargs = {"allow_unused": True, "materialize_grads": True}
     try:
         return torch.autograd.grad(
@@ -275,10 +291,10 @@ def _output_gradients(
         return tuple(torch.stack(gs) for gs in zip(*per_output, strict=True))
 
 
-def features(plan: Plan, net: object, x: Tensor) -> Features:
-    """H, G and per-sample gradients of a block of inputs ``x`` (b, ...)."""
+def features(plan: Plan, net: object, x: Tensor, outputs: range) -> Features:
+    """H, G and per-sample gradients of a block of inputs ``x`` (b, ...) for some ``outputs``."""
     b = x.shape[0]
-    c_k = len(plan.outputs)
+    c_k = len(outputs)
     active = [layer for layer in plan.layers if layer.positions]
     trainable = {
         f"{layer.name}.{part}" if layer.name else part
@@ -303,9 +319,9 @@ def features(plan: Plan, net: object, x: Tensor) -> Features:
         for hook in hooks:
             hook.remove()
     captured = [y for layer in active for _, y in calls[layer.module]]
-    grads = _output_gradients(out, captured, plan.outputs) if captured else ()
+    grads = _output_gradients(out, captured, outputs) if captured else ()
     del out, captured
-    feats = Features(b, net.dtype, x.device)
+    feats = Features(b, c_k, net.dtype, x.device)
     jac_parts: list[Tensor] = []
     k = 0
     for layer in active:
@@ -332,12 +348,22 @@ def features(plan: Plan, net: object, x: Tensor) -> Features:
                 hg = h[..., grp * layer.d_in : (grp + 1) * layer.d_in]
                 gg = g[..., grp * layer.d_out : (grp + 1) * layer.d_out]
                 if layer.pairs:
-                    feats.pairs.append((hg, gg, layer.positions))
+                    s = layer.positions
+                    hg = hg.reshape(b * s, -1)
+                    if plan.full:
+                        gg = gg.reshape(c_k * b, -1)
+                    else:  # Σ_c g_cis · g_cjt as one product: outputs next to features
+                        gg = gg.permute(1, 2, 0, 3).reshape(b * s, -1)
+                    feats.pairs.append((hg, gg, s))
                 else:  # per-sample gradient Σ_s g_cs h_sᵀ
                     jac_parts.append(torch.einsum("cbso,bsi->cboi", gg, hg).flatten(2))
     if plan.fallback:
-        jac_parts.append(_fallback_jacobians(plan, net, x))
-    feats.jac = jac_parts
+        jac_parts.append(_fallback_jacobians(plan, net, x, outputs))
+    if jac_parts:
+        if plan.full:
+            feats.jac = _cat(jac_parts, dim=2).reshape(c_k * b, -1)
+        else:
+            feats.jac = _cat([j.transpose(0, 1) for j in jac_parts], dim=2).reshape(b, -1)
     return feats
 
 
@@ -370,15 +396,13 @@ def _norm_gradients(layer: _Layer, inputs: list[Tensor], grads: list[Tensor]) ->
     return parts
 
 
-def _fallback_jacobians(plan: Plan, net: object, x: Tensor) -> Tensor:
+def _fallback_jacobians(plan: Plan, net: object, x: Tensor, outputs: range) -> Tensor:
     """(c_k, b, P_fallback) per-sample Jacobians of the fallback parameters by vmap(jacrev)."""
     fixed = {k: v for k, v in net.params.items() if k not in plan.fallback}
     sub = {k: net.params[k] for k in plan.fallback}
-    outputs = plan.outputs
 
     def f(p: dict[str, Tensor], xi: Tensor) -> Tensor:
-        out = net.single({**fixed, **p}, xi)
-        return out if len(outputs) == out.shape[0] else out[outputs[0] : outputs[0] + 1]
+        return net.single({**fixed, **p}, xi)[outputs.start : outputs.stop]
 
     blocks = vmap(jacrev(f), in_dims=(None, 0))(sub, x)
     jac = torch.cat([v.reshape(v.shape[0], v.shape[1], -1) for v in blocks.values()], dim=2)
@@ -388,27 +412,22 @@ def _fallback_jacobians(plan: Plan, net: object, x: Tensor) -> Tensor:
 def contract(plan: Plan, fa: Features, fb: Features) -> Tensor:
     """Θ block between two blocks: (a, b, C, C) in full mode, else (a, b) (trace or one output).
 
-    One matrix product per factor and output; in full mode one per factor for all output pairs.
+    One matrix product per factor (for all outputs, or all output pairs, at once).
     """
     a, b = fa.size, fb.size
-    c_k = len(plan.outputs)
+    c_k = fa.c_k
     if plan.full:
         theta = torch.zeros(c_k, a, c_k, b, dtype=fa.dtype, device=fa.device)
         for (ha, ga, _), (hb, gb, _) in zip(fa.pairs, fb.pairs, strict=True):  # S = 1
-            hh = ha.reshape(a, -1) @ hb.reshape(b, -1).T  # (H Hᵀ)_ij (G_c G_eᵀ)_ij
-            gg = ga.reshape(c_k * a, -1) @ gb.reshape(c_k * b, -1).T
-            theta += gg.reshape(c_k, a, c_k, b).mul_(hh.reshape(1, a, 1, b))
-        for ja, jb in zip(fa.jac, fb.jac, strict=True):
-            theta.view(c_k * a, c_k * b).addmm_(ja.reshape(c_k * a, -1), jb.reshape(c_k * b, -1).T)
+            hh = ha @ hb.T  # (H Hᵀ)_ij (G_c G_eᵀ)_ij
+            theta += (ga @ gb.T).reshape(c_k, a, c_k, b).mul_(hh.reshape(1, a, 1, b))
+        if fa.jac is not None:
+            theta.view(c_k * a, c_k * b).addmm_(fa.jac, fb.jac.T)
         return theta.permute(1, 3, 0, 2)
     theta = torch.zeros(a, b, dtype=fa.dtype, device=fa.device)
     for (ha, ga, s), (hb, gb, _) in zip(fa.pairs, fb.pairs, strict=True):
-        hh = ha.reshape(a * s, -1) @ hb.reshape(b * s, -1).T
-        gg = torch.zeros_like(hh)
-        for c in range(c_k):  # Σ_c g_cis · g_cjt
-            gg.addmm_(ga[c].reshape(a * s, -1), gb[c].reshape(b * s, -1).T)
-        theta += hh.mul_(gg).reshape(a, s, b, s).sum((1, 3)) if s > 1 else hh.mul_(gg)
-    for ja, jb in zip(fa.jac, fb.jac, strict=True):
-        for c in range(c_k):
-            theta.addmm_(ja[c], jb[c].T)
+        hh = (ha @ hb.T).mul_(ga @ gb.T)  # (h_is · h_jt) Σ_c (g_cis · g_cjt)
+        theta += hh.reshape(a, s, b, s).sum((1, 3)) if s > 1 else hh
+    if fa.jac is not None:
+        theta.addmm_(fa.jac, fb.jac.T)
     return theta
