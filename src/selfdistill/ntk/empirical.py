@@ -339,11 +339,12 @@ def _prepare(
     p = net.num_params
     c_jac = c_out if mode == "full" else 1  # outputs per Jacobian (the trace goes one by one)
     c_vp = 1 if isinstance(mode, int) else c_out  # cotangents per row of x1
+    if chunk_size is not None:
+        chunk_size = check_int("chunk_size", chunk_size, low=1)
     plan, st_chunks, cached, st_flops = _structured_setup(
         net, x1, mode, c_out, (n, m, flops, activations, itemsize), symmetric, chunk_size
     )
     if chunk_size is not None:
-        chunk_size = check_int("chunk_size", chunk_size, low=1)
         chunks = dict.fromkeys(STRATEGIES, (min(n, chunk_size), min(m, chunk_size)))
     else:
         chunks = {
