@@ -599,13 +599,26 @@ def empirical_ntk(
                         blk += theta[i : i + rows, j : j + cols]
                 else:
                     blk = vp_block(x1[i : i + rows], x2[j : j + cols])
-                if symmetric:  # Θ(x', x) = Θ(x, x')ᵀ below the diagonal, exact symmetry
-                    blk_t = blk.transpose(0, 1)
-                    if mode == "full":
-                        blk_t = blk_t.transpose(2, 3)
-                    if j == i:
-                        blk = (blk + blk_t) / 2
-                    else:
-                        theta[j : j + cols, i : i + rows] = blk_t
-                theta[i : i + rows, j : j + cols] = blk
+                _store(theta, blk, (i, j), (rows, cols), symmetric, mode == "full")
     return theta
+
+
+def _store(
+    theta: Tensor,
+    blk: Tensor,
+    at: tuple[int, int],
+    size: tuple[int, int],
+    symmetric: bool,
+    full: bool,
+) -> None:
+    """Write a block at rows ``at[0]``, columns ``at[1]``, and its mirror for a symmetric kernel."""
+    (i, j), (rows, cols) = at, size
+    if symmetric:  # Θ(x', x) = Θ(x, x')ᵀ below the diagonal, exact symmetry
+        blk_t = blk.transpose(0, 1)
+        if full:
+            blk_t = blk_t.transpose(2, 3)
+        if j == i:
+            blk = (blk + blk_t) / 2
+        else:
+            theta[j : j + cols, i : i + rows] = blk_t
+    theta[i : i + rows, j : j + cols] = blk
