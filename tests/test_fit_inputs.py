@@ -68,3 +68,22 @@ def test_checks_leave_training_mode_and_rng_untouched() -> None:
     _fit_to_model(model, x, y, y, {})
     assert model.training
     assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("-inf")])
+@pytest.mark.parametrize("which", ["x1", "x2"])
+def test_empirical_ntk_refuses_non_finite_inputs(value: float, which: str) -> None:
+    """Issue 11 item 3: NaN inputs gave an all-NaN kernel without a word."""
+    from selfdistill.ntk import empirical_ntk
+
+    model = build_model("mlp", (6,), 4, seed=0).eval()
+    x1, x2 = data()[0][:5], data()[0][5:9]
+    bad = (x1 if which == "x1" else x2).clone()
+    bad[2, 1] = value
+    args = (bad, x2) if which == "x1" else (x1, bad)
+    with pytest.raises(
+        ValueError, match=rf"{which} contains NaN or infinite values \(first in input 2\)"
+    ):
+        empirical_ntk(model, *args)
+    with pytest.raises(ValueError, match=f"{which} must be real"):
+        empirical_ntk(model, *((x1 + 0j, x2) if which == "x1" else (x1, x2 + 0j)))

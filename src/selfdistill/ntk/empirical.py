@@ -128,6 +128,14 @@ def _as_input(name: str, x: object, device: torch.device, dtype: torch.dtype) ->
             f"{name} must have a leading batch dimension with at least one input, "
             f"got shape {tuple(x.shape)}"
         )
+    if x.is_complex():
+        raise ValueError(f"{name} must be real, got dtype {x.dtype}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x.reshape(len(x), -1))).any(dim=1).nonzero()[0, 0])
+        raise ValueError(
+            f"{name} contains NaN or infinite values (first in input {bad}): the NTK of such an "
+            "input is not defined"
+        )
     x = x.detach().to(device)
     if x.is_floating_point():
         x = x.to(dtype)
