@@ -16,13 +16,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "OutputFolderBusy", "output_folder", "prepare_output_folder"]
+__all__ = [
+    "LOCK_NAME",
+    "OutputFolderBusy",
+    "check_output_folder",
+    "output_folder",
+    "prepare_output_folder",
+]
 
 LOCK_NAME = ".selfdistill.lock"
 
 
 class OutputFolderBusy(RuntimeError):
     """Another process holds the output folder's lock."""
+
+
+def check_output_folder(out: str | os.PathLike[str], *, name: str = "--out") -> Path:
+    """Check, without creating anything, that ``out`` could be created and written to
+    (``--dry-run``); ValueError as :func:`prepare_output_folder`."""
+    path = Path(out)
+    _refuse_files(path, name)
+    existing = next(p for p in (path, *path.parents, Path.cwd()) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: the folder {existing} is not writable")
+    return path
+
+
+def _refuse_files(path: Path, name: str) -> None:
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            where = "is a file" if part == path else f"lies under the file {part}"
+            raise ValueError(f"{name} must be a folder, but {path} {where}")
 
 
 def prepare_output_folder(out: str | os.PathLike[str], *, name: str = "--out") -> Path:
@@ -34,10 +58,7 @@ def prepare_output_folder(out: str | os.PathLike[str], *, name: str = "--out") -
         When ``out`` or one of its parents is an existing file, or the folder is not writable.
     """
     path = Path(out)
-    for part in (path, *path.parents):
-        if part.exists() and not part.is_dir():
-            where = "is a file" if part == path else f"lies under the file {part}"
-            raise ValueError(f"{name} must be a folder, but {path} {where}")
+    _refuse_files(path, name)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

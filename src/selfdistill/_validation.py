@@ -13,13 +13,32 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_EPOCHS",
+    "MAX_GENERATIONS",
+    "MAX_SEED",
+    "MAX_SEEDS",
+    "MAX_WIDTH",
     "as_real_array",
     "check_choice",
     "check_int",
     "check_real",
+    "check_seeds",
     "parse_float_list",
     "parse_int_list",
+    "parse_seeds",
 ]
+
+#: Caps on sizes that would otherwise exhaust memory or time before any error (issue 11): far
+#: above anything the papers or a workstation need, low enough to fail at once with a clear
+#: message instead of a ``MemoryError`` minutes later.
+MAX_GENERATIONS = 1_000
+MAX_EPOCHS = 100_000
+MAX_SEEDS = 1_000
+#: seeds are 32-bit (``numpy.random.SeedSequence`` and ``torch.manual_seed`` take them)
+MAX_SEED = 2**32 - 1
+MAX_WIDTH = 65_536
+MAX_DEPTH = 256
 
 
 def as_real_array(name: str, value: object) -> np.ndarray:
@@ -90,8 +109,17 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     return value  # type: ignore[return-value]
 
 
-def parse_int_list(name: str, text: str) -> list[int]:
-    """Parse a comma list such as ``"0,1,2"`` (used for ``--seeds``)."""
+def parse_int_list(
+    name: str,
+    text: str,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    unique: bool = False,
+    max_len: int | None = None,
+) -> list[int]:
+    """Parse a comma list such as ``"0,1,2"``; every value is checked with :func:`check_int`
+    against ``[low, high]``; ``unique`` refuses a value named twice, ``max_len`` a longer list."""
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -100,7 +128,47 @@ def parse_int_list(name: str, text: str) -> list[int]:
         ) from None
     if not values:
         raise ValueError(f"{name} must name at least one integer, got {text!r}")
+    return _check_int_list(name, values, low=low, high=high, unique=unique, max_len=max_len)
+
+
+def _check_int_list(
+    name: str,
+    values: list[int],
+    *,
+    low: int | None,
+    high: int | None,
+    unique: bool,
+    max_len: int | None,
+) -> list[int]:
+    if max_len is not None and len(values) > max_len:
+        raise ValueError(f"{name} may name at most {max_len} values, got {len(values)}")
+    values = [check_int(name, v, low=low, high=high) for v in values]
+    if unique:
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            shown = ", ".join(str(v) for v in repeated)
+            raise ValueError(
+                f"{name} names {shown} more than once; every value must be distinct "
+                "(a repeated seed would repeat the same run and understate the spread)"
+            )
     return values
+
+
+def parse_seeds(name: str, text: str) -> list[int]:
+    """``--seeds``: a comma list of distinct seeds in ``[0, MAX_SEED]``, at most
+    :data:`MAX_SEEDS` of them (ValueError naming ``name``)."""
+    return parse_int_list(name, text, low=0, high=MAX_SEED, unique=True, max_len=MAX_SEEDS)
+
+
+def check_seeds(name: str, seeds: object) -> list[int]:
+    """The Python APIs' seed lists: a non-empty sequence of distinct integers in
+    ``[0, MAX_SEED]``, at most :data:`MAX_SEEDS` of them; returned as a list of ints."""
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence of integers, got {type(seeds).__name__}")
+    values = list(seeds)
+    if not values:
+        raise ValueError(f"{name} must name at least one seed")
+    return _check_int_list(name, values, low=0, high=MAX_SEED, unique=True, max_len=MAX_SEEDS)
 
 
 def parse_float_list(

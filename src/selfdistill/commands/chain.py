@@ -25,11 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from .._outdir import output_folder
-from .._validation import check_int, check_real, parse_float_list, parse_int_list
+from .._validation import (
+    MAX_EPOCHS,
+    MAX_GENERATIONS,
+    MAX_WIDTH,
+    check_int,
+    check_real,
+    parse_float_list,
+    parse_seeds,
+)
 from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
 from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
 from ..experiments._nn_options import add_data_option, add_device_option, file_options
+from ._dry_run import add_dry_run_option, print_dry_run
 
 #: the optimisers of `chain` and their default learning rates (``--lr`` not given)
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
@@ -166,10 +175,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"
     )
     add_execution_arguments(parser)
+    add_dry_run_option(parser)
 
 
-def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
-    """``--alpha``: ``estimate``, ``grid``, a number, or a comma list of ``generations - 1``."""
+def parse_alpha(text: str, generations: int, loss: str = "mse") -> float | tuple[float, ...] | str:
+    """``--alpha``: ``estimate``, ``grid``, a number, or a comma list of ``generations - 1``
+    (each in [0, 1] with ``--loss ce``, any real with ``mse``)."""
     text = text.strip()
     if text in ("estimate", "grid"):
         return text
@@ -179,14 +190,20 @@ def parse_alpha(text: str, generations: int) -> float | tuple[float, ...] | str:
         raise ValueError(
             f"--alpha must be a number, a comma list of numbers, 'estimate' or 'grid', got {text!r}"
         ) from None
+    bounds = {"low": 0.0, "high": 1.0} if loss == "ce" else {}
+    name = "--alpha (with --loss ce)" if loss == "ce" else "--alpha"
     if len(values) == 1:
-        return check_real("--alpha", values[0])
+        return check_real(name, values[0], **bounds)
     if len(values) != generations - 1:
         raise ValueError(
             f"--alpha lists {len(values)} values; a list needs one per generation 2..{generations} "
             f"({generations - 1} values)"
         )
-    return tuple(check_real("--alpha", v) for v in values)
+    return tuple(check_real(name, v, **bounds) for v in values)
+
+
+def _width(width: int | None) -> int | None:
+    return None if width is None else check_int("--width", width, low=1, high=MAX_WIDTH)
 
 
 def default_lr(args: argparse.Namespace) -> float:
@@ -199,9 +216,16 @@ def build_config(args: argparse.Namespace) -> Any:
     from ..nn.chain import ChainConfig
     from ..nn.train import TrainConfig
 
-    generations = check_int("--generations", args.generations, low=1)
+    generations = check_int("--generations", args.generations, low=1, high=MAX_GENERATIONS)
+    loss = args.loss
+    if loss == "ce" and args.alpha.strip() == "estimate" and not args.clip_alpha:
+        raise ValueError(
+            "--no-clip-alpha lets the estimated alpha leave [0, 1], which --loss ce does not "
+            "allow (the targets would not be probabilities); drop it or use --loss mse"
+        )
+    grid_bounds = {"low": 0.0, "high": 1.0} if loss == "ce" else {}
     train = TrainConfig(
-        epochs=check_int("--epochs", args.epochs, low=1),
+        epochs=check_int("--epochs", args.epochs, low=1, high=MAX_EPOCHS),
         batch_size=check_int("--batch-size", args.batch_size, low=1),
         optimizer=args.optimizer,
         lr=check_real("--lr", default_lr(args), low=0.0, low_inclusive=False),
@@ -213,25 +237,28 @@ def build_config(args: argparse.Namespace) -> Any:
     )
     return ChainConfig(
         generations=generations,
-        alpha=parse_alpha(args.alpha, generations),
-        grid=parse_float_list("--grid", args.grid),
+        alpha=parse_alpha(args.alpha, generations, loss),
+        grid=parse_float_list("--grid", args.grid, **grid_bounds),
         loss=args.loss,
         temperature=check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         same_init=args.same_init,
         clip_alpha=args.clip_alpha,
         model=args.model,
-        width=None if args.width is None else check_int("--width", args.width, low=1),
+        width=_width(args.width),
         train=train,
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    seeds = parse_int_list("--seeds", args.seeds)
-    if min(seeds) < 0:
-        raise ValueError(f"--seeds must be non-negative integers, got {args.seeds!r}")
+    seeds = parse_seeds("--seeds", args.seeds)
     check_real("--val-fraction", args.val_fraction, low=0.0, high=1.0, high_inclusive=False)
+    if args.n_train is not None:
+        check_int("--n-train", args.n_train, low=1)
+    check_int("--data-seed", args.data_seed, low=0)
     config = build_config(args)  # validates before any data is loaded
     execution = execution_from_args(args)
+    if args.dry_run:
+        return print_dry_run(args, {"chain": config.describe(), "seeds": seeds})
     data = _load(args)  # a bad data file fails before --out is created
     with output_folder(args.out) as out:
         _run(args, out, data, config, seeds, execution)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .._io import write_json
 from .._outdir import output_folder
-from .._validation import check_int, check_real, parse_int_list
+from .._validation import MAX_DEPTH, MAX_EPOCHS, MAX_WIDTH, check_int, check_real, parse_seeds
 from ..catalog import (
     DATASETS,
     MODELS,
@@ -42,6 +42,7 @@ from ..catalog import (
 from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
 from ..experiments._nn_options import add_data_option, add_device_option, file_options
+from ._dry_run import add_dry_run_option, print_dry_run
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -50,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and noise")
     add_data_option(g, DATASETS)
     g.add_argument(
-        "--data-dir", default=None, help="folder of on-disk data sets (CIFAR, Fashion-MNIST)"
+        "--data-dir",
+        default=None,
+        help="folder of on-disk data sets (CIFAR, Fashion-MNIST) (default: $SELFDISTILL_DATA_DIR)",
     )
     g.add_argument("--n-train", type=int, default=None, help="training samples (default: all)")
     g.add_argument(
@@ -77,20 +80,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--label-function", default="hardmax", choices=MULTICLASS_LABEL_FUNCTIONS,
         help="label function h of self-distillation (default: %(default)s)",
     )  # fmt: skip
-    g.add_argument("--temperature", type=float, default=1.0, help="softmax h temperature")
+    g.add_argument(
+        "--temperature", type=float, default=1.0,
+        help="softmax h temperature (default: %(default)s)",
+    )  # fmt: skip
     g.add_argument("--sd-loss", default="ce", choices=SD_LOSSES, help="(default: %(default)s)")
     g = parser.add_argument_group("model and budget (the same for every method)")
     g.add_argument("--model", default="mlp", choices=MODELS, help="(default: %(default)s)")
-    g.add_argument("--width", type=int, default=None, help="hidden units / channels")
-    g.add_argument("--depth", type=int, default=None, help="MLP hidden layers")
+    g.add_argument(
+        "--width", type=int, default=None,
+        help="hidden units / channels (default: the model's own: mlp 256, cnn 32, resnet18 64)",
+    )  # fmt: skip
+    g.add_argument(
+        "--depth", type=int, default=None, help="MLP hidden layers (default: the model's own, 2)"
+    )
     g.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
     g.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
-    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="(default: %(default)s)")
     g.add_argument(
         "--lr", type=float, default=0.05, help="peak learning rate (default: %(default)s)"
     )
     g.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
-    g.add_argument("--schedule", default="cosine", choices=SCHEDULES)
+    g.add_argument("--schedule", default="cosine", choices=SCHEDULES, help="(default: %(default)s)")
     g.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
     add_device_option(g)
     add_config_option(parser)
@@ -102,6 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-progress", dest="progress", action="store_false", help="no progress lines"
     )
     add_execution_arguments(parser)
+    add_dry_run_option(parser)
+
+
+def _optional(flag: str, value: int | None, low: int, high: int | None = None) -> int | None:
+    return None if value is None else check_int(flag, value, low=low, high=high)
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,23 +126,23 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data": args.data,
         "n_train": None if args.n_train is None else check_int("--n-train", args.n_train, low=1),
-        "num_samples": args.num_samples,
+        "num_samples": _optional("--num-samples", args.num_samples, 2),
         "data_dir": args.data_dir,
         **file_options(args),
         "noise_kind": args.noise_kind,
         "model": args.model,
-        "width": args.width,
-        "depth": args.depth,
-        "epochs": check_int("--epochs", args.epochs, low=1),
-        "batch_size": args.batch_size,
+        "width": _optional("--width", args.width, 1, MAX_WIDTH),
+        "depth": _optional("--depth", args.depth, 0, MAX_DEPTH),
+        "epochs": check_int("--epochs", args.epochs, low=1, high=MAX_EPOCHS),
+        "batch_size": check_int("--batch-size", args.batch_size, low=1),
         "optimizer": args.optimizer,
-        "lr": args.lr,
-        "weight_decay": args.weight_decay,
+        "lr": check_real("--lr", args.lr, low=0.0, low_inclusive=False),
+        "weight_decay": check_real("--weight-decay", args.weight_decay, low=0.0),
         "schedule": args.schedule,
         "device": args.device,
         "lam": lam if lam > 0 else None,
         "label_function": args.label_function,
-        "temperature": args.temperature,
+        "temperature": check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         "sd_loss": args.sd_loss,
     }
 
@@ -134,7 +150,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     methods = parse_methods(args.method)
     noises = parse_noises(args.noise)
-    seeds = parse_int_list("--seeds", args.seeds)
+    seeds = parse_seeds("--seeds", args.seeds)
     kwargs = config_from_args(args)
     execution = execution_from_args(args)
     try:
@@ -143,8 +159,13 @@ def main(args: argparse.Namespace) -> int:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
     config = NoisyConfig(**kwargs)
-    class_names = config.dataset.class_names()  # a bad data file fails before --out is created
-    sweep = {"methods": methods, "noises": noises, "seeds": seeds, "class_names": class_names}
+    sweep: dict[str, Any] = {"methods": methods, "noises": noises, "seeds": seeds}
+    if args.dry_run:
+        from ..nn.noisy_runner import config_dict
+
+        return print_dry_run(args, {"config": {**config_dict(config), **sweep}})
+    # a bad data file fails before --out is created
+    sweep["class_names"] = config.dataset.class_names()
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.device}
     with output_folder(args.out) as out:

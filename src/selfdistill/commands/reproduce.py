@@ -11,7 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..experiments import EXPERIMENTS, add_experiment_arguments, replot_experiment, run_experiment
+from ..experiments import (
+    EXPERIMENTS,
+    add_experiment_arguments,
+    experiment_settings,
+    replot_experiment,
+    run_experiment,
+)
+from ._dry_run import add_dry_run_option, print_dry_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             metavar="OUT",
             help="redraw the figures into OUT from OUT/results.json of an earlier run of this "
-            "experiment, without computing anything (the other options are ignored)",
+            "experiment, without computing anything (the other options are ignored) "
+            "(default: compute)",
         )
+        add_dry_run_option(sp)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,6 +44,10 @@ def main(args: argparse.Namespace) -> int:
         replot_experiment(name, args.replot)
         print(f"redrew the figures of {name} in {args.replot}")
         return 0
+    if args.dry_run:
+        return print_dry_run(
+            args, {"experiment": name, "settings": experiment_settings(name, args)}
+        )
     run_experiment(name, args)
     print(f"wrote {args.out / 'results.json'} and figures in {args.out}")
     return 0

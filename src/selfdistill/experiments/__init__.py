@@ -37,6 +37,8 @@ __all__ = [
     "Experiment",
     "add_common_arguments",
     "add_experiment_arguments",
+    "experiment_settings",
+    "recorded_config",
     "replot_experiment",
     "run_experiment",
     "torch_available",
@@ -178,6 +180,7 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
     if experiment.needs_torch and not torch_available():
         raise RuntimeError(f"experiment {name!r} needs PyTorch: pip install 'selfdistill[torch]'")
     module = experiment.load()
+    experiment_settings(name, args)  # bad options fail before the output folder is created
     if experiment.needs_torch and getattr(args, "device", None) is not None:
         from ..nn.device import resolve_device
 
@@ -185,17 +188,41 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
     with output_folder(args.out) as out:
         args.out = out
         results = module.compute(args)
-        config = {
-            k: v
-            for k, v in vars(args).items()
-            if not callable(v) and not k.startswith("_") and k not in EXECUTION_OPTIONS
-        }
+        config = recorded_config(args, results)
         path = write_json(
             out / "results.json", {"experiment": name, "config": config, "results": results}
         )
         if plot:
             module.plot(read_json(path)["results"], out)
     return results
+
+
+def experiment_settings(name: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The settings experiment ``name`` would run with, checked and with the ``--quick``
+    defaults resolved, without computing anything (``--dry-run``); None for an experiment that
+    resolves its options inside ``compute`` only (its argparse checks have run)."""
+    module = EXPERIMENTS[name].load()
+    settings = getattr(module, "settings", None) or getattr(module, "_settings", None)
+    return None if settings is None else settings(args)
+
+
+def recorded_config(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """The options as ``results.json`` records them: what ran, not what was typed.
+
+    An option left to its ``--quick``-dependent default is parsed as ``None``; it is recorded
+    with the value the experiment resolved (``results["settings"]``, where it keeps one).
+    """
+    config = {
+        k: v
+        for k, v in vars(args).items()
+        if not callable(v) and not k.startswith("_") and k not in EXECUTION_OPTIONS
+    }
+    settings = results.get("settings") if isinstance(results, dict) else None
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if key in config and config[key] is None:
+                config[key] = value
+    return config
 
 
 def replot_experiment(name: str, out: str | Path) -> dict[str, Any]:

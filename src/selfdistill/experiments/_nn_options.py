@@ -14,9 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .._validation import parse_int_list
+from .._validation import (
+    MAX_EPOCHS,
+    MAX_GENERATIONS,
+    MAX_WIDTH,
+    check_int,
+    parse_int_list,
+    parse_seeds,
+)
 
 __all__ = [
+    "CAPS",
     "CHAIN_EPOCHS",
     "CHAIN_N_TRAIN",
     "QuickDefault",
@@ -32,6 +40,15 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: the upper bounds of :func:`resolve_int` by flag (:mod:`selfdistill._validation`'s caps)
+CAPS = {
+    "--epochs": MAX_EPOCHS,
+    "--student-epochs": MAX_EPOCHS,
+    "--iterations": MAX_EPOCHS,
+    "--generations": MAX_GENERATIONS,
+    "--width": MAX_WIDTH,
+}
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,8 @@ def file_options(args: argparse.Namespace) -> dict[str, Any]:
 def add_quick_int_option(
     parser: argparse.ArgumentParser, flag: str, default: QuickDefault[int], text: str = ""
 ) -> None:
-    """An integer option (``--n-train``, ``--epochs``, ...) whose default follows ``--quick``."""
+    """An integer option (``--n-train``, ``--epochs``, ...) whose default follows ``--quick``;
+    a value below 1 is refused by :func:`resolve_int`."""
     parser.add_argument(flag, type=int, default=None, help=_help(text, default))
 
 
@@ -136,17 +154,36 @@ def add_device_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     )
 
 
-def resolve_int(value: int | None, default: QuickDefault[int], quick: bool) -> int:
-    """``value`` when given (and nonzero), else the default for this run."""
-    return value or default.pick(quick)
+def resolve_int(
+    value: int | None,
+    default: QuickDefault[int],
+    quick: bool,
+    flag: str = "value",
+) -> int:
+    """``value`` when given, else the default for this run.
+
+    Raises
+    ------
+    ValueError
+        Naming ``flag``, when ``value`` is given but not a positive integer (a 0 is an error,
+        never a silent "use the default"), or exceeds the cap of :data:`CAPS`.
+    """
+    if value is None:
+        return default.pick(quick)
+    return check_int(flag, value, low=1, high=CAPS.get(flag))
 
 
 def resolve_int_list(
     flag: str, text: str | None, default: QuickDefault[tuple[int, ...]], quick: bool
 ) -> list[int]:
-    """The comma list ``text`` parsed (ValueError naming ``flag``) when given and non-empty, else
-    the default for this run."""
-    return parse_int_list(flag, text) if text else list(default.pick(quick))
+    """The comma list ``text`` parsed (ValueError naming ``flag``) when given, else the default
+    for this run. ``--seeds`` must be distinct seeds (:func:`~selfdistill._validation.parse_seeds`),
+    any other list positive integers."""
+    if text is None:
+        return list(default.pick(quick))
+    if flag == "--seeds":
+        return parse_seeds(flag, text)
+    return parse_int_list(flag, text, low=1)
 
 
 CHAIN_N_TRAIN = QuickDefault(full=4000, quick=1000)
@@ -179,9 +216,9 @@ def mlp_chain_settings(
     quick = bool(args.quick)
     return {
         "data": args.data,
-        "n_train": resolve_int(args.n_train, CHAIN_N_TRAIN, quick),
-        "generations": resolve_int(args.generations, generations, quick),
+        "n_train": resolve_int(args.n_train, CHAIN_N_TRAIN, quick, "--n-train"),
+        "generations": resolve_int(args.generations, generations, quick, "--generations"),
         "seeds": resolve_int_list("--seeds", args.seeds, seeds, quick),
-        "epochs": resolve_int(args.epochs, CHAIN_EPOCHS, quick),
-        "width": args.width,
+        "epochs": resolve_int(args.epochs, CHAIN_EPOCHS, quick, "--epochs"),
+        "width": check_int("--width", args.width, low=1, high=MAX_WIDTH),
     }

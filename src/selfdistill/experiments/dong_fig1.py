@@ -56,9 +56,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     epochs = opt.resolve_int_list("--teacher-epochs", args.teacher_epochs, TEACHER_EPOCHS, quick)
     return {
         "data": args.data,
-        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick),
+        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick, "--n-train"),
         "teacher_epochs": sorted(set(epochs)),
-        "student_epochs": opt.resolve_int(args.student_epochs, STUDENT_EPOCHS, quick),
+        "student_epochs": opt.resolve_int(
+            args.student_epochs, STUDENT_EPOCHS, quick, "--student-epochs"
+        ),
         "teacher_width": args.teacher_width,
         "student_width": args.student_width,
         "temperature": args.temperature,

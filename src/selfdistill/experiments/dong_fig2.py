@@ -79,8 +79,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "probe": args.probe,
         "k": args.k,
         "noise": noise,
-        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick),
-        "width": opt.resolve_int(args.width, WIDTH, quick),
+        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick, "--epochs"),
+        "width": opt.resolve_int(args.width, WIDTH, quick, "--width"),
         "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }

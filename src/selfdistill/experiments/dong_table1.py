@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
-from ..catalog import DATASETS
+from ..catalog import DATASETS, MODELS, NOISE_KINDS
 from ..execution import add_execution_arguments, execution_from_args
 from . import _nn_options as opt
 
@@ -48,17 +48,32 @@ QUICK_EVAL = {"n_test": 2000, "n_val": 1000}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_data_option(parser, DATASETS)
-    parser.add_argument("--data-dir", default=None, help="folder of on-disk data sets")
     parser.add_argument(
-        "--n-train", type=int, default=None, help="training samples (10000; quick 8000)"
+        "--data-dir", default=None,
+        help="folder of on-disk data sets (default: $SELFDISTILL_DATA_DIR)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--n-train", type=int, default=None,
+        help="training samples (default: 10000; quick 8000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model", default="mlp", choices=MODELS, help="network (default: %(default)s)"
     )
-    parser.add_argument("--model", default="mlp", help="network (default: %(default)s)")
-    parser.add_argument("--width", type=int, default=None, help="hidden units (default 512)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (60; quick 30)")
-    parser.add_argument("--noises", default=None, help="comma list of noise rates (0,0.2,...,0.8)")
-    parser.add_argument("--noise-kind", default="symmetric", help="(default: %(default)s)")
+    parser.add_argument(
+        "--width", type=int, default=None, help="hidden units (default: 512; quick 512)"
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: 60; quick 30)")
+    parser.add_argument(
+        "--noises", default=None,
+        help="comma list of noise rates (default: 0.4,0.8,0.2,0.6,0; quick 0.4)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--noise-kind", default="symmetric", choices=NOISE_KINDS, help="(default: %(default)s)"
+    )
     parser.add_argument("--methods", default="all", help="comma list or 'all' (default: all)")
-    parser.add_argument("--seeds", default=None, help="comma list of seeds (0,1,2; quick 0)")
+    parser.add_argument(
+        "--seeds", default=None, help="comma list of seeds (default: 0,1,2; quick 0)"
+    )
     parser.add_argument(
         "--lam", type=float, default=0.0,
         help="λ of self-distillation; 0 (default): Dong et al.'s CIFAR-10 rule, 1 for noise "
@@ -69,31 +84,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_execution_arguments(parser)
 
 
-def compute(args: argparse.Namespace) -> dict[str, Any]:
-    from .._validation import check_int, parse_int_list
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked options, the ``--quick`` presets resolved (torch-free)."""
+    from .._validation import MAX_EPOCHS, MAX_WIDTH, check_int, check_real, parse_seeds
     from ..catalog import parse_methods, parse_noises
-    from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
-    from ..reports.noisy import markdown_table, summarise, write_runs_csv
 
     preset = QUICK if args.quick else FULL
+    execution_from_args(args)  # checks the executor options
 
     def pick(name: str) -> Any:
         value = getattr(args, name)
         return preset[name] if value is None else value
 
-    methods = parse_methods(args.methods)
-    noises = parse_noises(pick("noises"))
-    seeds = parse_int_list("--seeds", pick("seeds"))
+    return {
+        "methods": parse_methods(args.methods, "--methods"),
+        "noises": parse_noises(pick("noises"), "--noises"),
+        "seeds": parse_seeds("--seeds", pick("seeds")),
+        "n_train": check_int("--n-train", pick("n_train"), low=1),
+        "width": check_int("--width", pick("width"), low=1, high=MAX_WIDTH),
+        "epochs": check_int("--epochs", pick("epochs"), low=1, high=MAX_EPOCHS),
+        "lr": check_real("--lr", args.lr, low=0.0, low_inclusive=False),
+        "lam": check_real("--lam", args.lam),
+    }
+
+
+def compute(args: argparse.Namespace) -> dict[str, Any]:
+    from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
+    from ..reports.noisy import markdown_table, summarise, write_runs_csv
+
+    s = _settings(args)
+    methods, noises, seeds = s["methods"], s["noises"], s["seeds"]
     config = NoisyConfig(
         data=args.data,
         data_dir=args.data_dir,
-        n_train=check_int("--n-train", pick("n_train"), low=1),
+        n_train=s["n_train"],
         noise_kind=args.noise_kind,
         model=args.model,
-        width=pick("width"),
-        epochs=pick("epochs"),
-        lr=args.lr,
-        lam=args.lam if args.lam > 0 else None,
+        width=s["width"],
+        epochs=s["epochs"],
+        lr=s["lr"],
+        lam=s["lam"] if s["lam"] > 0 else None,
         device=args.device,
         **opt.file_options(args),
         **(QUICK_EVAL if args.quick else {}),
@@ -122,6 +152,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     if args.progress:
         print(acc_table, end="")
     return {
+        "settings": s,
         "config": config_dict(config),
         "methods": methods,
         "noises": noises,

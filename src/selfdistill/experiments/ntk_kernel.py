@@ -68,11 +68,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         alphas = [0.0, 0.5] if quick else [0.0, 0.25, 0.5]
     s = {
         "data": args.data,
-        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick),
-        "generations": opt.resolve_int(args.generations, GENERATIONS, quick),
+        "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick, "--n-train"),
+        "generations": opt.resolve_int(args.generations, GENERATIONS, quick, "--generations"),
         "alphas": alphas,
-        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick),
-        "width": opt.resolve_int(args.width, WIDTH, quick),
+        "epochs": opt.resolve_int(args.epochs, EPOCHS, quick, "--epochs"),
+        "width": opt.resolve_int(args.width, WIDTH, quick, "--width"),
         "network": bool(args.network),
         "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,

@@ -41,7 +41,13 @@ import numpy as np
 from torch import nn
 
 from .._io import to_jsonable
-from .._validation import check_choice, check_int, check_real
+from .._validation import (
+    MAX_GENERATIONS,
+    check_choice,
+    check_int,
+    check_real,
+    check_seeds,
+)
 from ..alpha import one_hot, optimal_alpha
 from ..execution import Execution, run_sweep
 from ..progress import Stages
@@ -87,7 +93,8 @@ class ChainConfig:
         Re-initialise every generation with the same weights (else fresh weights per generation).
     clip_alpha
         Clip the estimated α̂ to [0, 1] before training with it (Borup allow any real α; with
-        ``ce`` a negative weight would make the targets non-probabilities).
+        ``ce`` a negative weight would make the targets non-probabilities, so ``ce`` requires
+        ``clip_alpha`` with ``"estimate"``, and fixed α and grid values in [0, 1]).
     model, width
         Passed to :func:`~selfdistill.nn.models.build_model`.
     train
@@ -106,7 +113,7 @@ class ChainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check_int("generations", self.generations, low=1)
+        check_int("generations", self.generations, low=1, high=MAX_GENERATIONS)
         check_choice("loss", self.loss, LOSSES)
         make_loss(self.loss, self.temperature)  # validates the temperature
         if isinstance(self.alpha, str):
@@ -123,6 +130,23 @@ class ChainConfig:
         if not self.grid:
             raise ValueError("grid must hold at least one alpha value")
         object.__setattr__(self, "grid", tuple(check_real("grid", a) for a in self.grid))
+        if self.loss == "ce":
+            self._check_ce_alpha()
+
+    def _check_ce_alpha(self) -> None:
+        """With ``ce`` every α must lie in [0, 1]: outside it the teacher (or the labels) get a
+        negative weight, the targets are no distribution and the loss is unbounded below."""
+        if self.alpha == "estimate" and not self.clip_alpha:
+            raise ValueError(
+                "clip_alpha=False lets the estimated alpha leave [0, 1], which loss 'ce' does not "
+                "allow (the targets would not be probabilities); clip it or use loss 'mse'"
+            )
+        values = self.grid if self.alpha == "grid" else ()
+        if not isinstance(self.alpha, str):
+            values = self.alphas()
+        name = "grid" if self.alpha == "grid" else "alpha"
+        for a in values:
+            check_real(f"{name} (with loss 'ce')", a, low=0.0, high=1.0)
 
     def alphas(self) -> tuple[float, ...]:
         """α_2 … α_τ of a fixed schedule."""
@@ -472,8 +496,7 @@ def run_chains(
     with its own seed is loaded once; otherwise each run loads it (a worker receives the spec,
     not the arrays).
     """
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
+    seeds = check_seeds("seeds", seeds)
     if state_dir is not None:
         check_state(Path(state_dir), config.describe())
     serial = execution is None or execution.executor == "serial"

@@ -172,7 +172,8 @@ def distill_step(
         Training settings of :func:`~selfdistill.nn.train.fit` (its device also computes the
         teacher's probabilities).
     alpha, loss, temperature
-        Ground-truth weight α (any real), ``"mse"`` or ``"ce"``, softmax temperature T > 0.
+        Ground-truth weight α (any real with ``"mse"``, in [0, 1] with ``"ce"``), ``"mse"`` or
+        ``"ce"``, softmax temperature T > 0.
     callbacks
         Passed to :func:`~selfdistill.nn.train.fit`.
 
@@ -181,9 +182,12 @@ def distill_step(
     History
         The training loop's per-epoch metrics; ``student`` is left in eval mode.
     """
+    check_choice("loss", loss, LOSSES)
     if teacher is None:
         targets, temperature = data.y_train, 1.0
     else:
+        if loss == "ce":  # else a negative weight: no distribution, a loss unbounded below
+            check_real("alpha (with loss 'ce')", alpha, low=0.0, high=1.0)
         frozen = freeze(teacher)
         if any(
             p.data_ptr() == q.data_ptr() for p in frozen.parameters() for q in student.parameters()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int
+from .._validation import MAX_DEPTH, MAX_WIDTH, check_int
 from ..catalog import MODELS
 
 __all__ = [
@@ -250,9 +250,9 @@ def build_model(
         )
     num_classes = check_int("num_classes", num_classes, low=2)
     if width is not None:
-        width = check_int("width", width, low=1)
+        width = check_int("width", width, low=1, high=MAX_WIDTH)
     if depth is not None:
-        depth = check_int("depth", depth, low=0)
+        depth = check_int("depth", depth, low=0, high=MAX_DEPTH)
     if seed is None:
         return _construct(name, input_shape, num_classes, width, depth).train()
     seed = check_int("seed", seed, low=0)
@@ -284,9 +284,9 @@ class ModelSpec:
                 f"model must be one of {', '.join(map(repr, MODELS))}, got {self.name!r}"
             )
         if self.width is not None:
-            check_int("width", self.width, low=1)
+            check_int("width", self.width, low=1, high=MAX_WIDTH)
         if self.depth is not None:
-            check_int("depth", self.depth, low=0)
+            check_int("depth", self.depth, low=0, high=MAX_DEPTH)
 
     def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
         """:func:`build_model` with this name and size, initial weights from ``seed``."""

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .._io import to_jsonable
-from .._validation import check_choice, check_int, check_real
+from .._validation import check_choice, check_int, check_real, check_seeds
 from ..catalog import (
     MULTICLASS_LABEL_FUNCTIONS,
     NOISE_KINDS,
@@ -473,9 +473,9 @@ def run_noisy(
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"methods must be a non-empty list without repeats, got {methods}")
     noises = [check_real("noise", r, low=0.0, high=1.0) for r in noises]
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not noises or not seeds:
-        raise ValueError("noises and seeds must be non-empty")
+    seeds = check_seeds("seeds", seeds)
+    if not noises:
+        raise ValueError("noises must be non-empty")
     if data is None and config.dataset.name is None:
         raise ValueError("data: the config names no data set, so run_noisy needs data=DataSplits")
     specs = noisy_specs(config, methods, noises, seeds)

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_real
+from .._validation import MAX_EPOCHS, check_choice, check_int, check_real
 from ..catalog import OPTIMIZERS, SCHEDULES
 from ..progress import progress_bar
 from . import distributed as _dist
@@ -112,7 +112,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, low=1)
+        check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         check_int("batch_size", self.batch_size, low=1)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_real("lr", self.lr, low=0.0, low_inclusive=False)
