@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe", type=int, default=128, help="probe batch size (default: 128)")
     parser.add_argument("--k", type=int, default=5, help="top eigenvectors (default: 5)")
     parser.add_argument(
-        "--noise", default="0,0.1,0.2,0.3,0.4,0.5", help="comma list of noise levels"
+        "--noise",
+        default="0,0.1,0.2,0.3,0.4,0.5",
+        help="comma list of noise levels (default: %(default)s)",
     )
     opt.add_quick_int_option(parser, "--epochs", EPOCHS)
     opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")

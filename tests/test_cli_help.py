@@ -1,0 +1,76 @@
+"""Every option of every subcommand and reproduction states its default in ``--help``, and an
+option with a fixed set of values lists them as argparse choices (issue 11)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from selfdistill.cli import build_parser
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """``"chain"``, ``"noisy"``, ``"reproduce borup-fig2"``, ... -> its parser."""
+    out: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out[prefix] = parser
+        for action in subs:
+            for name, sub in action.choices.items():
+                walk(f"{prefix} {name}".strip(), sub)
+
+    walk("", build_parser())
+    return out
+
+
+PARSERS = _parsers()
+FLAG_ACTIONS = (
+    argparse._HelpAction,
+    argparse._VersionAction,
+    argparse._StoreTrueAction,
+    argparse._StoreFalseAction,
+    argparse._StoreConstAction,
+)
+
+
+def _value_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and not isinstance(a, FLAG_ACTIONS)]
+
+
+def test_every_command_and_reproduction_is_walked():
+    assert {"chain", "noisy", "demo", "reproduce dong-table1", "reproduce borup-fig2"} <= set(
+        PARSERS
+    )
+
+
+@pytest.mark.parametrize("command", sorted(PARSERS))
+def test_every_option_shows_its_default(command):
+    parser = PARSERS[command]
+    missing = []
+    for action in _value_options(parser):
+        text = action.help or ""
+        if "%(default)" in text or "default" in text.lower():
+            continue
+        missing.append(action.option_strings[-1])
+    assert not missing, f"{command}: options without a stated default in --help: {missing}"
+    assert "(default: None)" not in parser.format_help(), command
+
+
+@pytest.mark.parametrize("command", sorted(PARSERS))
+def test_flags_say_what_they_change(command):
+    for action in PARSERS[command]._actions:
+        if isinstance(action, FLAG_ACTIONS) and action.option_strings:
+            assert action.help, (command, action.option_strings)
+
+
+CHOICE_OPTIONS = ("--data", "--model", "--optimizer", "--schedule", "--noise-kind", "--loss")
+
+
+@pytest.mark.parametrize("command", sorted(PARSERS))
+def test_named_values_are_choices(command):
+    for action in _value_options(PARSERS[command]):
+        if action.option_strings[-1] in CHOICE_OPTIONS:
+            assert action.choices, (command, action.option_strings[-1])
