@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CollapseWarning", "ToleranceWarning"]
+__all__ = ["CollapseWarning", "DamagedStateWarning", "ToleranceWarning"]
 
 
 class CollapseWarning(UserWarning):
@@ -20,4 +20,10 @@ class ToleranceWarning(UserWarning):
     The residual that the kernel's null space forces (plus, for ``0 < alpha < 1``, the constant
     ``alpha (1 - alpha) mean((y - y_prev)**2)`` of the step's loss) already exceeds epsilon. The
     estimator then takes the ``lam -> 0+`` limit: the minimum-norm fit on the range of the kernel.
+    """
+
+
+class DamagedStateWarning(UserWarning):
+    """A file of a resumable run's state is damaged (truncated, not valid JSON, or its weights
+    do not match the checksum of their record); the work it held is redone from what is intact.
     """

@@ -224,6 +224,11 @@ def distill_generation(
     return student, info
 
 
+def _stored(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as the store keeps it (``fits`` is counted when the chain is read)."""
+    return {k: v for k, v in record.items() if k != "fits"}
+
+
 @dataclass
 class _SeedRun:
     """What the chains of one seed share: data, configuration, store, progress and callbacks."""
@@ -252,10 +257,31 @@ class _SeedRun:
             progress=self.progress,
         )
 
-    def load(self, key: str, generation: int) -> nn.Module:
-        """The stored weights of ``key`` in a model of the chain's architecture, on the device."""
+    def load(self, key: str, generation: int) -> nn.Module | None:
+        """The stored weights of ``key`` in a model of the chain's architecture, on the device;
+        None when they are missing or damaged (:meth:`ChainStore.load_into`)."""
         model = self.store.load_into(key, _build(self.data, self.config, self.seed, generation))
-        return model.to(self.config.train.device)
+        return None if model is None else model.to(self.config.train.device)
+
+    def rebuild(self, keys: Sequence[str], records: Sequence[Mapping[str, Any]]) -> nn.Module:
+        """The weights of the last generation of ``keys`` (``keys[t - 1]`` for generation t):
+        loaded, or, when they are missing or damaged, retrained from the latest generation whose
+        weights are intact with the recorded α (the same seeds give the same weights) and stored
+        again."""
+        start = len(keys)
+        model = self.load(keys[start - 1], start)
+        while model is None and start > 1:
+            start -= 1
+            model = self.load(keys[start - 1], start)
+        if model is None:  # even generation 1's weights are gone: retrain it
+            model, _ = self.train(None, 1, 1.0)
+            self.store.save(keys[0], model, _stored(records[0]))
+        for t in range(start + 1, len(keys) + 1):
+            model, _ = self.train(model, t, float(records[t - 1]["alpha"]))
+            self.store.save(keys[t - 1], model, _stored(records[t - 1]))
+            if not self.keep_weights and t > 2:
+                self.store.drop_weights(keys[t - 2])
+        return model
 
     def val_probs(self, model: nn.Module) -> np.ndarray:
         """Softmax outputs on the validation inputs (the predictions α̂ compares)."""
@@ -330,14 +356,13 @@ def _first_generation(run: _SeedRun) -> tuple[nn.Module, dict[str, Any]]:
     """Generation 1 (trained on the labels, or loaded when finished) and its record."""
     with run.stages("generation 1 (labels)"):
         record = run.store.record("gen-1")
-        if record is None:
+        first = None if record is None else run.load("gen-1", 1)
+        if first is None:  # not finished, or its weights are missing or damaged
             start = time.perf_counter()
             first, info = run.train(None, 1, 1.0)
             record = {"generation": 1, "alpha": None, **info}
             record["seconds"] = time.perf_counter() - start
             run.store.save("gen-1", first, record)
-        else:
-            first = run.load("gen-1", 1)
     return first, {**record, "fits": 1}
 
 
@@ -351,15 +376,16 @@ def _run_schedule(
 ) -> list[dict[str, Any]]:
     """Generations 2 … τ of the chain ``name``; finished ones are read from the store."""
     records = [dict(first_record)]
+    keys = ["gen-1", *(f"{safe_name(name)}/gen-{t}" for t in range(2, run.config.generations + 1))]
     # The teacher is loaded lazily: a resumed chain only needs the last finished weights.
     teacher_key, teacher_generation, teacher = "gen-1", 1, first
     for t in range(2, run.config.generations + 1):
-        key = f"{safe_name(name)}/gen-{t}"
+        key = keys[t - 1]
         model: nn.Module | None = None
         record = run.store.record(key)
         if record is None:
             if teacher is None:
-                teacher = run.load(teacher_key, teacher_generation)
+                teacher = run.rebuild(keys[: t - 1], records)
             with run.stages(f"{name}: generation {t}"):
                 start = time.perf_counter()
                 if schedule == "estimate":

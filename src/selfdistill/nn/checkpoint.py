@@ -102,6 +102,14 @@ def write_checkpoint(
         _dist.barrier()
 
 
+def _damaged(path: Path, why: str) -> str:
+    first_line = why.strip().splitlines()[0] if why.strip() else why
+    return (
+        f"the checkpoint {path} is damaged ({first_line}); delete it to restart this fit from "
+        "the first epoch"
+    )
+
+
 def load_checkpoint(
     path: Path,
     run_fingerprint: dict[str, Any],
@@ -121,9 +129,18 @@ def load_checkpoint(
     Raises
     ------
     ValueError
-        When the checkpoint has another version or fingerprint (it names the differing keys).
+        When the checkpoint has another version or fingerprint (it names the differing keys), or
+        is damaged (truncated, or not a checkpoint): the message names the file and says to
+        delete it, which restarts the fit from epoch 0 on the next run. It is not deleted here:
+        under data parallelism every rank must take the same decision, and a damaged file may
+        be a sign of a failing disk that the user should know about.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: any reader error
+        raise ValueError(_damaged(path, f"{type(exc).__name__}: {exc}")) from None
+    if not isinstance(state, dict) or not {"model", "optimizer", "scheduler"} <= state.keys():
+        raise ValueError(_damaged(path, "not a training checkpoint"))
     saved = state.get("fingerprint", {})
     if state.get("version") != CHECKPOINT_VERSION or saved != run_fingerprint:
         diff = {k: (saved.get(k), v) for k, v in run_fingerprint.items() if saved.get(k) != v}
