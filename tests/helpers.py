@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 BLOCK_TORCH = """
 import sys
@@ -42,3 +43,24 @@ def assert_replots(name: str, out: Path, fresh: Path, pngs: Iterable[str]) -> No
     for png in pngs:
         data = (fresh / png).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 10_000, png
+
+
+def cli_parsers() -> dict[str, Any]:
+    """Every leaf parser of the ``selfdistill`` CLI by its command line: ``"chain"``,
+    ``"noisy"``, ``"demo"``, ``"reproduce borup-fig2"``, ... -> its ``argparse`` parser."""
+    import argparse
+
+    from selfdistill.cli import build_parser
+
+    out: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out[prefix] = parser
+        for action in subs:
+            for name, sub in action.choices.items():
+                walk(f"{prefix} {name}".strip(), sub)
+
+    walk("", build_parser())
+    return out

@@ -7,26 +7,9 @@ import argparse
 
 import pytest
 
-from selfdistill.cli import build_parser
+from tests.helpers import cli_parsers
 
-
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    """``"chain"``, ``"noisy"``, ``"reproduce borup-fig2"``, ... -> its parser."""
-    out: dict[str, argparse.ArgumentParser] = {}
-
-    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
-        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if not subs:
-            out[prefix] = parser
-        for action in subs:
-            for name, sub in action.choices.items():
-                walk(f"{prefix} {name}".strip(), sub)
-
-    walk("", build_parser())
-    return out
-
-
-PARSERS = _parsers()
+PARSERS = cli_parsers()
 FLAG_ACTIONS = (
     argparse._HelpAction,
     argparse._VersionAction,

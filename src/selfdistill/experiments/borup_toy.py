@@ -81,8 +81,13 @@ def format_table(mse: dict[str, list[float]], limit: dict[str, float | None], al
     return "\n".join(lines)
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked options (``--dry-run`` calls this alone)."""
+    return {"steps": check_int("--steps", getattr(args, "steps", 6), low=1, high=1000)}
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    steps = check_int("--steps", getattr(args, "steps", 6), low=1, high=1000)
+    steps = _settings(args)["steps"]
     stages = Stages(1, name="borup-fig2", enabled=args.progress)
     data = load_borup_toy()
     grid = data.grid[:, None]

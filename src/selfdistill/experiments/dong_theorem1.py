@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_real
+from .._validation import MAX_SEED, MAX_WIDTH, check_int, check_real
 from . import _nn_options as opt
 
 __all__ = ["add_arguments", "clusterable_data", "compute", "plot", "train_two_layer"]
@@ -185,17 +185,31 @@ def train_two_layer(
     return {**log, "lr": lr, "outputs": out.detach().cpu().numpy().tolist()}
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked options, ``--steps`` resolved (``--dry-run`` calls this alone)."""
+    steps = args.steps if args.steps is not None else (4000 if args.quick else 16000)
+    return {
+        "clusters": check_int("--clusters", args.clusters, low=2, high=1000),
+        "per_cluster": check_int("--per-cluster", args.per_cluster, low=1, high=100_000),
+        "dim": check_int("--dim", args.dim, low=2, high=100_000),
+        "epsilon": check_real("--epsilon", args.epsilon, low=0.0, high=2.0),
+        "rho": check_real("--rho", args.rho, low=0.0, high=0.5, high_inclusive=False),
+        "steps": check_int("--steps", steps, low=10, high=10_000_000),
+        "width": check_int("--width", args.width, low=2, high=MAX_WIDTH),
+        "hold": check_int("--hold", args.hold, low=0),
+        "decay": check_int("--decay", args.decay, low=1),
+        "seed": check_int("--seed", args.seed, low=0, high=MAX_SEED),
+    }
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..progress import Stages
 
-    steps = args.steps if args.steps is not None else (4000 if args.quick else 16000)
-    steps = check_int("steps", steps, low=10)
-    width = check_int("width", args.width, low=2)
+    s = _settings(args)
+    steps, width, hold, decay = s["steps"], s["width"], s["hold"], s["decay"]
     data = clusterable_data(
         args.clusters, args.per_cluster, args.dim, args.epsilon, args.rho, args.seed
     )
-    hold = check_int("hold", args.hold, low=0)
-    decay = check_int("decay", args.decay, low=1)
     stages = Stages(2, name="dong-theorem1", enabled=args.progress)
     common = dict(width=width, steps=steps, rho=args.rho, decay=decay, seed=args.seed)
     common["device"] = args.device
@@ -217,6 +231,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         }
 
     return {
+        "settings": s,
         "n": len(data["y_clean"]),
         "steps": steps,
         "hold": hold,

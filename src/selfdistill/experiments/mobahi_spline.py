@@ -62,10 +62,20 @@ def spline_samples(seed: int, sigma: float, n: int = 11) -> tuple[np.ndarray, np
     return x, np.sin(2 * np.pi * x) + sigma * rng.standard_normal(n)
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked options (``--dry-run`` calls this alone)."""
+    return {
+        "seed": check_int("--seed", getattr(args, "seed", 0), low=0),
+        "epsilon": check_real(
+            "--epsilon", getattr(args, "epsilon", 0.04), low=0.0, low_inclusive=False
+        ),
+        "sigma": check_real("--sigma", getattr(args, "sigma", 0.5), low=0.0),
+    }
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    seed = check_int("--seed", getattr(args, "seed", 0), low=0)
-    epsilon = check_real("--epsilon", getattr(args, "epsilon", 0.04), low=0.0, low_inclusive=False)
-    sigma = check_real("--sigma", getattr(args, "sigma", 0.5), low=0.0)
+    s = _settings(args)
+    seed, epsilon, sigma = s["seed"], s["epsilon"], s["sigma"]
     stages = Stages(3, name="mobahi-fig2", enabled=args.progress)
     resolution = 101 if args.quick else 401
 

@@ -75,7 +75,8 @@ def _neighbour_sparsity(B: np.ndarray) -> float:
     return float(np.min(B[:-1] / B[1:]))
 
 
-def compute(args: argparse.Namespace) -> dict[str, Any]:
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked options (``--dry-run`` calls this alone)."""
     fraction = check_real(
         "--epsilon-fraction",
         getattr(args, "epsilon_fraction", 0.01),
@@ -84,6 +85,11 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         low_inclusive=False,
         high_inclusive=False,
     )
+    return {"epsilon_fraction": fraction}
+
+
+def compute(args: argparse.Namespace) -> dict[str, Any]:
+    fraction = _settings(args)["epsilon_fraction"]
     stages = Stages(3, name="sparsity", enabled=args.progress)
 
     with stages("Borup toy data and the spectrum of its RBF Gram matrix"):
