@@ -43,12 +43,14 @@ from torch import nn
 from .._io import to_jsonable
 from .._validation import (
     MAX_GENERATIONS,
+    MAX_WIDTH,
     check_choice,
     check_int,
     check_real,
     check_seeds,
 )
 from ..alpha import one_hot, optimal_alpha
+from ..catalog import MODELS
 from ..execution import Execution, run_sweep
 from ..progress import Stages
 from .chain_store import ChainStore, check_state, safe_name
@@ -114,6 +116,12 @@ class ChainConfig:
 
     def __post_init__(self) -> None:
         check_int("generations", self.generations, low=1, high=MAX_GENERATIONS)
+        if not callable(self.model):
+            check_choice("model", self.model, MODELS)
+        if self.width is not None:
+            check_int("width", self.width, low=1, high=MAX_WIDTH)
+        if not isinstance(self.train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
         check_choice("loss", self.loss, LOSSES)
         make_loss(self.loss, self.temperature)  # validates the temperature
         if isinstance(self.alpha, str):
@@ -523,6 +531,10 @@ def run_chains(
     not the arrays).
     """
     seeds = check_seeds("seeds", seeds)
+    if not isinstance(data, DataSplits | DataSpec):
+        raise TypeError(f"data must be DataSplits or a DataSpec, got {type(data).__name__}")
+    if not isinstance(config, ChainConfig):
+        raise TypeError(f"config must be a ChainConfig, got {type(config).__name__}")
     if state_dir is not None:
         check_state(Path(state_dir), config.describe())
     serial = execution is None or execution.executor == "serial"

@@ -155,6 +155,13 @@ def _numpy(value: Any) -> Any:
     return np.asarray(value)
 
 
+def check_splits(data: object, name: str = "data") -> DataSplits:
+    """Return ``data`` after checking it is a :class:`DataSplits` (TypeError naming ``name``)."""
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"{name} must be DataSplits (from load_dataset), got {type(data).__name__}")
+    return data
+
+
 def load_dataset(
     name: str,
     *,
@@ -387,6 +394,9 @@ class DataSpec:
         check_real("val_fraction", self.val_fraction, low=0.0, high=1.0, high_inclusive=False)
         if self.seed is not None:
             check_int("seed", self.seed, low=0)
+        for name, low in (("n_train", 1), ("n_val", 0), ("n_test", 1)):
+            if getattr(self, name, None) is not None:
+                check_int(name, getattr(self, name), low=low)
 
     def load(self, seed: int | None = None) -> DataSplits:
         """The splits of this data, seeded with :attr:`seed`, else with ``seed``."""

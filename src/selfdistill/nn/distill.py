@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_real
 from ..catalog import DISTILL_LOSSES as LOSSES
+from .data import check_splits
 from .train import Callback, History, TrainConfig, fit, predict_logits
 
 if TYPE_CHECKING:
@@ -141,6 +142,11 @@ def mix_targets(alpha: float, labels: Tensor, teacher_probs: Tensor) -> Tensor:
     return alpha * y + (1.0 - alpha) * teacher_probs
 
 
+def _check_module(name: str, model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+
+
 def distill_step(
     student: nn.Module,
     teacher: nn.Module | None,
@@ -183,6 +189,12 @@ def distill_step(
         The training loop's per-epoch metrics; ``student`` is left in eval mode.
     """
     check_choice("loss", loss, LOSSES)
+    check_splits(data)
+    _check_module("student", student)
+    if teacher is not None:
+        _check_module("teacher", teacher)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if teacher is None:
         targets, temperature = data.y_train, 1.0
     else:

@@ -205,6 +205,12 @@ def _construct(
     raise ValueError(f"input_shape for model {name!r} must be {allowed}, got {input_shape}")
 
 
+def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a tuple of sizes, got {input_shape!r}")
+    return tuple(check_int("input_shape", s, low=1) for s in input_shape)
+
+
 def build_model(
     name: str | ModelFactory,
     input_shape: tuple[int, ...],
@@ -243,7 +249,7 @@ def build_model(
         raise ValueError(
             f"model must be one of {', '.join(map(repr, MODELS))} or a callable, got {name!r}"
         )
-    input_shape = tuple(int(s) for s in input_shape)
+    input_shape = _check_shape(input_shape)
     if not input_shape or min(input_shape) < 1:
         raise ValueError(
             f"input_shape must be a non-empty tuple of positive sizes, got {input_shape}"

@@ -45,7 +45,7 @@ from ..catalog import (
 from ..execution import Execution, run_sweep
 from ..noise import corrupt_labels
 from .chain_store import check_state
-from .data import DataSpec, DataSplits
+from .data import DataSpec, DataSplits, check_splits
 from .models import ModelSpec
 from .refinery import (
     BootstrapLoss,
@@ -271,6 +271,10 @@ def corrupt_splits(
     The training and validation draws use independent seeds derived from ``seed``; the same
     ``(noise, kind, seed)`` gives the same labels for every method.
     """
+    check_splits(data)
+    noise = check_real("noise", noise, low=0.0, high=1.0)
+    check_choice("kind", kind, NOISE_KINDS)
+    seed = check_int("seed", seed, low=0)
     c = data.num_classes
     y_tr, mask = corrupt_labels(data.y_train.numpy(), noise, kind, c, seed=_seed(seed, 1))
     y_va, _ = corrupt_labels(data.y_val.numpy(), noise, kind, c, seed=_seed(seed, 2))

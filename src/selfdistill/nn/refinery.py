@@ -386,6 +386,18 @@ class SelfDistillationLoss:
 # --------------------------------------------------------------------------- rivals
 
 
+def _check_batch(logits: Tensor, targets: Tensor) -> None:
+    """Logits (B, C) and integer labels (B,) of one batch: shapes checked (free, no device sync);
+    label values are checked once per fit by :func:`~selfdistill.nn.train.fit`."""
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (B, C), got {tuple(logits.shape)}")
+    if targets.dim() != 1 or len(targets) != len(logits):
+        raise ValueError(
+            f"targets must be {len(logits)} class labels (shape ({len(logits)},)) to match the "
+            f"logits, got shape {tuple(targets.shape)}"
+        )
+
+
 class BootstrapLoss:
     """Reed et al. (2015) bootstrapping, soft or hard.
 
@@ -405,6 +417,7 @@ class BootstrapLoss:
         self.detach = bool(detach)
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
+        _check_batch(logits, targets)
         log_q = torch.log_softmax(logits, dim=1)
         t = F.one_hot(targets.long(), logits.shape[1]).to(logits.dtype)
         if self.kind == "soft":
@@ -426,5 +439,6 @@ class GCELoss:
         self.q = check_real("q", q, low=0.0, high=1.0, low_inclusive=False)
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
+        _check_batch(logits, targets)
         p_y = torch.softmax(logits, dim=1).gather(1, targets.long().reshape(-1, 1)).squeeze(1)
         return ((1.0 - p_y.clamp_min(torch.finfo(p_y.dtype).tiny) ** self.q) / self.q).mean()

@@ -227,6 +227,14 @@ def _check_inputs(
 ) -> Tensor:
     if not isinstance(x_train, Tensor) or not isinstance(targets_train, Tensor):
         raise ValueError("x_train and targets_train must be torch tensors")
+    if x_train.dim() < 2:
+        raise ValueError(
+            f"x_train must have shape (N, features...), one row per sample, got "
+            f"{tuple(x_train.shape)}"
+        )
+    for name, t in (("x_train", x_train), ("targets_train", targets_train)):
+        if t.is_complex():
+            raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
     if len(x_train) == 0 or len(x_train) != len(targets_train):
         raise ValueError(
             f"x_train and targets_train must have the same positive length, got "
