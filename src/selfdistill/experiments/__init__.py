@@ -202,7 +202,7 @@ def experiment_settings(name: str, args: argparse.Namespace) -> dict[str, Any] |
     defaults resolved, without computing anything (``--dry-run``); None for an experiment that
     resolves its options inside ``compute`` only (its argparse checks have run)."""
     module = EXPERIMENTS[name].load()
-    settings = getattr(module, "settings", None) or getattr(module, "_settings", None)
+    settings = getattr(module, "_settings", None)
     return None if settings is None else settings(args)
 
 
