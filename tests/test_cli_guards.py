@@ -261,3 +261,17 @@ def test_python_api_caps():
         build_model("mlp", (4,), 2, width=10**10)
     with pytest.raises(ValueError, match=r"depth must be an integer in \[0, 256\]"):
         ModelSpec("mlp", depth=10**6)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chain", "--jobs", "0"],
+        ["noisy", "--jobs", "0"],
+        ["reproduce", "borup-fig5", "--quick", "--jobs", "0"],
+        ["reproduce", "dong-table1", "--quick", "--jobs", "0"],
+    ],
+)
+def test_dry_run_checks_the_execution_options_too(capsys, tmp_path, argv):
+    pytest.importorskip("torch")
+    _error_line(capsys, [*argv, "--out", str(tmp_path / "o"), "--dry-run"], "jobs must be")

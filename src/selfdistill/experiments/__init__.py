@@ -30,7 +30,7 @@ from typing import Any
 
 from .._io import read_json, write_json
 from .._outdir import output_folder
-from ..execution import EXECUTION_OPTIONS
+from ..execution import EXECUTION_OPTIONS, execution_from_args
 
 __all__ = [
     "EXPERIMENTS",
@@ -202,6 +202,8 @@ def experiment_settings(name: str, args: argparse.Namespace) -> dict[str, Any] |
     defaults resolved, without computing anything (``--dry-run``); None for an experiment that
     resolves its options inside ``compute`` only (its argparse checks have run)."""
     module = EXPERIMENTS[name].load()
+    if hasattr(args, "executor"):  # the sweep's --executor / --jobs / --ray-* options
+        execution_from_args(args)
     settings = getattr(module, "_settings", None)
     return None if settings is None else settings(args)
 

@@ -90,7 +90,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     from ..catalog import parse_methods, parse_noises
 
     preset = QUICK if args.quick else FULL
-    execution_from_args(args)  # checks the executor options
 
     def pick(name: str) -> Any:
         value = getattr(args, name)
