@@ -275,3 +275,33 @@ def test_python_api_caps():
 def test_dry_run_checks_the_execution_options_too(capsys, tmp_path, argv):
     pytest.importorskip("torch")
     _error_line(capsys, [*argv, "--out", str(tmp_path / "o"), "--dry-run"], "jobs must be")
+
+
+def test_results_json_records_the_quick_defaults_that_ran(tmp_path, monkeypatch):
+    """``run_experiment`` writes ``config`` with the resolved ``--quick`` defaults (here with the
+    experiment's computation replaced by one that returns its settings only)."""
+    from types import SimpleNamespace
+
+    import selfdistill.experiments as ex
+    from selfdistill.experiments import mobahi_fig3
+
+    fake = SimpleNamespace(
+        compute=lambda args: {"settings": mobahi_fig3._settings(args)},
+        plot=lambda results, out: None,
+        _settings=mobahi_fig3._settings,
+    )
+    experiment = ex.EXPERIMENTS["mobahi-fig3"]
+    monkeypatch.setitem(
+        ex.EXPERIMENTS,
+        "mobahi-fig3",
+        type(experiment)(**{**vars(experiment), "needs_torch": False}),
+    )
+    monkeypatch.setattr(type(experiment), "load", lambda self: fake)
+    parser = argparse.ArgumentParser()
+    ex.add_common_arguments(parser, "mobahi-fig3")
+    mobahi_fig3.add_arguments(parser)
+    args = parser.parse_args(["--quick", "--out", str(tmp_path / "o"), "--width", "32"])
+    ex.run_experiment("mobahi-fig3", args)
+    config = json.loads((tmp_path / "o" / "results.json").read_text())["config"]
+    assert config["epochs"] == 15 and config["generations"] == 5 and config["n_train"] == 1000
+    assert config["seeds"] == [0, 1] and config["width"] == 32
