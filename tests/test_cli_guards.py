@@ -236,6 +236,7 @@ def test_chain_config_and_distill_step_refuse_ce_alpha_outside_unit_interval():
         (["noisy", "--width", "10000000000"], "--width must be an integer in [1, 65536]"),
         (["noisy", "--depth", "100000"], "--depth must be an integer in [0, 256]"),
         (["noisy", "--epochs", "10000000000"], "--epochs"),
+        (["noisy", "--num-samples", "10000000000"], "--num-samples must be an integer in [20, 1000000]"),  # noqa: E501
         (["reproduce", "mobahi-fig3", "--generations", "100000000000"], "--generations"),
         (["reproduce", "ntk-kernel", "--width", "100000000"], "--width"),
     ],
@@ -249,7 +250,7 @@ def test_huge_sizes_fail_at_once(capsys, tmp_path, argv, needle):
 
 def test_python_api_caps():
     pytest.importorskip("torch")
-    from selfdistill.nn import TrainConfig, build_model
+    from selfdistill.nn import TrainConfig, build_model, load_dataset
     from selfdistill.nn.chain import ChainConfig
     from selfdistill.nn.models import ModelSpec
 
@@ -261,6 +262,8 @@ def test_python_api_caps():
         build_model("mlp", (4,), 2, width=10**10)
     with pytest.raises(ValueError, match=r"depth must be an integer in \[0, 256\]"):
         ModelSpec("mlp", depth=10**6)
+    with pytest.raises(ValueError, match=r"num_samples must be an integer in \[20, 1000000\]"):
+        load_dataset("mnist1d", num_samples=10**11)
 
 
 @pytest.mark.parametrize(

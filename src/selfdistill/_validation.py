@@ -16,6 +16,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EPOCHS",
     "MAX_GENERATIONS",
+    "MAX_SAMPLES",
     "MAX_SEED",
     "MAX_SEEDS",
     "MAX_WIDTH",
@@ -39,6 +40,8 @@ MAX_SEEDS = 1_000
 MAX_SEED = 2**32 - 1
 MAX_WIDTH = 65_536
 MAX_DEPTH = 256
+#: samples a generated data set (MNIST-1D) may have in all
+MAX_SAMPLES = 1_000_000
 
 
 def as_real_array(name: str, value: object) -> np.ndarray:

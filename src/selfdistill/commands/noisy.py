@@ -26,7 +26,15 @@ from typing import Any
 
 from .._io import write_json
 from .._outdir import output_folder
-from .._validation import MAX_DEPTH, MAX_EPOCHS, MAX_WIDTH, check_int, check_real, parse_seeds
+from .._validation import (
+    MAX_DEPTH,
+    MAX_EPOCHS,
+    MAX_SAMPLES,
+    MAX_WIDTH,
+    check_int,
+    check_real,
+    parse_seeds,
+)
 from ..catalog import (
     DATASETS,
     MODELS,
@@ -126,7 +134,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data": args.data,
         "n_train": None if args.n_train is None else check_int("--n-train", args.n_train, low=1),
-        "num_samples": _optional("--num-samples", args.num_samples, 2),
+        "num_samples": _optional("--num-samples", args.num_samples, 20, MAX_SAMPLES),
         "data_dir": args.data_dir,
         **file_options(args),
         "noise_kind": args.noise_kind,

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_bytes
-from .._validation import check_choice, check_int
+from .._validation import MAX_SAMPLES, check_choice, check_int
 
 __all__ = [
     "digits_arrays",
@@ -78,7 +78,7 @@ def make_mnist1d_arrays(
     ``make_dataset`` reseeds Python's and NumPy's global random generators; their states are
     restored afterwards so that loading data has no side effect on the caller.
     """
-    num_samples = check_int("num_samples", num_samples, low=20)
+    num_samples = check_int("num_samples", num_samples, low=20, high=MAX_SAMPLES)
     generation_seed = check_int("generation_seed", generation_seed, low=0)
     path = None
     if cache_dir is not None:
