@@ -19,6 +19,7 @@ from .._validation import (
     MAX_GENERATIONS,
     MAX_WIDTH,
     check_int,
+    check_real,
     parse_int_list,
     parse_seeds,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "add_quick_int_option",
     "file_options",
     "mlp_chain_settings",
+    "positive_real",
     "resolve_int",
     "resolve_int_list",
 ]
@@ -171,6 +173,12 @@ def resolve_int(
     if value is None:
         return default.pick(quick)
     return check_int(flag, value, low=1, high=CAPS.get(flag))
+
+
+def positive_real(flag: str, value: float) -> float:
+    """``value`` after checking it is a finite real > 0 (learning rates; ValueError naming
+    ``flag``)."""
+    return check_real(flag, value, low=0.0, low_inclusive=False)
 
 
 def resolve_int_list(

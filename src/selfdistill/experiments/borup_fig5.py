@@ -60,7 +60,7 @@ def _chain_name(alpha: float) -> str:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         **opt.mlp_chain_settings(args, GENERATIONS, SEEDS),
-        "lr": args.lr,
+        "lr": opt.positive_real("--lr", args.lr),
         "device": args.device,
         "grid": list(GRID),
     }

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._stats import sample_std
+from .._validation import MAX_WIDTH, check_int, check_real
 from ..catalog import GENERATED_DATASETS as DATASETS
 from ..execution import add_execution_arguments
 from . import _nn_options as opt
@@ -61,9 +62,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "student_epochs": opt.resolve_int(
             args.student_epochs, STUDENT_EPOCHS, quick, "--student-epochs"
         ),
-        "teacher_width": args.teacher_width,
-        "student_width": args.student_width,
-        "temperature": args.temperature,
+        "teacher_width": check_int("--teacher-width", args.teacher_width, low=1, high=MAX_WIDTH),
+        "student_width": check_int("--student-width", args.student_width, low=1, high=MAX_WIDTH),
+        "temperature": check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
         "device": args.device,
     }

@@ -48,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         **opt.mlp_chain_settings(args, GENERATIONS, SEEDS),
-        "lr": {"mse": args.lr_mse, "ce": args.lr_ce},
+        "lr": {
+            "mse": opt.positive_real("--lr-mse", args.lr_mse),
+            "ce": opt.positive_real("--lr-ce", args.lr_ce),
+        },
         "device": args.device,
     }
 
