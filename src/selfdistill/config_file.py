@@ -44,7 +44,7 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="read options from a TOML file (keys: the long option names, e.g. epochs = 10, "
         "label-column = 'y') or from a previous run's results.json; options given on the "
-        "command line override the file",
+        "command line override the file (default: none, the command line alone)",
     )
 
 
