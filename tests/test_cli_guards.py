@@ -316,21 +316,11 @@ def test_results_json_records_the_quick_defaults_that_ran(tmp_path, monkeypatch)
         (["reproduce", "dong-fig1", "--teacher-width", "0"], "--teacher-width"),
         (["reproduce", "dong-fig1", "--student-width", str(10**9)], "--student-width"),
         (["reproduce", "dong-fig1", "--temperature", "0"], "--temperature"),
-    ],
-)
-def test_dong_fig1_checks_its_sizes_before_training(capsys, tmp_path, argv, needle):
-    pytest.importorskip("torch")
-    _error_line(capsys, [*argv, "--out", str(tmp_path / "o"), "--dry-run"], needle)
-
-
-@pytest.mark.parametrize(
-    ("argv", "needle"),
-    [
         (["reproduce", "borup-fig5", "--lr", "0"], "--lr must be in (0, inf)"),
         (["reproduce", "mobahi-fig3", "--lr-mse", "nan"], "--lr-mse must be finite"),
         (["reproduce", "mobahi-fig3", "--lr-ce", "-1"], "--lr-ce"),
     ],
 )
-def test_reproductions_check_learning_rates_before_training(capsys, tmp_path, argv, needle):
+def test_reproductions_check_sizes_and_rates_before_training(capsys, tmp_path, argv, needle):
     pytest.importorskip("torch")
     _error_line(capsys, [*argv, "--out", str(tmp_path / "o"), "--dry-run"], needle)
