@@ -41,11 +41,35 @@ from .spectral import (
     shrink_factors,
 )
 
-__all__ = ["EIGVAL_RTOL", "SelfDistilledKernelRidge"]
+__all__ = ["EIGVAL_RTOL", "SelfDistilledKernelRidge", "check_kernel_input"]
 
 _OPTIMAL = ("optimal", "optimal-clipped")
 #: Relative asymmetry ``max|K - K^T| / max|K|`` above which a precomputed kernel is rejected.
 SYMMETRY_RTOL: float = 1e-8
+
+
+def check_kernel_input(kernel: object, name: str, X: np.ndarray, *, fit: bool) -> None:
+    """Check inputs a kernel needs: spline data in ``[0, 1]``, a square symmetric precomputed Gram.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the input does not suit ``kernel``.
+    """
+    if kernel == "spline":
+        check_spline_input(name, X)
+    if kernel == "precomputed" and fit:
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f'{name} must be a square kernel matrix for kernel="precomputed", '
+                f"got shape {X.shape}"
+            )
+        scale = float(np.abs(X).max()) if X.size else 0.0
+        if X.size and float(np.abs(X - X.T).max()) > SYMMETRY_RTOL * max(scale, 1e-300):
+            raise ValueError(
+                f'{name} must be a symmetric kernel matrix for kernel="precomputed" '
+                f"(max |K - K^T| / max |K| <= {SYMMETRY_RTOL:g})"
+            )
 
 
 class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
@@ -210,20 +234,7 @@ class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
         return steps, lam, epsilon, alphas, "sequence"
 
     def _check_X_kernel(self, name: str, X: np.ndarray, *, fit: bool) -> None:
-        if self.kernel == "spline":
-            check_spline_input(name, X)
-        if self.kernel == "precomputed" and fit:
-            if X.shape[0] != X.shape[1]:
-                raise ValueError(
-                    f'{name} must be a square kernel matrix for kernel="precomputed", '
-                    f"got shape {X.shape}"
-                )
-            scale = float(np.abs(X).max()) if X.size else 0.0
-            if X.size and float(np.abs(X - X.T).max()) > SYMMETRY_RTOL * max(scale, 1e-300):
-                raise ValueError(
-                    f'{name} must be a symmetric kernel matrix for kernel="precomputed" '
-                    f"(max |K - K^T| / max |K| <= {SYMMETRY_RTOL:g})"
-                )
+        check_kernel_input(self.kernel, name, X, fit=fit)
 
     # ------------------------------------------------------------------ fit
     def fit(

@@ -21,6 +21,7 @@ __all__ = [
     "b_recursion",
     "eigh_descending",
     "epsilon_ridge",
+    "filter_polynomials",
     "optimal_alpha",
     "shrink_factors",
     "step_loss",
@@ -100,6 +101,44 @@ def b_recursion(
         b = shrink_factors(d, float(lam)) * ((1.0 - a) * b + a)
         out[t] = b
     return out
+
+
+def filter_polynomials(alphas: np.ndarray, steps: int) -> np.ndarray:
+    """Coefficients of the step filters as polynomials in ``A`` (Borup Lemma 4.2, eq. 12 unrolled).
+
+    With a constant ``alpha`` the targets of step ``t`` are ``V S^(t) V^T y`` with
+    ``S^(1) = I`` and ``S^(t) = (1 - alpha) B^(t-1) + alpha I``; eq. 12 gives
+    ``B^(t) = A S^(t)`` and so ``S^(t) = (1 - alpha) A S^(t-1) + alpha I``, a polynomial of degree
+    ``t - 1`` in ``A = D (D + lam I)^-1`` whose coefficients do not depend on ``lam``:
+
+        S^(t) = (1 - alpha)^(t-1) A^(t-1) + alpha sum_{j<t-1} (1 - alpha)^j A^j.
+
+    All coefficients are ``>= 0`` for ``alpha`` in ``[0, 1]`` (no cancellation). Predictions of
+    step ``t`` are ``k(x, X) V (D + lam I)^-1 S^(t) V^T y`` (Borup eq. 13 with
+    ``D^-1 B^(t) = (D + lam I)^-1 S^(t)``, which never divides by an eigenvalue), so the
+    predictions of every ``(alpha, t)`` at one ``lam`` are combinations of the ``steps`` vectors
+    ``k(x, X) V A^j (D + lam I)^-1 V^T y``, ``j = 0..steps-1``.
+
+    Parameters
+    ----------
+    alphas : array-like of shape (m,)
+        Constant ground-truth weights in ``[0, 1]``, one per polynomial family.
+    steps : int
+        Number of steps ``>= 1``.
+
+    Returns
+    -------
+    ndarray of shape (m, steps, steps)
+        ``C[i, t - 1, j]`` is the coefficient of ``A^j`` in ``S^(t)`` for ``alphas[i]`` (lower
+        triangular in the last two axes).
+    """
+    a = np.asarray(alphas, dtype=float).reshape(-1)
+    C = np.zeros((a.shape[0], steps, steps))
+    C[:, 0, 0] = 1.0
+    for t in range(1, steps):
+        C[:, t, 1:] = (1.0 - a)[:, None] * C[:, t - 1, :-1]
+        C[:, t, 0] = a
+    return C
 
 
 def shrink_factors(d: np.ndarray, lam: float) -> np.ndarray:
