@@ -1,7 +1,8 @@
 """selfdistill: self-distillation in closed form for kernels and as recipes for networks.
 
-The top-level package is torch-free: kernel self-distillation (:class:`SelfDistilledKernelRidge`, its classifier and their
-model selection :class:`SelfDistilledKernelRidgeCV`, :class:`SelfDistilledKernelClassifierCV`),
+The top-level package is torch-free: kernel self-distillation (:class:`SelfDistilledKernelRidge`,
+:class:`SelfDistilledKernelClassifier` and their model selection
+:class:`SelfDistilledKernelRidgeCV`, :class:`SelfDistilledKernelClassifierCV`),
 the theory toolkit (:mod:`selfdistill.theory`) and label corruption (:func:`corrupt_labels`).
 The PyTorch parts live in :mod:`selfdistill.nn` and :mod:`selfdistill.ntk` (``selfdistill[torch]``).
 """

@@ -39,14 +39,12 @@ def encode_labels(y: np.ndarray, name: str = "y") -> tuple[np.ndarray, np.ndarra
     binarizer = LabelBinarizer(neg_label=-1, pos_label=1).fit(y)
     classes = binarizer.classes_
     if classes.shape[0] < 2:
-        raise ValueError(
-            f"{name} must contain at least two classes, got one class: {classes[0]!r}"
-        )
+        raise ValueError(f"{name} must contain at least two classes, got one class: {classes[0]!r}")
     return classes, binarizer.transform(y).astype(np.float64)
 
 
 def scores_to_labels(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Predicted labels from scores of shape ``(..., q)``: argmax, or ``score > 0`` when ``q = 1``."""
+    """Labels from scores of shape ``(..., q)``: argmax, or ``score > 0`` when ``q = 1``."""
     if scores.shape[-1] == 1:
         return classes[(scores[..., 0] > 0).astype(np.intp)]
     return classes[np.argmax(scores, axis=-1)]
@@ -79,7 +77,8 @@ class SelfDistilledKernelClassifier(ClassifierMixin, BaseEstimator):
     >>> import numpy as np
     >>> from selfdistill import SelfDistilledKernelClassifier
     >>> X = np.array([[0.0], [0.1], [0.9], [1.0]])
-    >>> clf = SelfDistilledKernelClassifier(gamma=5.0, lam=0.1, steps=2).fit(X, ["a", "a", "b", "b"])
+    >>> clf = SelfDistilledKernelClassifier(gamma=5.0, lam=0.1, steps=2)
+    >>> clf = clf.fit(X, ["a", "a", "b", "b"])
     >>> clf.predict([[0.05], [0.95]]).tolist()
     ['a', 'b']
     """

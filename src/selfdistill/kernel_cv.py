@@ -174,7 +174,10 @@ def _score_block(
             return np.mean(labels == y_test[:, None], axis=0)
         scorer = get_scorer(scoring)
         return np.array(
-            [scorer(_FixedClassifier(F[:, i, :], classes), X_test, y_test) for i in range(F.shape[1])]
+            [
+                scorer(_FixedClassifier(F[:, i, :], classes), X_test, y_test)
+                for i in range(F.shape[1])
+            ]
         )
     Y = y_test.reshape(y_test.shape[0], -1)
     name = "neg_mean_squared_error" if scoring is None else scoring
@@ -194,7 +197,7 @@ def _score_block(
 # Spectral core
 # ---------------------------------------------------------------------------------------------
 def _basis_filters(d: np.ndarray, lams: tuple[float, ...], steps: int) -> np.ndarray:
-    """``W[k, l, j] = A_k^j / (d_k + lam_l)`` with ``A = d / (d + lam)``, shape (n, n_lam, steps)."""
+    """``W[k, l, j] = A_k^j / (d_k + lam_l)``, ``A = d / (d + lam)``; shape (n, n_lam, steps)."""
     W = np.empty((d.shape[0], len(lams), steps))
     for l_idx, lam in enumerate(lams):
         A = shrink_factors(d, lam)
@@ -211,7 +214,7 @@ def _candidate_predictions(
     lams: tuple[float, ...],
     poly: np.ndarray,
 ) -> Iterable[tuple[int, np.ndarray]]:
-    """Yield ``(l, F)``: test predictions ``F`` of shape (n_test, n_alpha * steps, q) for ``lams[l]``.
+    """Yield ``(l, F)``: test predictions ``F``, shape (n_test, n_alpha * steps, q), of ``lams[l]``.
 
     One eigendecomposition of ``K_train``; candidates ordered alpha-major, steps fastest.
     """
@@ -264,7 +267,11 @@ def _split_scores(
 
 
 def gcv_scores(
-    eigvals: np.ndarray, Z: np.ndarray, lams: tuple[float, ...], alphas: tuple[float, ...], steps: int
+    eigvals: np.ndarray,
+    Z: np.ndarray,
+    lams: tuple[float, ...],
+    alphas: tuple[float, ...],
+    steps: int,
 ) -> np.ndarray:
     """Generalised cross-validation of every ``(lam, alpha, t)`` from the spectrum of the full data.
 
@@ -429,7 +436,9 @@ class _BaseKernelCV(BaseEstimator):
             kind = StratifiedKFold if self._classifier else KFold
             splitter = kind(k, shuffle=shuffle, random_state=self.random_state if shuffle else None)
         elif isinstance(cv, bool) or cv is None:
-            raise ValueError(f"cv must be an int >= 2, 'gcv', a splitter or an iterable, got {cv!r}")
+            raise ValueError(
+                f"cv must be an int >= 2, 'gcv', a splitter or an iterable, got {cv!r}"
+            )
         else:
             try:
                 splitter = check_cv(cv, y, classifier=self._classifier)
@@ -673,12 +682,14 @@ class SelfDistilledKernelRidgeCV(RegressorMixin, _BaseKernelCV):
         return tags
 
     def _estimator(self, ridge_args, *, gamma, lam, alpha, steps) -> SelfDistilledKernelRidge:
-        return SelfDistilledKernelRidge(**ridge_args, gamma=gamma, lam=lam, alpha=alpha, steps=steps)
+        return SelfDistilledKernelRidge(
+            **ridge_args, gamma=gamma, lam=lam, alpha=alpha, steps=steps
+        )
 
 
 class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
     __doc__ = (
-        """Select ``(gamma, lam, alpha, steps)`` of :class:`~selfdistill.SelfDistilledKernelClassifier`.
+        """Select ``(gamma, lam, alpha, steps)`` of the self-distilled kernel classifier.
 
     As :class:`SelfDistilledKernelRidgeCV` on the ``±1`` encoding of the labels, encoded per
     training fold from that fold's classes (as a refit would). Accuracy compares the argmax of
