@@ -39,7 +39,9 @@ def encode_labels(y: np.ndarray, name: str = "y") -> tuple[np.ndarray, np.ndarra
     binarizer = LabelBinarizer(neg_label=-1, pos_label=1).fit(y)
     classes = binarizer.classes_
     if classes.shape[0] < 2:
-        raise ValueError(f"{name} must contain at least two classes, got one class: {classes[0]!r}")
+        raise ValueError(
+            f"{name} must contain at least two classes, got one class: {classes.tolist()[0]!r}"
+        )
     return classes, binarizer.transform(y).astype(np.float64)
 
 
