@@ -83,6 +83,12 @@ EXPERIMENTS: dict[str, Experiment] = _experiments(
         "Mobahi et al. Thm 6 sparsity index and guaranteed rounds against epsilon; "
         "self-distillation versus early stopping (sec. 3.4)",
     ),
+    Experiment(
+        "sd-vs-ridge",
+        "selfdistill.experiments.sd_vs_ridge",
+        "Does self-distillation help kernel ridge with tuned (gamma, lam)? 5-fold CV and GCV "
+        "on diabetes, digits, MNIST-1D and the Borup toy function",
+    ),
     # Neural networks (torch extra).
     Experiment(
         "mobahi-fig3",
