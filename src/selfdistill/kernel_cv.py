@@ -232,8 +232,9 @@ def _candidate_predictions(
         R = (block[:, :, :, None] * Z[:, None, None, :]).reshape(n, L * steps * q)
         H = (P @ R).reshape(-1, L, steps, q)  # basis predictions
         for i in range(L):
-            # F[e, c, q] = sum_j coef[c, j] H[e, j, q]
-            F = np.matmul(coef, H[:, i, :, :])  # (n_test, m, q)
+            # F[e, c, q] = sum_j coef[c, j] H[e, j, q], as one GEMM over (e, q)
+            Hj = np.ascontiguousarray(H[:, i, :, :].transpose(1, 0, 2)).reshape(steps, -1)
+            F = (coef @ Hj).reshape(m, -1, q).transpose(1, 0, 2)  # (n_test, m, q) view
             yield start + i, F
 
 

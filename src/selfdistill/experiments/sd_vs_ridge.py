@@ -131,12 +131,12 @@ def load_split(
         elif name == "digits":
             cache[name] = load_digits(return_X_y=True)
         else:
-            n_train = 300 if quick else mnist1d_train
+            n_train = 200 if quick else mnist1d_train
             n_total = round(n_train * 1.25 / 10) * 10
             cache[name] = _mnist1d_pool(n_total)
     X, y = cache[name]
-    if quick:  # a few hundred points
-        keep = np.random.default_rng(0).permutation(X.shape[0])[: min(X.shape[0], 300)]
+    if quick:  # 200 points
+        keep = np.random.default_rng(0).permutation(X.shape[0])[: min(X.shape[0], 200)]
         X, y = X[keep], y[keep]
     classify = name != "diabetes"
     n_test = round((0.2 if name == "mnist1d" else 0.25) * X.shape[0])
