@@ -14,16 +14,15 @@ scores are regression outputs, not probabilities.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .kernel_ridge import SelfDistilledKernelRidge
+from .kernel_ridge import SelfDistilledKernelParams, SelfDistilledKernelRidge
 
 __all__ = ["SelfDistilledKernelClassifier", "encode_labels", "scores_to_labels"]
 
@@ -52,7 +51,7 @@ def scores_to_labels(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return classes[np.argmax(scores, axis=-1)]
 
 
-class SelfDistilledKernelClassifier(ClassifierMixin, BaseEstimator):
+class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
     """Kernel classifier self-distilled for ``steps`` steps, in closed form.
 
     One :class:`~selfdistill.SelfDistilledKernelRidge` fitted on ``±1`` one-vs-rest targets
@@ -84,34 +83,6 @@ class SelfDistilledKernelClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.predict([[0.05], [0.95]]).tolist()
     ['a', 'b']
     """
-
-    def __init__(
-        self,
-        kernel: str | Callable[..., float] = "rbf",
-        *,
-        gamma: float | None = None,
-        degree: float = 3,
-        coef0: float = 1,
-        kernel_params: dict[str, Any] | None = None,
-        lam: float | None = 1.0,
-        epsilon: float | None = None,
-        steps: int = 3,
-        alpha: float | Sequence[float] | str = 0.0,
-    ) -> None:
-        self.kernel = kernel
-        self.gamma = gamma
-        self.degree = degree
-        self.coef0 = coef0
-        self.kernel_params = kernel_params
-        self.lam = lam
-        self.epsilon = epsilon
-        self.steps = steps
-        self.alpha = alpha
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
 
     def fit(
         self,

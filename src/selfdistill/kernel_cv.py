@@ -43,8 +43,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._validation import check_choice, check_int, check_real
 from .kernel_classifier import SelfDistilledKernelClassifier, encode_labels, scores_to_labels
-from .kernel_ridge import SelfDistilledKernelRidge, check_kernel_input
-from .kernels import KERNELS, kernel_matrix
+from .kernel_ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
+from .kernels import kernel_matrix
 from .spectral import b_recursion, eigh_descending, filter_polynomials, shrink_factors
 
 __all__ = [
@@ -367,11 +367,7 @@ class _BaseKernelCV(BaseEstimator):
 
     # ------------------------------------------------------------- validation
     def _check_params(self) -> tuple[list[float | None], tuple, tuple, int, dict[str, Any]]:
-        if not callable(self.kernel) and self.kernel not in KERNELS:
-            raise ValueError(
-                f"kernel must be a callable or one of {', '.join(map(repr, KERNELS))}, "
-                f"got {self.kernel!r}"
-            )
+        check_kernel(self.kernel)
         accepted = _kernel_arguments(self.kernel)
         kp = dict(self._kernel_params)
         if accepted is not None:

@@ -41,7 +41,13 @@ from .spectral import (
     shrink_factors,
 )
 
-__all__ = ["EIGVAL_RTOL", "SelfDistilledKernelRidge", "check_kernel_input"]
+__all__ = [
+    "EIGVAL_RTOL",
+    "SelfDistilledKernelParams",
+    "SelfDistilledKernelRidge",
+    "check_kernel",
+    "check_kernel_input",
+]
 
 _OPTIMAL = ("optimal", "optimal-clipped")
 #: Relative asymmetry ``max|K - K^T| / max|K|`` above which a precomputed kernel is rejected.
@@ -72,7 +78,50 @@ def check_kernel_input(kernel: object, name: str, X: np.ndarray, *, fit: bool) -
             )
 
 
-class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
+def check_kernel(kernel: object) -> None:
+    """Raise ``ValueError`` unless ``kernel`` is a callable or one of :data:`KERNELS`."""
+    if not callable(kernel) and kernel not in KERNELS:
+        raise ValueError(
+            f"kernel must be a callable or one of {', '.join(map(repr, KERNELS))}, got {kernel!r}"
+        )
+
+
+class SelfDistilledKernelParams(BaseEstimator):
+    """Constructor shared by the self-distilled kernel regressor and classifier (same parameters).
+
+    See :class:`SelfDistilledKernelRidge` for their meaning.
+    """
+
+    def __init__(
+        self,
+        kernel: str | Callable[..., float] = "rbf",
+        *,
+        gamma: float | None = None,
+        degree: float = 3,
+        coef0: float = 1,
+        kernel_params: dict[str, Any] | None = None,
+        lam: float | None = 1.0,
+        epsilon: float | None = None,
+        steps: int = 3,
+        alpha: float | Sequence[float] | str = 0.0,
+    ) -> None:
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.lam = lam
+        self.epsilon = epsilon
+        self.steps = steps
+        self.alpha = alpha
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+
+class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
     """Kernel ridge regression self-distilled for ``steps`` steps, in closed form.
 
     Parameters
@@ -140,33 +189,9 @@ class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
     [0.715, 0.526, 0.399]
     """
 
-    def __init__(
-        self,
-        kernel: str | Callable[..., float] = "rbf",
-        *,
-        gamma: float | None = None,
-        degree: float = 3,
-        coef0: float = 1,
-        kernel_params: dict[str, Any] | None = None,
-        lam: float | None = 1.0,
-        epsilon: float | None = None,
-        steps: int = 3,
-        alpha: float | Sequence[float] | str = 0.0,
-    ) -> None:
-        self.kernel = kernel
-        self.gamma = gamma
-        self.degree = degree
-        self.coef0 = coef0
-        self.kernel_params = kernel_params
-        self.lam = lam
-        self.epsilon = epsilon
-        self.steps = steps
-        self.alpha = alpha
-
     # ------------------------------------------------------------------ scikit-learn plumbing
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
         tags.target_tags.multi_output = True
         return tags
 
@@ -185,11 +210,7 @@ class SelfDistilledKernelRidge(RegressorMixin, BaseEstimator):
     def _check_params(self) -> tuple[int, float | None, float | None, np.ndarray | None, str]:
         """Validate the hyper-parameters; return steps, lam, epsilon, alphas, alpha mode."""
         steps = check_int("steps", self.steps, low=1)
-        if not callable(self.kernel) and self.kernel not in KERNELS:
-            raise ValueError(
-                f"kernel must be a callable or one of {', '.join(map(repr, KERNELS))}, "
-                f"got {self.kernel!r}"
-            )
+        check_kernel(self.kernel)
         check_kernel_params(self.kernel, self.gamma, self.degree, self.coef0)
         if self.lam is not None and self.epsilon is not None:
             raise ValueError(
