@@ -385,3 +385,15 @@ def test_classifier_optimal_alpha_uses_encoded_validation_labels() -> None:
     np.testing.assert_allclose(clf.ridge_.alphas_, ref.alphas_, rtol=1e-12)
     with pytest.raises(ValueError, match="y_val holds labels not seen in y"):
         clf.fit(Xc[:30], yc3[:30], X_val=Xc[30:32], y_val=["a", "z"])
+
+
+def test_callable_scorer_goes_through_the_per_candidate_path() -> None:
+    from sklearn.metrics import make_scorer, mean_squared_error
+
+    kwargs = dict(gammas=[0.5], lams=LAMS, alphas=ALPHAS, max_steps=3, cv=3)
+    fast = SelfDistilledKernelRidgeCV(**kwargs).fit(X, Y2)
+    scorer = make_scorer(mean_squared_error, greater_is_better=False)
+    slow = SelfDistilledKernelRidgeCV(**kwargs, scoring=scorer).fit(X, Y2)
+    np.testing.assert_allclose(
+        slow.cv_results_["mean_test_score"], fast.cv_results_["mean_test_score"], rtol=1e-12
+    )
