@@ -397,3 +397,21 @@ def test_callable_scorer_goes_through_the_per_candidate_path() -> None:
     np.testing.assert_allclose(
         slow.cv_results_["mean_test_score"], fast.cv_results_["mean_test_score"], rtol=1e-12
     )
+
+
+def test_leave_one_out_identity_holds_for_one_step_only() -> None:
+    """Why GCV is an approximation for steps >= 2 (docs): the LOO shortcut
+    ``(y_i - f_i) / (1 - S_ii)`` equals brute-force leave-one-out refits for plain ridge only."""
+    Xs, ys = X[:15, :2], y[:15]
+    gaps = []
+    for steps in (1, 2):
+        est = SelfDistilledKernelRidge(gamma=0.5, lam=0.3, steps=steps, alpha=0.2)
+        S = est.fit(Xs, np.eye(15)).predict(Xs)
+        shortcut = (ys - S @ ys) / (1.0 - np.diag(S))
+        loo = [
+            ys[i] - est.fit(np.delete(Xs, i, 0), np.delete(ys, i)).predict(Xs[i : i + 1])[0]
+            for i in range(15)
+        ]
+        gaps.append(np.max(np.abs(shortcut - loo)))
+    assert gaps[0] < 1e-12
+    assert gaps[1] > 1e-2

@@ -17,11 +17,11 @@ deficiency) is scored exactly like the estimator's Cholesky solve of ``K + lam I
 ``cv="gcv"`` scores the smoother ``S = V diag(B^(t)) V^T`` of the full data by generalised
 cross-validation, ``GCV = mean(((I - S) y)^2) / (1 - tr(S) / n)^2`` (Golub, Heath & Wahba 1979),
 with ``B^(t)`` from :func:`selfdistill.spectral.b_recursion`: ``O(n)`` per candidate. For
-``steps = 1`` this is the classical GCV of kernel ridge regression; for ``steps >= 2`` it is an
-approximation (the targets of later steps depend on the training labels themselves, and GCV's
-leave-one-out argument assumes a fixed linear smoother; ours is linear in ``y`` too, so the
-formula applies, but the GCV-to-leave-one-out equivalence needs a constant diagonal that
-self-distillation does not preserve).
+``steps = 1`` this is the classical GCV of kernel ridge regression, which rests on ridge's
+leave-one-out identity (refitting with ``y_i`` replaced by its own leave-one-out prediction
+leaves the fit unchanged). The smoother of ``steps >= 2`` is still linear in ``y`` (a polynomial
+in the ridge hat matrix), but a multi-step refit has no such identity, so for ``steps >= 2`` GCV
+is an approximation with no leave-one-out guarantee.
 """
 
 from __future__ import annotations
