@@ -67,6 +67,8 @@ def bad(match: str, **params):
         bad("give gammas .* or gamma .*, not both", gammas=[1.0], gamma=2.0),
         bad("kernel parameter 'degre' is not accepted by kernel='poly'", kernel="poly", degre=2),
         bad(r"max_steps must be an integer in \[1, inf\]", max_steps=0),
+        bad(r"degree \(kernel='poly'\) must be in \[1, inf\)", kernel="poly", degree=0.5),
+        bad(r"gamma \(kernel='rbf'\) must be in \(0, inf\)", gamma=-1.0),
         bad(r"cv must be an integer in \[2, inf\]", cv=1),
         bad("cv=30 folds need at least 30 samples, got n_samples=20", cv=30),
         bad("cv must be one of 'gcv'", cv="loo"),

@@ -10,16 +10,21 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, KFold
 
 from selfdistill._io import read_json
-from selfdistill.experiments import EXPERIMENTS, add_common_arguments, run_experiment, sd_vs_ridge
+from selfdistill.experiments import (
+    EXPERIMENTS,
+    add_experiment_arguments,
+    run_experiment,
+    sd_vs_ridge,
+)
+
+from .helpers import assert_replots
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory) -> tuple[dict, object]:
     out = tmp_path_factory.mktemp("sd_vs_ridge")
     parser = argparse.ArgumentParser()
-    add_common_arguments(parser, "sd-vs-ridge")
-    module = EXPERIMENTS["sd-vs-ridge"].load()
-    module.add_arguments(parser)
+    add_experiment_arguments(parser, "sd-vs-ridge")
     args = parser.parse_args(["--out", str(out), "--quick", "--no-progress"])
     run_experiment("sd-vs-ridge", args)
     saved = read_json(out / "results.json")
@@ -72,6 +77,13 @@ def test_ridge_column_equals_gridsearch_kernel_ridge(quick, name) -> None:
         assert summary["runs"][seed]["cv_score"]["ridge_best"] == pytest.approx(
             ref.best_score_, rel=1e-8
         )
+
+
+def test_figures_replot_from_results_alone(quick, tmp_path) -> None:
+    res, out = quick
+    assert_replots(
+        "sd-vs-ridge", out, tmp_path / "fresh", [f"sd_vs_ridge_{n}.png" for n in res["datasets"]]
+    )
 
 
 def test_paired_interval_is_the_student_t_interval() -> None:

@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._validation import check_choice, check_int, check_real
 from .kernel_classifier import SelfDistilledKernelClassifier, encode_labels, scores_to_labels
 from .kernel_ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
-from .kernels import kernel_matrix
+from .kernels import check_kernel_params, kernel_matrix
 from .spectral import b_recursion, eigh_descending, filter_polynomials, shrink_factors
 
 __all__ = [
@@ -407,6 +407,7 @@ class _BaseKernelCV(BaseEstimator):
             "coef0": kp.pop("coef0", 1),
             "kernel_params": kp or None,
         }
+        check_kernel_params(self.kernel, gammas[0], ridge_args["degree"], ridge_args["coef0"])
         return gammas, lams, alphas, max_steps, ridge_args
 
     def _check_scoring(self) -> None:
