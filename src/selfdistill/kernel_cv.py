@@ -592,7 +592,15 @@ class _BaseKernelCV(BaseEstimator):
         return self._best().predict(X)
 
 
-_PARAMS_DOC = """
+class SelfDistilledKernelRidgeCV(RegressorMixin, _BaseKernelCV):
+    """Select ``(gamma, lam, alpha, steps)`` of :class:`~selfdistill.SelfDistilledKernelRidge`.
+
+    One eigendecomposition per (split, gamma); every ``(lam, alpha)`` gives all steps
+    ``1..max_steps`` (module docstring). Each ``mean_test_score`` equals what
+    :class:`~sklearn.model_selection.GridSearchCV` of the estimator reports on the same splits (to
+    rounding). Because step 1 is plain kernel ridge, ``best_score_`` is never below the best plain
+    kernel ridge on the same ``(gamma, lam)`` grid.
+
     Parameters
     ----------
     kernel : str or callable, default="rbf"
@@ -614,8 +622,10 @@ _PARAMS_DOC = """
         generalised cross-validation on the full data (module docstring; an approximation for
         ``steps >= 2``; ``scoring`` must then be None and the score is ``-GCV``).
     scoring : str, callable or None
-        None: {default_scoring}. Any scikit-learn scorer name or callable
-        ``scorer(estimator, X, y)``; {fast} are vectorised, others are called per candidate.
+        None: negative mean squared error (uniform average over output columns). Any
+        scikit-learn scorer name or callable ``scorer(estimator, X, y)``;
+        ``neg_mean_squared_error``, ``neg_root_mean_squared_error``, ``neg_mean_absolute_error``
+        and ``r2`` are vectorised, others are called per candidate.
     refit : bool, default=True
         Refit the best candidate on all data as :attr:`best_estimator_`.
     n_jobs : int or None
@@ -629,38 +639,19 @@ _PARAMS_DOC = """
     ----------
     cv_results_ : dict of ndarrays
         scikit-learn's layout: ``params``, ``param_gamma``, ``param_lam``, ``param_alpha``,
-        ``param_steps``, ``split{{k}}_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``param_steps``, ``split{k}_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``; candidates in :class:`sklearn.model_selection.ParameterGrid` order
         (alpha, gamma, lam, steps; steps fastest), so ties resolve as in ``GridSearchCV``.
     best_params_ : dict
-        ``{{"gamma", "lam", "alpha", "steps"}}`` of the best mean score (first among ties).
+        ``{"gamma", "lam", "alpha", "steps"}`` of the best mean score (first among ties).
     best_score_ : float
     best_index_ : int
-    best_estimator_ : {estimator}
+    best_estimator_ : SelfDistilledKernelRidge
         Fitted on all data with :attr:`best_params_` (when ``refit``).
     n_splits_ : int
         Number of splits (0 for ``"gcv"``).
     n_features_in_ : int
-"""
 
-
-class SelfDistilledKernelRidgeCV(RegressorMixin, _BaseKernelCV):
-    __doc__ = (
-        """Select ``(gamma, lam, alpha, steps)`` of :class:`~selfdistill.SelfDistilledKernelRidge`.
-
-    One eigendecomposition per (split, gamma); every ``(lam, alpha)`` gives all steps
-    ``1..max_steps`` (module docstring). Each ``mean_test_score`` equals what
-    :class:`~sklearn.model_selection.GridSearchCV` of the estimator reports on the same splits (to
-    rounding). Because step 1 is plain kernel ridge, ``best_score_`` is never below the best plain
-    kernel ridge on the same ``(gamma, lam)`` grid.
-"""
-        + _PARAMS_DOC.format(
-            default_scoring="negative mean squared error (uniform average over output columns)",
-            fast="``neg_mean_squared_error``, ``neg_root_mean_squared_error``, "
-            "``neg_mean_absolute_error`` and ``r2``",
-            estimator="SelfDistilledKernelRidge",
-        )
-        + """
     Examples
     --------
     >>> import numpy as np
@@ -671,8 +662,7 @@ class SelfDistilledKernelRidgeCV(RegressorMixin, _BaseKernelCV):
     >>> search = SelfDistilledKernelRidgeCV(gammas=[1.0, 10.0], lams=[1e-3, 1e-1]).fit(X, y)
     >>> sorted(search.best_params_)
     ['alpha', 'gamma', 'lam', 'steps']
-"""
-    )
+    """
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -686,23 +676,33 @@ class SelfDistilledKernelRidgeCV(RegressorMixin, _BaseKernelCV):
 
 
 class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
-    __doc__ = (
-        """Select ``(gamma, lam, alpha, steps)`` of the self-distilled kernel classifier.
+    """Select ``(gamma, lam, alpha, steps)`` of the self-distilled kernel classifier.
 
-    As :class:`SelfDistilledKernelRidgeCV` on the ``±1`` encoding of the labels, encoded per
-    training fold from that fold's classes (as a refit would). Accuracy compares the argmax of
-    scores computed in the eigenbasis with the estimator's Cholesky path: equal unless a test
-    point's two best scores tie to rounding.
-"""
-        + _PARAMS_DOC.format(
-            default_scoring="accuracy",
-            fast="``accuracy``",
-            estimator="SelfDistilledKernelClassifier",
-        )
-        + """
+    :class:`SelfDistilledKernelRidgeCV` on the ``±1`` encoding of the labels
+    (:class:`~selfdistill.SelfDistilledKernelClassifier`), encoded per training fold from that
+    fold's classes (as a refit would). Accuracy compares the argmax of scores computed in the
+    eigenbasis with the estimator's Cholesky path: equal unless a test point's two best scores tie
+    to rounding.
+
+    Parameters
+    ----------
+    kernel, gammas, lams, alphas, max_steps, cv, refit, n_jobs, random_state, **kernel_params
+        As in :class:`SelfDistilledKernelRidgeCV`; an int ``cv`` is a ``StratifiedKFold``. With
+        ``cv="gcv"`` the score is ``-GCV`` of the ``±1`` regression.
+    scoring : str, callable or None
+        None: accuracy (vectorised over the candidates). Any scikit-learn classification scorer
+        name or callable ``scorer(estimator, X, y)`` (called per candidate, on a stand-in with
+        ``predict`` and ``decision_function``).
+
+    Attributes
+    ----------
+    cv_results_, best_params_, best_score_, best_index_, n_splits_, n_features_in_
+        As in :class:`SelfDistilledKernelRidgeCV`.
+    best_estimator_ : SelfDistilledKernelClassifier
+        Fitted on all data with :attr:`best_params_` (when ``refit``).
     classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``fit``, sorted.
     """
-    )
 
     _classifier = True
 
