@@ -129,7 +129,43 @@ def test_noisy_command_end_to_end(tmp_path, capsys):
     with open(out / "runs.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 8
     assert (out / "curves.png").stat().st_size > 10_000
-    assert "| bootstrap-hard |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| bootstrap-hard |" in printed
+
+    # Numbers, recomputed independently: the printed cells are mean ± sample std (percent) of
+    # the runs' final accuracies; each run's final and best accuracies are its curve's last and
+    # maximum; the ce run of seed 1 is retrained by hand (labels corrupted with corrupt_splits,
+    # a plain fit with cross-entropy) and gives the same test accuracy and label recovery.
+    runs = results["runs"]
+    for method in results["config"]["methods"]:
+        finals = [r["final_test_acc"] for r in runs if r["method"] == method]
+        cell = f"{100 * np.mean(finals):.2f} ± {100 * np.std(finals, ddof=1):.2f}"
+        assert f"| {method} | {cell} |" in printed or f"| {method} | **{cell}** |" in printed
+    for r in runs:
+        assert len(r["test_acc_curve"]) == 2
+        assert r["final_test_acc"] == r["test_acc_curve"][-1]
+        assert r["best_test_acc"] == max(r["test_acc_curve"])
+    from selfdistill.nn.data import load_dataset
+    from selfdistill.nn.models import build_model
+    from selfdistill.nn.train import fit, predict_logits
+
+    fields = {k: v for k, v in results["config"].items() if k not in ("methods", "noises", "seeds")}
+    from selfdistill.nn.noisy_runner import FLAT_KEYS
+
+    settable = {k: v for k, v in fields.items() if FLAT_KEYS.get(k, (None,))[0] is not None}
+    config = NoisyConfig(**settable, **fields["extra"])
+    data = load_dataset("digits", seed=1, n_train=200)
+    y_noisy, mask, _ = corrupt_splits(data, 0.4, config.noise_kind, 1)
+    assert 0.2 < float(mask.double().mean()) < 0.5  # symmetric noise 0.4 over 10 classes: ~0.36
+    model = build_model(config.model, data.input_shape, data.num_classes, width=32,
+                        depth=config.depth, seed=1)
+    fit(model, data.x_train, y_noisy, config.train_config(1))
+    test_pred = predict_logits(model, data.x_test).argmax(1)
+    train_pred = predict_logits(model, data.x_train).argmax(1)
+    ce = next(r for r in runs if r["method"] == "ce" and r["seed"] == 1)
+    assert ce["final_test_acc"] == pytest.approx(float((test_pred == data.y_test).double().mean()))
+    recovered = (train_pred[mask] == data.y_train[mask]).double().mean()
+    assert ce["label_recovery"] == pytest.approx(float(recovered))
 
 
 def test_noisy_command_bad_input(tmp_path, capsys):
@@ -163,6 +199,26 @@ def test_dong_table1_quick_end_to_end(tmp_path):
     assert_replots("dong-table1", out, tmp_path / "replot", ["fig4_curves.png"])
     by_noise = {s["noise"] for s in results["summary_label_recovery"] if s["n"] > 0}
     assert by_noise == {0.4}  # nothing is corrupted at noise 0
+
+    # Numbers, recomputed from the saved runs: early-stop is the ce training (same curve) read at
+    # the first epoch of best NOISY validation accuracy; the table's cells (one seed) are each
+    # run's final accuracy in percent; the summary's means are those values.
+    runs = results["runs"]
+    for noise in (0.0, 0.4):
+        ce = next(r for r in runs if r["method"] == "ce" and r["noise"] == noise)
+        early = next(r for r in runs if r["method"] == "early-stop" and r["noise"] == noise)
+        assert early["test_acc_curve"] == ce["test_acc_curve"]
+        assert early["selected_epoch"] == int(np.argmax(early["noisy_val_curve"]))
+        assert early["final_test_acc"] == early["test_acc_curve"][early["selected_epoch"]]
+        assert ce["final_test_acc"] == ce["test_acc_curve"][-1]
+        assert ce["selected_epoch"] == 1
+    for r in runs:
+        assert r["best_test_acc"] == max(r["test_acc_curve"])
+        assert f"{100 * r['final_test_acc']:.2f}" in table
+        summary = next(s for s in results["summary_final_test_acc"]
+                       if s["method"] == r["method"] and s["noise"] == r["noise"])
+        assert summary["n"] == 1
+        assert summary["mean"] == pytest.approx(r["final_test_acc"], rel=1e-12)
 
 
 def test_clusterable_data_definition1():

@@ -119,13 +119,16 @@ def make_label_function(
 def batch_accuracy(outputs: Tensor, labels: Tensor) -> float:
     """Fraction of the batch whose prediction equals the observed label.
 
-    Multi-class: ``argmax(outputs) == labels``; scalar outputs: ``sign(outputs) == labels`` (±1).
+    Multi-class: ``argmax(outputs) == labels``, where (B, C) soft or one-hot labels count as their
+    row argmax; scalar outputs: ``sign(outputs) == labels`` (±1).
     """
     if labels.numel() == 0:
         raise ValueError("batch_accuracy needs a non-empty batch")
     if _is_binary(outputs):
         correct = hardmax(outputs.reshape(-1)) == labels.reshape(-1).to(outputs.dtype)
     else:
+        if labels.ndim == 2:  # soft / one-hot rows (the target rule accepts them)
+            labels = labels.argmax(dim=1)
         correct = outputs.argmax(dim=1) == labels
     return int(correct.sum()) / labels.shape[0]
 
