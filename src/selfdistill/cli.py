@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "selfdistill.commands.noisy",
         "learn from noisy labels: self-distillation and rivals",
     ),
+    "predict": ("selfdistill.commands.predict", "predict with a saved model (model.json)"),
 }
 
 

@@ -7,7 +7,12 @@ selected on a NOISY validation split), bootstrap-soft, bootstrap-hard (Reed et a
 Sabuncu), sd (self-distillation, 1 − α_t = λ · batch accuracy). A comma list runs them side by
 side.
 
-Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png.
+Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png,
+and per (seed, noise, method) run a folder OUT/runs/seed{S}-noise{R}-{method}/ with the model
+(model.json card + model.pt weights: `selfdistill predict --model` reads them), labels.csv (every
+training sample, the labels the model believes are wrong first) and metrics.csv (per epoch).
+With --noise 0 on your own data, labels.csv is the list of your labels that are probably wrong;
+--export-relabelled PATH writes the data with the model's labels (.npz or .csv).
 Every finished (seed, noise, method) training is kept in OUT/state as it finishes: rerunning the
 same command skips them (a different configuration into the same OUT is refused). The trainings
 can run side by side: --jobs N local processes, or --executor ray (docs/scaling.md).
@@ -120,6 +125,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines"
     )
+    g = parser.add_argument_group("outputs")
+    g.add_argument(
+        "--export-relabelled", type=Path, default=None, metavar="PATH",
+        help="write the data set with the refined (predicted) training labels of the first "
+        "seed's first noise rate's sd run (else its first method) to PATH (.npz or .csv)",
+    )  # fmt: skip
+    g.add_argument(
+        "--tensorboard", type=Path, default=None, metavar="DIR",
+        help="also write TensorBoard event files, one folder per training, under DIR "
+        "(needs: pip install 'selfdistill[tensorboard]')",
+    )  # fmt: skip
     add_execution_arguments(parser)
     add_dry_run_option(parser)
 
@@ -166,6 +182,8 @@ def main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
+    from ..nn.noisy_outputs import RunOutputs
+
     config = NoisyConfig(**kwargs)
     sweep: dict[str, Any] = {"methods": methods, "noises": noises, "seeds": seeds}
     if args.dry_run:
@@ -176,13 +194,37 @@ def main(args: argparse.Namespace) -> int:
     sweep["class_names"] = config.dataset.class_names()
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.device}
+    export = _check_export(args.export_relabelled)
+    if args.tensorboard is not None:
+        from ..nn.metrics_log import tensorboard_writer
+
+        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
     with output_folder(args.out) as out:
+        outputs = RunOutputs(
+            root=str(out / "runs"),
+            tensorboard=None if args.tensorboard is None else str(args.tensorboard),
+        )
         runs = run_noisy(
             config, methods, noises, seeds,
-            execution=execution, store=out / "state", progress=args.progress,
+            execution=execution, store=out / "state", progress=args.progress, outputs=outputs,
         )  # fmt: skip
         _write_outputs(out, config, runs, sweep)
+        if export is not None:
+            from ..nn.noisy_outputs import run_folder
+            from ..nn.relabel import export_relabelled
+
+            run = next((r for r in runs if r["method"] == "sd"), runs[0])
+            folder = run_folder(out / "runs", run["seed"], run["noise"], run["method"])
+            export_relabelled(export, config.dataset.load(run["seed"]), folder / "labels.csv")
+            print(f"wrote {export} (the labels of {folder})", file=sys.stderr)
     return 0
+
+
+def _check_export(path: Path | None) -> Path | None:
+    """``--export-relabelled``'s path: a .npz or .csv file name (checked before training)."""
+    if path is not None and path.suffix.lower() not in (".npz", ".csv"):
+        raise ValueError(f"--export-relabelled must end in .npz or .csv, got {str(path)!r}")
+    return path
 
 
 def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: dict) -> None:

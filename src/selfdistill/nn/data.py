@@ -76,6 +76,9 @@ class DataSplits:
     Built by :func:`load_dataset` (a data-set name or a data file) or :meth:`from_arrays` (arrays
     in memory). ``class_names`` holds the name of each class ``0 .. num_classes - 1`` when the
     data has them (data files and arrays), else ``None``.
+    ``standardisation`` is the ``(mean, std)`` pair (float32 arrays broadcasting against a batch
+    of raw inputs) the splits were standardised with, or ``None`` when they were not; a saved
+    model (:mod:`selfdistill.nn.saved`) applies it to new data.
     """
 
     name: str
@@ -88,6 +91,7 @@ class DataSplits:
     num_classes: int
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...] | None = None
+    standardisation: tuple[np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -325,9 +329,11 @@ def _splits(
     # float64 copy of a large image set), with the statistics accumulated in float64.
     scale = np.float32(255.0 if raw.x_pool.dtype == np.uint8 else 1.0)
     x_train, x_val, x_test = (a.astype(np.float32) / scale for a in (x_train, x_val, x_test))
+    stats = None
     if standardize:
         mean, std = standardisation(x_train)
         x_train, x_val, x_test = ((a - mean) / std for a in (x_train, x_val, x_test))
+        stats = (mean, std)  # of the [0, 1]-scaled inputs: uint8 data are scaled first
 
     def tx(a: np.ndarray) -> Tensor:
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
@@ -346,6 +352,7 @@ def _splits(
         num_classes=raw.num_classes,
         input_shape=tuple(int(s) for s in x_train.shape[1:]),
         class_names=raw.class_names,
+        standardisation=stats,
     )
 
 

@@ -47,6 +47,7 @@ from ..noise import corrupt_labels
 from .chain_store import check_state
 from .data import DataSpec, DataSplits, check_splits
 from .models import ModelSpec
+from .noisy_outputs import RunOutputs
 from .refinery import (
     BootstrapLoss,
     GCELoss,
@@ -85,6 +86,9 @@ RUN_KEYS = (
     "best_test_acc",
     "label_recovery",
     "test_acc_curve",
+    "flagged_precision",
+    "flagged_recall",
+    "flagged_f1",
 )
 
 
@@ -315,12 +319,17 @@ def train_method(
     seed: int,
     progress: bool = False,
     select: bool = False,
+    loss_fn: LossFn | None = None,
+    callbacks: Sequence[Callback] = (),
+    keep: Callable[[str, nn.Module], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Train one method once; return its measures (and, with ``select``, early-stopping's too).
 
     Returns a dict ``{method: run}`` (plus ``"early-stop": run`` when ``select`` is true), each run
     holding :data:`RUN_KEYS` and the extras ``memorised`` (fraction of corrupted training samples
-    predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``.
+    predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``. ``loss_fn``
+    (default :func:`make_method_loss`) and ``callbacks`` go to :func:`fit`; ``keep(name, model)``
+    is called with each reported model and its dict is added to that run.
     """
     model = config.network.build(data.input_shape, data.num_classes, seed)
     selector = _SelectOnNoisyVal() if select else None
@@ -329,9 +338,9 @@ def train_method(
         data.x_train,
         y_train_noisy,
         config.train_config(seed, progress),
-        loss_fn=make_method_loss(method, config, noise),
+        loss_fn=make_method_loss(method, config, noise) if loss_fn is None else loss_fn,
         eval_sets={"test": (data.x_test, data.y_test), "noisyval": (data.x_val, y_val_noisy)},
-        callbacks=[selector] if selector is not None else (),
+        callbacks=[*callbacks, *([selector] if selector is not None else [])],
     )
     curve = history.column("test_acc")
     val_curve = history.column("noisyval_acc")
@@ -349,6 +358,7 @@ def train_method(
             "memorised": label_recovery(pred, y_train_noisy, mask),
             "selected_epoch": epoch,
             "noisy_val_curve": val_curve,
+            **(keep(name, net) if keep is not None else {}),
         }
 
     out = {method: measures(model, method, len(curve) - 1)}
@@ -388,23 +398,32 @@ def _load_data(dataset: str, seed: int) -> DataSplits:
     return DataSpec(**json.loads(dataset)).load(seed)
 
 
-def noisy_run(spec: dict[str, Any], data: DataSplits | None = None) -> dict[str, Any]:
+def noisy_run(
+    spec: dict[str, Any], data: DataSplits | None = None, outputs: RunOutputs | None = None
+) -> dict[str, Any]:
     """Execute one training of a :func:`run_noisy` sweep; its runs as ``{"runs": [...]}``.
 
     ``spec`` holds ``seed``, ``noise``, ``training`` (the method trained), ``methods`` (the methods
     reported from this training: ``ce`` and ``early-stop`` share one) and ``config``
     (:func:`config_spec`). The data are loaded from the config's data set, unless given (bind
     them with :func:`functools.partial`, which pickles for the process and Ray executors).
+    ``outputs`` says where the run writes its model, ``labels.csv`` and ``metrics.csv``
+    (:mod:`selfdistill.nn.noisy_outputs`); each run gains ``flagged_precision``,
+    ``flagged_recall`` and ``flagged_f1`` either way.
     """
     config = config_from_spec(spec["config"])
     seed, noise, method = int(spec["seed"]), float(spec["noise"]), spec["training"]
     if data is None:
         data = _load_data(json.dumps(spec["config"]["dataset"], sort_keys=True), seed)
     y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
+    outputs = RunOutputs() if outputs is None else outputs
+    trained = "ce" if method == "early-stop" else method
+    loss_fn = make_method_loss(trained, config, noise)
     out = train_method(
-        "ce" if method == "early-stop" else method,
-        data, y_tr, y_va, mask, config,
-        noise=noise, seed=seed, select="early-stop" in spec["methods"],
+        trained, data, y_tr, y_va, mask, config,
+        noise=noise, seed=seed, select="early-stop" in spec["methods"], loss_fn=loss_fn,
+        callbacks=outputs.callbacks(spec, loss_fn, config.budget.epochs),
+        keep=outputs.keeper(spec, data, y_tr, mask, config.budget.device),
     )  # fmt: skip
     return {"runs": [out[name] for name in spec["methods"] if name in out]}
 
@@ -448,6 +467,7 @@ def run_noisy(
     store: str | Path | None = None,
     progress: bool = False,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    outputs: RunOutputs | None = None,
 ) -> list[dict[str, Any]]:
     """Run every method at every noise rate and seed; return one dict per run.
 
@@ -467,6 +487,10 @@ def run_noisy(
         only the unfinished ones.
     on_run
         Called with each run, in order, once the sweep finished.
+    outputs
+        Where each run writes its model card and weights, ``labels.csv`` and ``metrics.csv``
+        (and TensorBoard events): :class:`~selfdistill.nn.noisy_outputs.RunOutputs`; ``None``
+        writes nothing. The runs write them themselves, before they are stored as finished.
 
     Raises
     ------
@@ -488,7 +512,7 @@ def run_noisy(
         if data is not None:
             described["data_sha256"] = _fingerprint(data)
         check_state(Path(store), described, name="noisy-config.json")
-    fn = noisy_run if data is None else functools.partial(noisy_run, data=data)
+    fn = functools.partial(noisy_run, data=data, outputs=outputs)
     results = run_sweep(
         fn, specs, execution=execution, store=None if store is None else Path(store) / "runs",
         progress=progress, desc="noisy", name=_run_name,

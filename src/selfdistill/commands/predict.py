@@ -1,0 +1,63 @@
+"""Predict with a saved model: class, class name and probabilities of every sample of a data file.
+
+--model is a model folder (or its model.json) written by `selfdistill noisy` or `selfdistill
+chain`; the model card's standardisation is applied to the raw inputs of --data, an .npz (array
+x) or a .csv / .tsv / .parquet table (every column but --label-column is a feature; the label
+column may be absent). Writes --out (CSV): index, predicted_label, predicted_name, confidence and
+p_<class> for every class; when the data has labels, their accuracy is printed.
+
+example:
+  selfdistill predict --model runs/mine/runs/seed0-noise0-sd --data new.csv --out predictions.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, required=True, metavar="PATH",
+        help="a saved model: its folder or its model.json",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data", type=Path, required=True, metavar="PATH",
+        help="the samples to predict: .npz (array x) or .csv / .tsv / .parquet",
+    )  # fmt: skip
+    parser.add_argument(
+        "--label-column", default="label",
+        help="a table's label column, left out of the features when present (default: label)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=Path("predictions.csv"), metavar="PATH",
+        help="the predictions CSV (default: %(default)s)",
+    )  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        from ..nn.saved import load_model, read_features
+    except ImportError as exc:
+        raise RuntimeError(f"`selfdistill predict` needs PyTorch: {exc}") from None
+    from .._io import write_csv
+    from ..reports.labels import prediction_rows
+
+    saved = load_model(args.model)
+    x, labels = read_features(args.data, label_column=args.label_column)
+    try:
+        proba = saved.predict_proba(x)
+    except ValueError as exc:
+        raise ValueError(f"{args.data}: {exc}") from None
+    write_csv(args.out, prediction_rows(proba, saved.class_names))
+    print(f"wrote {args.out} ({len(proba)} predictions)", file=sys.stderr)
+    if labels is not None:
+        names = saved.class_names
+        given = [str(v) for v in labels]
+        if all(g in names for g in given):
+            hits = sum(names[p] == g for p, g in zip(proba.argmax(axis=1), given, strict=True))
+            print(f"accuracy against the data's labels: {hits / len(given):.4f}", file=sys.stderr)
+    return 0
