@@ -26,8 +26,8 @@ from torch import Tensor, nn
 
 from ..reports.labels import flag_scores, label_rows, write_label_rows
 from .data import DataSplits
-from .models import ModelSpec
 from .metrics_log import MetricsCSV, TensorBoardLog, alpha_reader
+from .models import ModelSpec
 from .saved import model_card, save_model
 from .train import Callback, LossFn, predict_logits
 

@@ -34,8 +34,8 @@ from .models import ModelSpec
 from .train import predict_logits
 
 __all__ = [
-    "CARD_NAME",
     "CARD_FORMAT",
+    "CARD_NAME",
     "WEIGHTS_NAME",
     "SavedModel",
     "load_model",
@@ -187,7 +187,8 @@ def _read_card(card_path: Path) -> dict[str, Any]:
         raise ValueError(f"{card_path}: not a readable model card ({exc})") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise ValueError(f"{card_path}: not a model card (its format must be {CARD_FORMAT!r})")
-    missing = [k for k in ("architecture", "input_shape", "num_classes", "classes") if k not in card]
+    required = ("architecture", "input_shape", "num_classes", "classes")
+    missing = [k for k in required if k not in card]
     if missing:
         raise ValueError(f"{card_path}: the model card lacks {', '.join(missing)}")
     return card
@@ -261,5 +262,6 @@ def read_features(path: str | Path, *, label_column: str = "label") -> tuple[np.
     labels = table.pop(label_column).to_numpy() if label_column in table.columns else None
     text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     if text:
-        raise ValueError(f"{path}: feature columns must be numeric, not {', '.join(map(str, text))}")
+        names = ", ".join(map(str, text))
+        raise ValueError(f"{path}: feature columns must be numeric, not {names}")
     return table.to_numpy(dtype=np.float64), labels
