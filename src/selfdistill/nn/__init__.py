@@ -6,7 +6,9 @@ Main names: :func:`load_dataset` / :class:`DataSplits` (:mod:`.data`), :func:`bu
 (:mod:`.models`), :func:`fit`, :class:`TrainConfig`, :class:`Callback`, :class:`History`,
 :func:`predict_logits`, :func:`accuracy` (:mod:`.train`; its checkpoint file is :mod:`.checkpoint`),
 :func:`distill_step` and :func:`split_metrics` (:mod:`.distill`: one distillation step and its
-metrics, shared by :mod:`.chain` and :mod:`.teacher`), and :mod:`.distributed` for ``torchrun``.
+metrics, shared by :mod:`.chain` and :mod:`.teacher`), :func:`load_model` / :class:`SavedModel`
+(:mod:`.saved`: a trained model's card and weights, to predict), and :mod:`.distributed` for
+``torchrun``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .data import DATASETS, DataSpec, DataSplits, load_dataset, random_crop_flip
 from .device import resolve_device
 from .distill import distill_step, split_metrics
 from .models import MODELS, build_model
+from .saved import SavedModel, load_model
 from .train import (
     Callback,
     History,
@@ -42,6 +45,7 @@ __all__ = [
     "DataSplits",
     "History",
     "LossFn",
+    "SavedModel",
     "StepContext",
     "TrainConfig",
     "accuracy",
@@ -50,6 +54,7 @@ __all__ = [
     "distill_step",
     "fit",
     "load_dataset",
+    "load_model",
     "predict_logits",
     "random_crop_flip",
     "resolve_device",
