@@ -10,7 +10,10 @@ validation: g(T-1)+1 fits).
 Writes OUT/results.json ({"config", "runs": [{"seed", "generations": [...]}], "summary"}),
 OUT/generations.csv and OUT/accuracy.png (accuracy against generation, mean +- std over seeds).
 Finished generations are kept in OUT/state: rerunning the same command after an interruption
-continues at the first unfinished generation, with the same result.
+continues at the first unfinished generation, with the same result. Every generation writes
+OUT/models/seed-S/<chain>/gen-T/: metrics.csv (per epoch), its model (model.json card + model.pt
+weights, for `selfdistill predict`; --save-models last keeps the last generation's only) and, for
+the last generation, labels.csv (the training labels the model disagrees with, first).
 
 example:
   selfdistill chain --data digits --model mlp --generations 8 --alpha 0 --loss mse \\
@@ -172,6 +175,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: only generation 1 and the last finished one)",
     )
     parser.add_argument(
+        "--save-models",
+        choices=("all", "last"),
+        default="all",
+        help="save the model of every generation under OUT/models, or of the last one only "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write TensorBoard event files under DIR "
+        "(needs: pip install 'selfdistill[tensorboard]')",
+    )
+    parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"
     )
     add_execution_arguments(parser)
@@ -259,6 +277,10 @@ def main(args: argparse.Namespace) -> int:
     execution = execution_from_args(args)
     if args.dry_run:
         return print_dry_run(args, {"chain": config.describe(), "seeds": seeds})
+    if args.tensorboard is not None:
+        from ..nn.metrics_log import tensorboard_writer
+
+        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
     data = _load(args)  # a bad data file fails before --out is created
     with output_folder(args.out) as out:
         _run(args, out, data, config, seeds, execution)
@@ -284,6 +306,7 @@ def _run(
 ) -> None:
     """Train every seed's chain on ``data`` and write the outputs (``out`` is held)."""
     from ..nn.chain import run_chains
+    from ..nn.chain_outputs import ChainOutputs
 
     if args.progress:
         print(
@@ -300,6 +323,11 @@ def _run(
         progress=args.progress,
         keep_weights=args.keep_weights,
         execution=execution,
+        outputs=ChainOutputs(
+            root=str(out / "models"),
+            last_only=args.save_models == "last",
+            tensorboard=None if args.tensorboard is None else str(args.tensorboard),
+        ),
     )
     _write(args, out, data, config, seeds, runs)
 

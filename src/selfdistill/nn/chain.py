@@ -53,10 +53,11 @@ from ..alpha import one_hot, optimal_alpha
 from ..catalog import MODELS
 from ..execution import Execution, run_sweep
 from ..progress import Stages
+from .chain_outputs import ChainOutputs
 from .chain_store import ChainStore, check_state, safe_name
 from .data import DataSpec, DataSplits, load_splits
 from .distill import LOSSES, distill_step, make_loss, split_metrics, teacher_probabilities
-from .models import build_model
+from .models import ModelSpec, build_model
 from .train import Callback, TrainConfig
 
 __all__ = [
@@ -249,21 +250,32 @@ class _SeedRun:
     callbacks: Sequence[Callback]
     progress: bool
     keep_weights: bool
+    outputs: ChainOutputs | None = None
 
     def train(
-        self, teacher: nn.Module | None, generation: int, alpha: float
+        self, teacher: nn.Module | None, generation: int, alpha: float, key: str
     ) -> tuple[nn.Module, dict[str, float]]:
-        """:func:`distill_generation` of this seed."""
-        return distill_generation(
+        """:func:`distill_generation` of this seed (chain folder ``key``), then its outputs."""
+        callbacks = list(self.callbacks)
+        if self.outputs is not None:
+            epochs = self.config.train.epochs
+            callbacks += self.outputs.callbacks(self.seed, key, alpha, epochs)
+        model, info = distill_generation(
             teacher,
             self.data,
             self.config,
             self.seed,
             generation,
             alpha,
-            callbacks=self.callbacks,
+            callbacks=callbacks,
             progress=self.progress,
         )
+        if self.outputs is not None and isinstance(self.config.model, str):
+            network = ModelSpec(self.config.model, width=self.config.width)
+            params = {"alpha": alpha, "generation": generation, **self.config.describe()}
+            last = generation == self.config.generations
+            self.outputs.keep(self.data, network, params, self.seed, key, model, last)
+        return model, info
 
     def load(self, key: str, generation: int) -> nn.Module | None:
         """The stored weights of ``key`` in a model of the chain's architecture, on the device;
@@ -307,6 +319,7 @@ def run_alpha_chains(
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     keep_weights: bool = False,
+    outputs: ChainOutputs | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Several chains of ``config.generations`` generations that share generation 1.
 
@@ -323,6 +336,9 @@ def run_alpha_chains(
     keep_weights
         Keep every generation's weights in ``state_dir`` (default: generation 1 and the last
         finished generation of each chain, which is all a resume needs).
+    outputs
+        Where each generation writes its model card and weights, ``metrics.csv`` (and the
+        last one ``labels.csv``): :class:`~selfdistill.nn.chain_outputs.ChainOutputs`.
 
     Returns
     -------
@@ -351,6 +367,7 @@ def run_alpha_chains(
         callbacks,
         progress,
         keep_weights,
+        outputs,
     )
     first, first_record = _first_generation(run)
     first_val = run.val_probs(first)
@@ -367,7 +384,7 @@ def _first_generation(run: _SeedRun) -> tuple[nn.Module, dict[str, Any]]:
         first = None if record is None else run.load("gen-1", 1)
         if first is None:  # not finished, or its weights are missing or damaged
             start = time.perf_counter()
-            first, info = run.train(None, 1, 1.0)
+            first, info = run.train(None, 1, 1.0, "gen-1")
             record = {"generation": 1, "alpha": None, **info}
             record["seconds"] = time.perf_counter() - start
             run.store.save("gen-1", first, record)
@@ -400,7 +417,7 @@ def _run_schedule(
                     alpha, extra = _estimate_alpha(run, teacher, t, first_val)
                 else:
                     alpha, extra = float(schedule[t - 2]), {}
-                model, info = run.train(teacher, t, alpha)
+                model, info = run.train(teacher, t, alpha, key)
                 record = {"generation": t, "alpha": alpha, **extra, **info}
                 record["seconds"] = time.perf_counter() - start
                 run.store.save(key, model, record)
@@ -479,6 +496,7 @@ def run_chain(
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     keep_weights: bool = False,
+    outputs: ChainOutputs | None = None,
 ) -> list[dict[str, Any]]:
     """One seed's chain of ``config.generations`` generations; a record per generation.
 
@@ -495,6 +513,7 @@ def run_chain(
         "progress": progress,
         "callbacks": callbacks,
         "keep_weights": keep_weights,
+        "outputs": outputs,
     }
     if config.alpha == "estimate":
         return run_alpha_chains(data, config, seed, {"estimate": "estimate"}, **kw)["estimate"]
@@ -518,6 +537,7 @@ def run_chains(
     callbacks: Sequence[Callback] = (),
     keep_weights: bool = False,
     execution: Execution | None = None,
+    outputs: ChainOutputs | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`run_chain` for every seed: ``[{"seed": s, "generations": [...]}, ...]``.
 
@@ -542,7 +562,7 @@ def run_chains(
         data = data.load()
     fn = functools.partial(
         _seed_chain, data=data, config=config, state_dir=state_dir, keep_weights=keep_weights,
-        progress=progress and serial, callbacks=tuple(callbacks),
+        progress=progress and serial, callbacks=tuple(callbacks), outputs=outputs,
     )  # fmt: skip
     specs = [{"seed": int(s), "chain": config.describe()} for s in seeds]
     return run_sweep(
