@@ -300,3 +300,28 @@ def test_export_path_must_be_npz_or_csv(tmp_path: Path, capsys) -> None:
     assert main([*argv, "--export-relabelled", str(tmp_path / "x.json")]) == 2
     assert "--export-relabelled must end in .npz or .csv" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------------- chain
+
+
+@pytest.mark.parametrize("save", ["all", "last"])
+def test_chain_saves_its_generations(save: str, tmp_path: Path) -> None:
+    argv = ["chain", "--data", "digits", "--n-train", "120", "--generations", "2", "--epochs", "2"]
+    argv += ["--width", "16", "--alpha", "0.3", "--seeds", "0", "--no-progress"]
+    assert main([*argv, "--save-models", save, "--out", str(tmp_path / "c")]) == 0
+    models = tmp_path / "c" / "models" / "seed-0"
+    assert (models / "gen-1" / "model.json").exists() == (save == "all")
+    assert not (models / "gen-1" / "labels.csv").exists()
+    last = models / "fixed" / "gen-2"
+    files = {"model.json", "model.pt", "labels.csv", "metrics.csv"}
+    assert {p.name for p in last.iterdir()} == files
+    metrics = read_csv(last / "metrics.csv")
+    assert [int(r["epoch"]) for r in metrics] == [0, 1] and {r["alpha"] for r in metrics} == {"0.3"}
+    # the saved last generation, fed the raw data, reaches the recorded test accuracy
+    record = json.loads((tmp_path / "c" / "results.json").read_text())["runs"][0]
+    raw = load_dataset("digits", seed=0, n_train=120, standardize=False)
+    acc = float((load_model(last).predict(raw.x_test.numpy()) == raw.y_test.numpy()).mean())
+    assert acc == pytest.approx(record["generations"][-1]["test_acc"], abs=1e-12)
+    labels = read_csv(last / "labels.csv")
+    assert sorted(int(r["given_label"]) for r in labels) == sorted(raw.y_train.tolist())
