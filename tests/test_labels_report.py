@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from selfdistill.reports.labels import flag_scores, label_rows, prediction_rows
+from selfdistill.label_report import flag_scores, label_rows, prediction_rows
 
 
 def _proba(seed: int, n: int, k: int) -> np.ndarray:

@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill predict` needs PyTorch: {exc}") from None
     from .._io import write_csv
-    from ..reports.labels import prediction_rows
+    from ..label_report import prediction_rows
 
     saved = load_model(args.model)
     x, labels = read_features(args.data, label_column=args.label_column)

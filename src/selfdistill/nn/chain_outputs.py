@@ -9,7 +9,7 @@ finished, into ``root/seed-S/<key>/``:
 * ``model.json`` + ``model.pt`` — the weights and their card (:mod:`selfdistill.nn.saved`), every
   generation, or only the last one with ``last_only``;
 * ``labels.csv`` — the last generation's relabelling report of the training labels
-  (:func:`selfdistill.reports.labels.label_rows`).
+  (:func:`selfdistill.label_report.label_rows`).
 
 With ``tensorboard`` set, the scalars also go to ``tensorboard/seed-S/<key>``.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..reports.labels import label_rows, write_label_rows
+from ..label_report import label_rows, write_label_rows
 from .data import DataSplits
 from .metrics_log import MetricsCSV, TensorBoardLog
 from .models import ModelSpec

@@ -8,7 +8,7 @@ atomically and before the run is stored as finished (so a resumed sweep has them
 * ``model.json`` + ``model.pt`` — the final weights (early-stop: the selected epoch's) and their
   card (:mod:`selfdistill.nn.saved`);
 * ``labels.csv`` — the relabelling report of the training split
-  (:func:`selfdistill.reports.labels.label_rows`) against the labels the model was given;
+  (:func:`selfdistill.label_report.label_rows`) against the labels the model was given;
 * ``metrics.csv`` — per-epoch metrics, rewritten after every epoch
   (:class:`~selfdistill.nn.metrics_log.MetricsCSV`; α_t for ``sd``).
 
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..reports.labels import flag_scores, label_rows, write_label_rows
+from ..label_report import flag_scores, label_rows, write_label_rows
 from .data import DataSplits
 from .metrics_log import MetricsCSV, TensorBoardLog, alpha_reader
 from .models import ModelSpec

@@ -1,7 +1,7 @@
 """The data set with refined labels: ``noisy --export-relabelled PATH``.
 
 The training split's labels are replaced by the model's predictions (``predicted_label`` of a
-run's ``labels.csv``, :mod:`selfdistill.reports.labels`); the inputs are written back in the
+run's ``labels.csv``, :mod:`selfdistill.label_report`); the inputs are written back in the
 units the data came in (the standardisation undone). ``.npz``: the arrays ``x``, ``y`` (refined)
 and ``x_val``, ``y_val``, ``x_test``, ``y_test`` as they were, which ``--data PATH.npz`` reads
 back; ``.csv``: the training split only, one row per sample, feature columns ``x0, x1, ...`` and
