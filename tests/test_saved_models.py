@@ -325,3 +325,66 @@ def test_chain_saves_its_generations(save: str, tmp_path: Path) -> None:
     assert acc == pytest.approx(record["generations"][-1]["test_acc"], abs=1e-12)
     labels = read_csv(last / "labels.csv")
     assert sorted(int(r["given_label"]) for r in labels) == sorted(raw.y_train.tolist())
+
+
+# ------------------------------------------------------------- a user's own CSV and image folder
+
+
+def test_noisy_on_a_users_csv_then_predict(tmp_path: Path, capsys) -> None:
+    """The issue's workflow: `noisy --data my.csv --label-column y --noise 0 --method sd` writes
+    labels.csv, a card and weights; `predict` uses them on a CSV with and without the labels."""
+    pytest.importorskip("pandas")
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:400], y[:400]
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])  # fmt: skip
+    header = ",".join(f"px{j}" for j in range(64))
+    lines = [f"{','.join(map(str, row))},{names[label]}" for row, label in zip(x, y, strict=True)]
+    (tmp_path / "my.csv").write_text(f"{header},y\n" + "\n".join(lines) + "\n")
+    argv = ["noisy", "--data", str(tmp_path / "my.csv"), "--label-column", "y", "--noise", "0"]
+    argv += ["--method", "sd", "--epochs", "2", "--width", "16", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "mine")]) == 0
+    folder = tmp_path / "mine" / "runs" / "seed0-noise0-sd"
+    card = json.loads((folder / "model.json").read_text())
+    assert card["classes"] == sorted(names.tolist())  # text order, as the reader encodes them
+    assert card["data"]["name"] == str(tmp_path / "my.csv") and card["data"]["label_column"] == "y"
+    labels = read_csv(folder / "labels.csv")
+    assert {r["given_name"] for r in labels} <= set(names.tolist())
+    assert all(card["classes"][int(r["given_label"])] == r["given_name"] for r in labels)
+    # predict on the same file (labels present, named) and on the features only
+    out = tmp_path / "p.csv"
+    argv = ["predict", "--model", str(folder), "--data", str(tmp_path / "my.csv")]
+    assert main([*argv, "--label-column", "y", "--out", str(out)]) == 0
+    assert "accuracy against the data's labels" in capsys.readouterr().err
+    rows = read_csv(out)
+    assert len(rows) == 400 and {f"p_{n}" for n in names} <= set(rows[0])
+    (tmp_path / "x.csv").write_text(f"{header}\n" + "\n".join(",".join(map(str, r)) for r in x))
+    assert main([*argv[:4], str(tmp_path / "x.csv"), "--out", str(tmp_path / "q.csv")]) == 0
+    assert [r["predicted_name"] for r in read_csv(tmp_path / "q.csv")] == [
+        r["predicted_name"] for r in rows
+    ]
+
+
+def test_noisy_on_an_image_folder_then_predict(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(("ant", "bee")):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(20):
+            pixels = rng.integers(0, 100, size=(6, 5, 3), dtype=np.uint8) + 100 * c
+            image.fromarray(pixels, mode="RGB").save(tmp_path / "imgs" / cls / f"{i}.png")
+    argv = ["noisy", "--data", str(tmp_path / "imgs"), "--noise", "0", "--method", "ce"]
+    argv += ["--model", "cnn", "--width", "4", "--epochs", "2", "--batch-size", "8"]
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "o")]) == 0
+    folder = tmp_path / "o" / "runs" / "seed0-noise0-ce"
+    saved = load_model(folder)
+    assert saved.card["input_shape"] == [3, 6, 5] and saved.class_names == ["ant", "bee"]
+    out = tmp_path / "p.csv"
+    argv = ["predict", "--model", str(folder), "--data", str(tmp_path / "imgs"), "--out", str(out)]
+    assert main(argv) == 0
+    x, names = read_features(tmp_path / "imgs")
+    assert x.dtype == np.uint8 and x.shape == (40, 3, 6, 5) and sorted(set(names)) == ["ant", "bee"]
+    expected = [saved.class_names[p] for p in saved.predict(x)]
+    assert [r["predicted_name"] for r in read_csv(out)] == expected

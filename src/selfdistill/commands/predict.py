@@ -3,8 +3,9 @@
 --model is a model folder (or its model.json) written by `selfdistill noisy` or `selfdistill
 chain`; the model card's standardisation is applied to the raw inputs of --data, an .npz (array
 x) or a .csv / .tsv / .parquet table (every column but --label-column is a feature; the label
-column may be absent). Writes --out (CSV): index, predicted_label, predicted_name, confidence and
-p_<class> for every class; when the data has labels, their accuracy is printed.
+column may be absent), or an image folder (resized as the model's training images were). Writes
+--out (CSV): index, predicted_label, predicted_name, confidence and p_<class> for every class;
+when the data has labels, their accuracy is printed.
 
 example:
   selfdistill predict --model runs/mine/runs/seed0-noise0-sd --data new.csv --out predictions.csv
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--data", type=Path, required=True, metavar="PATH",
-        help="the samples to predict: .npz (array x) or .csv / .tsv / .parquet",
+        help="the samples to predict: .npz (array x), .csv / .tsv / .parquet, or an image folder",
     )  # fmt: skip
     parser.add_argument(
         "--label-column", default="label",
@@ -47,7 +48,8 @@ def main(args: argparse.Namespace) -> int:
     from ..label_report import prediction_rows
 
     saved = load_model(args.model)
-    x, labels = read_features(args.data, label_column=args.label_column)
+    image_size = (saved.card.get("data") or {}).get("image_size")
+    x, labels = read_features(args.data, label_column=args.label_column, image_size=image_size)
     try:
         proba = saved.predict_proba(x)
     except ValueError as exc:

@@ -30,6 +30,7 @@ from torch import nn
 from .. import __version__
 from .._io import atomic_write_bytes, to_jsonable, write_json
 from .data import DataSplits
+from .files import read_image_folder
 from .models import ModelSpec
 from .train import predict_logits
 
@@ -229,14 +230,23 @@ def load_model(path: str | Path) -> SavedModel:
     return SavedModel(model=model.eval(), card=card, path=card_path)
 
 
-def read_features(path: str | Path, *, label_column: str = "label") -> tuple[np.ndarray, Any]:
+def read_features(
+    path: str | Path, *, label_column: str = "label", image_size: int | None = None
+) -> tuple[np.ndarray, Any]:
     """The inputs of a data file to predict on, and its labels when it has them (else ``None``).
 
     ``.npz``: the array ``x`` (and ``y``); ``.csv`` / ``.tsv`` / ``.parquet`` (pandas): every
-    column but ``label_column`` (which is optional here) as numeric features. ValueError /
-    FileNotFoundError name the file.
+    column but ``label_column`` (which is optional here) as numeric features; a folder: the
+    images of :func:`selfdistill.nn.files.read_image_folder` (every split, in the order train,
+    val, test; uint8, resized to ``image_size``), labelled with their class folder's name.
+    ValueError / FileNotFoundError name the file.
     """
     path = Path(path)
+    if path.is_dir():
+        data = read_image_folder(path, image_size=image_size)
+        parts = [data.splits[k] for k in ("train", "val", "test") if k in data.splits]
+        names = np.asarray(data.class_names)
+        return np.concatenate([x for x, _ in parts]), names[np.concatenate([y for _, y in parts])]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such data file")
     suffix = path.suffix.lower()
