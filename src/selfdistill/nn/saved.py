@@ -30,7 +30,7 @@ from torch import nn
 from .. import __version__
 from .._io import atomic_write_bytes, to_jsonable, write_json
 from .data import DataSplits
-from .files import read_image_folder
+from .files import _pandas, read_image_folder
 from .models import ModelSpec
 from .train import predict_logits
 
@@ -260,8 +260,7 @@ def read_features(
             raise ValueError(f"{path}: not a readable npz file ({exc})") from None
     if suffix not in (".csv", ".tsv", ".parquet"):
         raise ValueError(f"{path}: unknown data file extension; use .npz, .csv, .tsv or .parquet")
-    import pandas as pd
-
+    pd = _pandas()
     try:
         if suffix == ".parquet":
             table = pd.read_parquet(path)
