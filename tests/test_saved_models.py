@@ -388,3 +388,14 @@ def test_noisy_on_an_image_folder_then_predict(tmp_path: Path) -> None:
     assert x.dtype == np.uint8 and x.shape == (40, 3, 6, 5) and sorted(set(names)) == ["ant", "bee"]
     expected = [saved.class_names[p] for p in saved.predict(x)]
     assert [r["predicted_name"] for r in read_csv(out)] == expected
+
+
+def test_chain_with_estimated_alpha_saves_the_chain_not_the_alpha0_fit(tmp_path: Path) -> None:
+    argv = ["chain", "--data", "digits", "--n-train", "100", "--generations", "2", "--epochs", "1"]
+    argv += ["--width", "8", "--alpha", "estimate", "--seeds", "0", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 0
+    record = json.loads((tmp_path / "c" / "results.json").read_text())["runs"][0]["generations"]
+    last = tmp_path / "c" / "models" / "seed-0" / "estimate" / "gen-2"
+    metrics = read_csv(last / "metrics.csv")
+    assert float(metrics[0]["alpha"]) == pytest.approx(record[-1]["alpha"], rel=1e-12)
+    assert (last / "model.json").exists() and (last / "labels.csv").exists()

@@ -253,13 +253,15 @@ class _SeedRun:
     outputs: ChainOutputs | None = None
 
     def train(
-        self, teacher: nn.Module | None, generation: int, alpha: float, key: str
+        self, teacher: nn.Module | None, generation: int, alpha: float, key: str | None = None
     ) -> tuple[nn.Module, dict[str, float]]:
-        """:func:`distill_generation` of this seed (chain folder ``key``), then its outputs."""
+        """:func:`distill_generation` of this seed, then its outputs in chain folder ``key``
+        (``None``: an auxiliary fit, e.g. α̂'s α = 0 student, writes nothing)."""
         callbacks = list(self.callbacks)
-        if self.outputs is not None:
+        outputs = self.outputs if key is not None else None
+        if outputs is not None:
             epochs = self.config.train.epochs
-            callbacks += self.outputs.callbacks(self.seed, key, alpha, epochs)
+            callbacks += outputs.callbacks(self.seed, key, alpha, epochs)
         model, info = distill_generation(
             teacher,
             self.data,
@@ -270,11 +272,11 @@ class _SeedRun:
             callbacks=callbacks,
             progress=self.progress,
         )
-        if self.outputs is not None and isinstance(self.config.model, str):
+        if outputs is not None and isinstance(self.config.model, str):
             network = ModelSpec(self.config.model, width=self.config.width)
             params = {"alpha": alpha, "generation": generation, **self.config.describe()}
             last = generation == self.config.generations
-            self.outputs.keep(self.data, network, params, self.seed, key, model, last)
+            outputs.keep(self.data, network, params, self.seed, key, model, last)
         return model, info
 
     def load(self, key: str, generation: int) -> nn.Module | None:
