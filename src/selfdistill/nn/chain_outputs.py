@@ -52,6 +52,7 @@ class ChainOutputs:
     tensorboard: str | None = None
 
     def folder(self, base: str, seed: int, key: str) -> Path:
+        """The folder of generation ``key`` of seed ``seed`` under ``base``."""
         return Path(base) / f"seed-{seed}" / key
 
     def callbacks(self, seed: int, key: str, alpha: float, epochs: int) -> list[Callback]:
