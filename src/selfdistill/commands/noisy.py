@@ -215,7 +215,10 @@ def main(args: argparse.Namespace) -> int:
 
             run = next((r for r in runs if r["method"] == "sd"), runs[0])
             folder = run_folder(out / "runs", run["seed"], run["noise"], run["method"])
-            export_relabelled(export, config.dataset.load(run["seed"]), folder / "labels.csv")
+            export_relabelled(
+                export, config.dataset.load(run["seed"]), folder / "labels.csv",
+                label_column=config.dataset.label_column,
+            )  # fmt: skip
             print(f"wrote {export} (the labels of {folder})", file=sys.stderr)
     return 0
 

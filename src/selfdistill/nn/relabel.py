@@ -4,8 +4,9 @@ The training split's labels are replaced by the model's predictions (``predicted
 run's ``labels.csv``, :mod:`selfdistill.label_report`); the inputs are written back in the
 units the data came in (the standardisation undone). ``.npz``: the arrays ``x``, ``y`` (refined)
 and ``x_val``, ``y_val``, ``x_test``, ``y_test`` as they were, which ``--data PATH.npz`` reads
-back; ``.csv``: the training split only, one row per sample, feature columns ``x0, x1, ...`` and
-``label``. Labels are written as class names when the data has them.
+back; ``.csv``: the training split only, one row per sample, feature columns ``x0, x1, ...``
+and the label column (the input table's ``--label-column``). Labels are written as class names
+when the data has them.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def _raw(data: DataSplits, part: str) -> np.ndarray:
     return x * std + mean
 
 
-def export_relabelled(path: str | Path, data: DataSplits, labels_csv: str | Path) -> Path:
+def export_relabelled(
+    path: str | Path, data: DataSplits, labels_csv: str | Path, *, label_column: str = "label"
+) -> Path:
     """Write ``data`` with the refined training labels of ``labels_csv`` to ``path`` (``.npz``
-    or ``.csv``), atomically."""
+    or ``.csv``, whose label column is ``label_column``), atomically."""
     path = Path(path)
     y = refined_labels(labels_csv, len(data.y_train))
     names = getattr(data, "class_names", None)
@@ -66,7 +69,7 @@ def export_relabelled(path: str | Path, data: DataSplits, labels_csv: str | Path
     x = _raw(data, "train").reshape(len(y), -1)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*(f"x{j}" for j in range(x.shape[1])), "label"])
+    writer.writerow([*(f"x{j}" for j in range(x.shape[1])), label_column])
     for row, label in zip(x.tolist(), labels(y).tolist(), strict=True):
         writer.writerow([*(repr(v) for v in row), label])
     return atomic_write_text(path, buffer.getvalue())
