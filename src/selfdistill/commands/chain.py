@@ -187,7 +187,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="also write TensorBoard event files under DIR "
-        "(needs: pip install 'selfdistill[tensorboard]')",
+        "(needs: pip install 'selfdistill[tensorboard]'; default: none written)",
     )
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"

@@ -129,12 +129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--export-relabelled", type=Path, default=None, metavar="PATH",
         help="write the data set with the refined (predicted) training labels of the first "
-        "seed's first noise rate's sd run (else its first method) to PATH (.npz or .csv)",
+        "seed's first noise rate's sd run (else its first method) to PATH (.npz or .csv; "
+        "default: none written)",
     )  # fmt: skip
     g.add_argument(
         "--tensorboard", type=Path, default=None, metavar="DIR",
         help="also write TensorBoard event files, one folder per training, under DIR "
-        "(needs: pip install 'selfdistill[tensorboard]')",
+        "(needs: pip install 'selfdistill[tensorboard]'; default: none written)",
     )  # fmt: skip
     add_execution_arguments(parser)
     add_dry_run_option(parser)
@@ -186,6 +187,7 @@ def main(args: argparse.Namespace) -> int:
 
     config = NoisyConfig(**kwargs)
     sweep: dict[str, Any] = {"methods": methods, "noises": noises, "seeds": seeds}
+    export = _check_export(args.export_relabelled)
     if args.dry_run:
         from ..nn.noisy_runner import config_dict
 
@@ -194,7 +196,6 @@ def main(args: argparse.Namespace) -> int:
     sweep["class_names"] = config.dataset.class_names()
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.device}
-    export = _check_export(args.export_relabelled)
     if args.tensorboard is not None:
         from ..nn.metrics_log import tensorboard_writer
 
