@@ -29,9 +29,11 @@ __all__ = [
     "ALPHA_SCHEDULES",
     "DATASETS",
     "DATA_FILE_SUFFIXES",
+    "DEFAULT_NOISY_METHOD",
     "DISTILL_LOSSES",
     "GENERATED_DATASETS",
     "LABEL_FUNCTIONS",
+    "METHODS_ENTRY_POINT_GROUP",
     "MODELS",
     "MULTICLASS_LABEL_FUNCTIONS",
     "NOISE_KINDS",
@@ -40,6 +42,7 @@ __all__ = [
     "SCHEDULES",
     "SD_LOSSES",
     "check_data_source",
+    "noisy_method_names",
     "parse_methods",
     "parse_noises",
 ]
@@ -71,12 +74,33 @@ ALPHA_SCHEDULES = ("accuracy", "constant", "linear", "cosine", "exponential")
 #: losses of self-distillation against its target
 SD_LOSSES = ("ce", "squared")
 
-#: methods of the noisy-label comparison (:func:`selfdistill.nn.noisy_runner.run_noisy`)
-NOISY_METHODS = ("ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd")
+#: the built-in noisy-label methods (:func:`~selfdistill.nn.noisy_runner.run_noisy`;
+#: registered in :mod:`selfdistill.nn.methods`)
+NOISY_METHODS = (
+    "ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd", "elr", "sd-margin",
+    "confident-learning",
+)  # fmt: skip
+#: what ``selfdistill noisy`` runs when ``--method`` is omitted
+DEFAULT_NOISY_METHOD = "sd-margin"
+#: the entry-point group of plug-in methods (:mod:`selfdistill.nn.methods`)
+METHODS_ENTRY_POINT_GROUP = "selfdistill.methods"
 
 
-def parse_methods(text: str, flag: str = "--method") -> list[str]:
+def noisy_method_names() -> tuple[str, ...]:
+    """The built-in methods, then the plug-ins installed under :data:`METHODS_ENTRY_POINT_GROUP`
+    (their names only: nothing is imported)."""
+    from importlib.metadata import entry_points
+
+    plugins = [p.name for p in entry_points(group=METHODS_ENTRY_POINT_GROUP)]
+    return NOISY_METHODS + tuple(name for name in plugins if name not in NOISY_METHODS)
+
+
+def parse_methods(
+    text: str, flag: str = "--method", choices: tuple[str, ...] | None = None
+) -> list[str]:
     """``"ce,sd"`` -> ``["ce", "sd"]``; ``"all"`` -> every method of :data:`NOISY_METHODS`.
+
+    ``choices`` (default :func:`noisy_method_names`) are the names accepted.
 
     Raises
     ------
@@ -88,8 +112,9 @@ def parse_methods(text: str, flag: str = "--method") -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
         raise ValueError(f"{flag} must name at least one method, got {text!r}")
+    known = noisy_method_names() if choices is None else choices
     for name in names:
-        check_choice(flag, name, NOISY_METHODS)
+        check_choice(flag, name, known)
     if len(set(names)) != len(names):
         raise ValueError(f"{flag} names a method twice: {text!r}")
     return names

@@ -6,7 +6,8 @@ Reed's soft and hard bootstrapping, GCE, self-distillation) trained with the sam
 same initial weights, over several seeds. Writes
 
 * ``table1.md`` — final clean test accuracy, mean ± std over seeds (the shape of Dong's Table 1),
-  and the same for label recovery on the training set;
+  and the same for label recovery on the training set and for the precision, recall and F1 of
+  the flagged samples (prediction ≠ given label; Confident Learning's own flagged set);
 * ``fig4_curves.png`` — clean test accuracy per epoch, one panel per noise rate (Dong's figure 4
   shows the 40 % panel for CIFAR-10);
 * ``runs.csv`` and every run in ``results.json``.
@@ -109,7 +110,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.noisy_runner import NoisyConfig, config_dict, run_noisy
-    from ..reports.noisy import markdown_table, summarise, write_runs_csv
+    from ..reports.noisy import (
+        FLAGGED_KEYS,
+        flagged_tables,
+        markdown_table,
+        summarise,
+        write_runs_csv,
+    )
 
     s = _settings(args)
     methods, noises, seeds = s["methods"], s["noises"], s["seeds"]
@@ -146,7 +153,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         "Last epoch, except early-stop (epoch selected on a NOISY validation split).\n\n"
         f"{acc_table}\n## Label recovery (%)\n\n"
         "Fraction of corrupted training labels whose prediction equals the true label.\n\n"
-        f"{rec_table}",
+        f"{rec_table}\n{flagged_tables(runs)}",
     )
     if args.progress:
         print(acc_table, end="")
@@ -160,6 +167,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
         "summary_final_test_acc": summarise(runs, "final_test_acc"),
         "summary_label_recovery": summarise(runs, "label_recovery"),
         "summary_best_test_acc": summarise(runs, "best_test_acc"),
+        **{f"summary_{key}": summarise(runs, key) for key in FLAGGED_KEYS},
         "runs": runs,
     }
 

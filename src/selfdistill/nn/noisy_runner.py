@@ -15,7 +15,11 @@ measures on the CLEAN test labels:
 Methods (:data:`METHODS`): ``ce`` (plain cross-entropy), ``early-stop`` (the same training as
 ``ce``, selected on the noisy validation split — trained once and reported twice when both are
 asked for), ``bootstrap-soft`` / ``bootstrap-hard`` (Reed et al. 2015), ``gce`` (Zhang & Sabuncu
-2018) and ``sd`` (Dong et al. Algorithm 1 with ``1 − α_t = λ · batch accuracy``).
+2018), ``sd`` (Dong et al. Algorithm 1 with ``1 − α_t = λ · batch accuracy``), ``elr`` (Liu et al.
+2020), ``sd-margin`` (the default self-distillation, :mod:`selfdistill.nn.early_learning`) and
+``confident-learning`` (cleanlab; K + 1 trainings) — and any method registered through
+:mod:`selfdistill.nn.methods`. Every run also reports the flagged set (prediction ≠ given label,
+or a data rule's own) scored against the corruption mask, the λ it used and its trainings.
 """
 
 from __future__ import annotations
@@ -46,16 +50,10 @@ from ..execution import Execution, run_sweep
 from ..noise import corrupt_labels
 from .chain_store import check_state
 from .data import DataSpec, DataSplits, check_splits
+from .methods import DataChoice, MethodContext, get_method, method_names
 from .models import ModelSpec
 from .noisy_outputs import RunOutputs
-from .refinery import (
-    BootstrapLoss,
-    GCELoss,
-    SelfDistillationLoss,
-    SelfDistillationTarget,
-    cross_entropy_loss,
-)
-from .train import Callback, LossFn, TrainConfig, fit, predict_logits
+from .train import Callback, LossFn, TrainConfig, cross_entropy_loss, fit, predict_logits
 
 __all__ = [
     "FLAT_KEYS",
@@ -68,8 +66,10 @@ __all__ = [
     "config_from_spec",
     "config_spec",
     "corrupt_splits",
+    "flag_scores",
     "label_recovery",
     "make_method_loss",
+    "method_context",
     "noisy_run",
     "noisy_specs",
     "run_noisy",
@@ -89,6 +89,8 @@ RUN_KEYS = (
     "flagged_precision",
     "flagged_recall",
     "flagged_f1",
+    "lam",
+    "trainings",
 )
 
 
@@ -99,21 +101,34 @@ class MethodParams:
     Attributes
     ----------
     lam
-        λ of self-distillation's ``1 − α_t = λ · batch accuracy``; ``None`` takes Dong et al.'s
-        CIFAR-10 choice: 1 for noise ≤ 0.4, 1.5 above.
+        λ of self-distillation's ``1 − α_t = λ · batch accuracy``; ``None`` (default) takes Dong
+        et al.'s CIFAR-10 choice: 1 for noise ≤ 0.4, 1.5 above.
     label_function, temperature, sd_loss
         Label function ``h`` and loss of self-distillation (:mod:`selfdistill.nn.refinery`).
     beta_soft, beta_hard, gce_q
         Reed et al.'s β (0.95 soft, 0.8 hard) and GCE's q (0.7).
+    elr_beta, elr_lam
+        ELR's temporal-ensemble momentum β and regulariser weight λ (Liu et al.: 0.7, 3).
+    margin_lam, ema_beta, switch_patience
+        ``sd-margin``'s λ of the margin weight (2), its teacher's momentum (0.7) and the noisy
+        validation patience that ends its cross-entropy warm-up (1).
+    cl_folds
+        Confident Learning's K (3 folds).
     """
 
-    lam: float | None = 1.0
+    lam: float | None = None
     label_function: str = "hardmax"
     temperature: float = 1.0
     sd_loss: str = "ce"
     beta_soft: float = 0.95
     beta_hard: float = 0.8
     gce_q: float = 0.7
+    elr_beta: float = 0.7
+    elr_lam: float = 3.0
+    margin_lam: float = 2.0
+    ema_beta: float = 0.7
+    switch_patience: int = 1
+    cl_folds: int = 3
 
     def __post_init__(self) -> None:
         check_choice("label_function", self.label_function, MULTICLASS_LABEL_FUNCTIONS)
@@ -124,6 +139,12 @@ class MethodParams:
         check_real("beta_soft", self.beta_soft, low=0.0, high=1.0)
         check_real("beta_hard", self.beta_hard, low=0.0, high=1.0)
         check_real("gce_q", self.gce_q, low=0.0, high=1.0, low_inclusive=False)
+        for name in ("elr_beta", "ema_beta"):
+            check_real(name, getattr(self, name), low=0.0, high=1.0, high_inclusive=False)
+        check_real("elr_lam", self.elr_lam, low=0.0)
+        check_real("margin_lam", self.margin_lam, low=0.0)
+        check_int("switch_patience", self.switch_patience, low=1)
+        check_int("cl_folds", self.cl_folds, low=2)
 
     def lam_for(self, noise: float) -> float:
         """λ used at noise rate ``noise``."""
@@ -158,6 +179,12 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "beta_soft": ("hyper", "beta_soft"),
     "beta_hard": ("hyper", "beta_hard"),
     "gce_q": ("hyper", "gce_q"),
+    "elr_beta": ("hyper", "elr_beta"),
+    "elr_lam": ("hyper", "elr_lam"),
+    "margin_lam": ("hyper", "margin_lam"),
+    "ema_beta": ("hyper", "ema_beta"),
+    "switch_patience": ("hyper", "switch_patience"),
+    "cl_folds": ("hyper", "cl_folds"),
     "n_test": ("dataset", "n_test"),
     "n_val": ("dataset", "n_val"),
     "label_column": ("dataset", "label_column"),
@@ -245,22 +272,29 @@ class NoisyConfig:
         return self.hyper.lam_for(noise)
 
 
-def make_method_loss(method: str, config: NoisyConfig, noise: float) -> LossFn:
-    """The training loss of a method (``early-stop`` trains with plain cross-entropy)."""
-    check_choice("method", method, METHODS)
-    hyper = config.hyper
-    if method in ("ce", "early-stop"):
-        return cross_entropy_loss
-    if method == "bootstrap-soft":
-        return BootstrapLoss("soft", hyper.beta_soft)
-    if method == "bootstrap-hard":
-        return BootstrapLoss("hard", hyper.beta_hard)
-    if method == "gce":
-        return GCELoss(hyper.gce_q)
-    rule = SelfDistillationTarget(
-        hyper.label_function, "accuracy", lam=hyper.lam_for(noise), temperature=hyper.temperature
-    )
-    return SelfDistillationLoss(rule, hyper.sd_loss)
+def method_context(
+    config: NoisyConfig, noise: float, labels: Tensor, num_classes: int, seed: int = 0
+) -> MethodContext:
+    """What a method is built from (:class:`~selfdistill.nn.methods.MethodContext`): the noise
+    rate only resolves λ of Dong's ``sd`` (when ``config.lam`` is ``None``)."""
+    return MethodContext(
+        n_train=len(labels), num_classes=num_classes, labels=labels, hyper=config.hyper,
+        lam=config.lam_for(noise), seed=seed,
+    )  # fmt: skip
+
+
+def make_method_loss(
+    method: str, config: NoisyConfig, noise: float, context: MethodContext | None = None
+) -> LossFn:
+    """The training loss of a loss-rule method (``early-stop`` trains with cross-entropy);
+    ``context`` (:func:`method_context`) is needed by the rules with per-sample state."""
+    chosen = get_method(method)
+    if chosen.kind != "loss":
+        raise ValueError(f"method: {method!r} is a data rule, not a loss rule")
+    if context is None:
+        context = MethodContext(0, 0, torch.zeros(0, dtype=torch.long), config.hyper,
+                                config.lam_for(noise))  # fmt: skip
+    return chosen.build(context)
 
 
 def _seed(*parts: int) -> int:
@@ -307,6 +341,40 @@ class _SelectOnNoisyVal(Callback):
             self.state = copy.deepcopy(model.state_dict())
 
 
+def flag_scores(flagged: Tensor, corrupted: Tensor) -> dict[str, float | None]:
+    """Precision, recall and F1 of ``flagged`` as a detector of the ``corrupted`` samples
+    (``None`` where undefined: nothing corrupted, nothing flagged, or precision + recall = 0)."""
+    hits = int((flagged & corrupted).sum())
+    if not bool(corrupted.any()):
+        return {"flagged_precision": None, "flagged_recall": None, "flagged_f1": None}
+    recall = hits / int(corrupted.sum())
+    precision = hits / int(flagged.sum()) if bool(flagged.any()) else None
+    f1 = None
+    if precision is not None and precision + recall > 0:
+        f1 = 2 * precision * recall / (precision + recall)
+    return {"flagged_precision": precision, "flagged_recall": recall, "flagged_f1": f1}
+
+
+def _data_rule_choice(
+    method: str, context: MethodContext, data: DataSplits, y_given: Tensor, config: NoisyConfig
+) -> tuple[DataChoice, int]:
+    """Apply a data rule; its choice and the number of trainings it ran."""
+    count = [0]
+
+    def train(x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        count[0] += 1
+        model = config.network.build(data.input_shape, data.num_classes, context.seed)
+        fit(model, x, y, config.train_config(context.seed))
+        return lambda inputs: torch.softmax(
+            predict_logits(model, inputs, device=config.budget.device), dim=1
+        )
+
+    choice = get_method(method).build(context, data.x_train, y_given, train)
+    if not isinstance(choice, DataChoice):
+        raise TypeError(f"method {method!r}: a data rule must return a DataChoice")
+    return choice, count[0]
+
+
 def train_method(
     method: str,
     data: DataSplits,
@@ -327,38 +395,48 @@ def train_method(
 
     Returns a dict ``{method: run}`` (plus ``"early-stop": run`` when ``select`` is true), each run
     holding :data:`RUN_KEYS` and the extras ``memorised`` (fraction of corrupted training samples
-    predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``. ``loss_fn``
-    (default :func:`make_method_loss`) and ``callbacks`` go to :func:`fit`; ``keep(name, model)``
-    is called with each reported model and its dict is added to that run.
+    predicted as their noisy label), ``selected_epoch`` and ``noisy_val_curve``. A data rule's
+    final model trains with cross-entropy on its chosen samples; its own flagged set is scored.
+    ``loss_fn`` (default :func:`make_method_loss`) and ``callbacks`` go to :func:`fit`;
+    ``keep(name, model)`` is called with each reported model and its dict is added to that run (a
+    data rule's own flagged set then overrides its scores).
     """
+    context = method_context(config, noise, y_train_noisy, data.num_classes, seed)
+    x_fit, y_fit, flagged, trainings = data.x_train, y_train_noisy, None, 1
+    if get_method(method).kind == "data":
+        choice, trainings = _data_rule_choice(method, context, data, y_train_noisy, config)
+        x_fit = data.x_train[choice.index]
+        y_fit = y_train_noisy[choice.index] if choice.labels is None else choice.labels
+        loss_fn = cross_entropy_loss
+        flagged, trainings = choice.flagged, trainings + 1
+    elif loss_fn is None:
+        loss_fn = make_method_loss(method, config, noise, context)
     model = config.network.build(data.input_shape, data.num_classes, seed)
     selector = _SelectOnNoisyVal() if select else None
     history = fit(
-        model,
-        data.x_train,
-        y_train_noisy,
-        config.train_config(seed, progress),
-        loss_fn=make_method_loss(method, config, noise) if loss_fn is None else loss_fn,
+        model, x_fit, y_fit, config.train_config(seed, progress), loss_fn=loss_fn,
         eval_sets={"test": (data.x_test, data.y_test), "noisyval": (data.x_val, y_val_noisy)},
-        callbacks=[*callbacks, *([selector] if selector is not None else [])],
-    )
+        callbacks=[*getattr(loss_fn, "callbacks", ()), *callbacks,
+                   *([selector] if selector else [])],
+    )  # fmt: skip
     curve = history.column("test_acc")
-    val_curve = history.column("noisyval_acc")
+    common = {"seed": seed, "noise": noise, "best_test_acc": max(curve), "test_acc_curve": curve,
+              "lam": getattr(loss_fn, "lam", None), "trainings": trainings,
+              "noisy_val_curve": history.column("noisyval_acc")}  # fmt: skip
 
     def measures(net: nn.Module, name: str, epoch: int) -> dict[str, Any]:
         pred = predict_logits(net, data.x_train, device=config.budget.device).argmax(dim=1)
+        own = pred != y_train_noisy if flagged is None else flagged
         return {
-            "seed": seed,
+            **common,
             "method": name,
-            "noise": noise,
             "final_test_acc": curve[epoch],
-            "best_test_acc": max(curve),
             "label_recovery": label_recovery(pred, data.y_train, mask),
-            "test_acc_curve": curve,
+            **flag_scores(own.cpu(), mask),
             "memorised": label_recovery(pred, y_train_noisy, mask),
             "selected_epoch": epoch,
-            "noisy_val_curve": val_curve,
             **(keep(name, net) if keep is not None else {}),
+            **(flag_scores(flagged.cpu(), mask) if flagged is not None else {}),
         }
 
     out = {method: measures(model, method, len(curve) - 1)}
@@ -418,7 +496,10 @@ def noisy_run(
     y_tr, mask, y_va = corrupt_splits(data, noise, config.noise_kind, seed)
     outputs = RunOutputs() if outputs is None else outputs
     trained = "ce" if method == "early-stop" else method
-    loss_fn = make_method_loss(trained, config, noise)
+    loss_fn = None
+    if get_method(trained).kind == "loss":
+        context = method_context(config, noise, y_tr, data.num_classes, seed)
+        loss_fn = make_method_loss(trained, config, noise, context)
     out = train_method(
         trained, data, y_tr, y_va, mask, config,
         noise=noise, seed=seed, select="early-stop" in spec["methods"], loss_fn=loss_fn,
@@ -497,7 +578,7 @@ def run_noisy(
     selfdistill.execution.SweepError
         When some trainings failed (the others are stored, when ``store`` is given).
     """
-    methods = [check_choice("method", m, METHODS) for m in methods]
+    methods = [check_choice("method", m, method_names()) for m in methods]
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"methods must be a non-empty list without repeats, got {methods}")
     noises = [check_real("noise", r, low=0.0, high=1.0) for r in noises]

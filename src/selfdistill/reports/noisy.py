@@ -19,7 +19,15 @@ import numpy as np
 from .._io import write_csv
 from .._stats import sample_std
 
-__all__ = ["CSV_FIELDS", "markdown_table", "plot_curves", "summarise", "write_runs_csv"]
+__all__ = [
+    "CSV_FIELDS",
+    "FLAGGED_KEYS",
+    "flagged_tables",
+    "markdown_table",
+    "plot_curves",
+    "summarise",
+    "write_runs_csv",
+]
 
 CSV_FIELDS = (
     "seed",
@@ -30,6 +38,11 @@ CSV_FIELDS = (
     "label_recovery",
     "memorised",
     "selected_epoch",
+    "flagged_precision",
+    "flagged_recall",
+    "flagged_f1",
+    "lam",
+    "trainings",
 )
 
 
@@ -88,6 +101,23 @@ def markdown_table(
             cells.append(f"**{cell}**" if s["mean"] == best[noise] else cell)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: the scores of a run's flagged set against the corruption mask
+FLAGGED_KEYS = ("flagged_precision", "flagged_recall", "flagged_f1")
+
+
+def flagged_tables(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown sections with :func:`markdown_table` of each of :data:`FLAGGED_KEYS`."""
+    intro = (
+        "Flagged: training samples whose final prediction differs from the given label "
+        "(confident-learning: the samples cleanlab flags), scored against the true corruption "
+        "mask (undefined without noise).\n\n"
+    )
+    parts = []
+    for key, title in zip(FLAGGED_KEYS, ("precision", "recall", "F1"), strict=True):
+        parts.append(f"## Flagged samples: {title} (%)\n\n{intro}{markdown_table(runs, key)}")
+    return "\n".join(parts)
 
 
 def write_runs_csv(path: str | os.PathLike[str], runs: Sequence[Mapping[str, Any]]) -> Path:

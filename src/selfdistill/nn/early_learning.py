@@ -1,0 +1,194 @@
+"""Loss rules built on a per-sample temporal ensemble of the model's own predictions.
+
+* :class:`TemporalEnsemble` — ``t_i ← β t_i + (1 − β) p_i`` per training sample, of the detached,
+  clamped and renormalised softmax ``p_i`` (Liu et al. 2020, eq. 9; clamp as in their code).
+* :class:`ELRLoss` — Early-Learning Regularisation (Liu et al. 2020, NeurIPS, eq. 7):
+  ``CE(z, y) + λ · mean_i log(1 − ⟨p_i, t_i⟩)``; their defaults β = 0.7, λ = 3.
+* :class:`MarginSelfDistillationLoss` — the library's default self-distillation (``sd-margin``):
+  Dong et al.'s target ``α y + (1 − α) h`` with ``h = t_i`` (the temporal ensemble instead of
+  hardmax of the current output) and a per-sample weight from the teacher's margin against the
+  given label, ``α_i = 1 − clip(λ (max_c t_ic − t_{i,y_i}), 0, 1)``; plain cross-entropy on the
+  given labels until the accuracy on the NOISY validation split first stops improving
+  (:class:`NoisyValSwitch`), the target from the next epoch on. docs/noisy.md has the variants
+  measured on the way to it.
+
+Each rule indexes its state with the batch's sample indices, ``ctx.index`` of
+:class:`~selfdistill.nn.train.StepContext`, so it needs the training-set size at construction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._validation import check_int, check_real
+from .train import Callback
+
+__all__ = ["ELRLoss", "MarginSelfDistillationLoss", "NoisyValSwitch", "TemporalEnsemble"]
+
+#: the clamp of the softmax before it enters the ensemble (Liu et al.'s code)
+EPS = 1e-4
+
+
+def _index(ctx: Any) -> Tensor:
+    index = getattr(ctx, "index", None)
+    if index is None:
+        raise ValueError("ctx.index: this loss rule needs the batch's sample indices")
+    return index
+
+
+class TemporalEnsemble:
+    """Per-sample exponential moving average of predicted class probabilities.
+
+    Parameters
+    ----------
+    n_train, num_classes
+        Size of the state ``t`` (``(n_train, num_classes)``).
+    beta
+        Momentum β in [0, 1): ``t_i ← β t_i + (1 − β) p_i``.
+    init
+        ``"zeros"``: ``t`` starts at zero (Liu et al.'s code); ``"first"``: a sample's first
+        prediction is its ``t`` (no bias towards zero early on).
+    """
+
+    def __init__(self, n_train: int, num_classes: int, beta: float = 0.7, init: str = "zeros"):
+        n_train = check_int("n_train", n_train, low=1)
+        num_classes = check_int("num_classes", num_classes, low=2)
+        self.beta = check_real("beta", beta, low=0.0, high=1.0, high_inclusive=False)
+        if init not in ("zeros", "first"):
+            raise ValueError(f"init must be 'zeros' or 'first', got {init!r}")
+        self.init = init
+        self.t_ = torch.zeros(n_train, num_classes)
+        self.seen_ = torch.zeros(n_train, dtype=torch.bool)
+
+    def update(self, index: Tensor, probs: Tensor) -> Tensor:
+        """Fold the batch's probabilities ``(B, C)`` into rows ``index``; return those rows."""
+        index = index.to(self.t_.device)
+        p = probs.detach().to(self.t_).clamp(EPS, 1.0 - EPS)
+        p = p / p.sum(dim=1, keepdim=True)
+        new = self.beta * self.t_[index] + (1.0 - self.beta) * p
+        if self.init == "first":
+            first = ~self.seen_[index]
+            new[first] = p[first]
+        self.t_[index] = new
+        self.seen_[index] = True
+        return new.to(probs.device)
+
+
+class ELRLoss:
+    """Early-Learning Regularisation (Liu et al. 2020, eq. 7), a training-loop ``LossFn``.
+
+    ``CE(z, y) + λ · mean_i log(1 − ⟨p_i, t_i⟩)`` with ``p = softmax(z)`` clamped to
+    ``[1e-4, 1 − 1e-4]`` and ``t`` the :class:`TemporalEnsemble` (β, zeros start).
+    """
+
+    def __init__(self, n_train: int, num_classes: int, beta: float = 0.7, lam: float = 3.0):
+        self.ensemble = TemporalEnsemble(n_train, num_classes, beta, init="zeros")
+        self.lam = check_real("lam", lam, low=0.0)
+
+    def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
+        p = torch.softmax(logits, dim=1).clamp(EPS, 1.0 - EPS)
+        t = self.ensemble.update(_index(ctx), p)
+        regulariser = torch.log(1.0 - (t * p).sum(dim=1)).mean()
+        return F.cross_entropy(logits, targets.long()) + self.lam * regulariser
+
+
+class NoisyValSwitch(Callback):
+    """Switch at the end of early learning: the first epoch whose validation accuracy (on the
+    NOISY split, ``metrics[metric]``) has not beaten the best so far for ``patience`` epochs.
+
+    ``switch_epoch_`` is the first epoch after the switch (``None`` until then); never switched
+    back.
+    """
+
+    def __init__(self, patience: int = 1, metric: str = "noisyval_acc") -> None:
+        self.patience = check_int("patience", patience, low=1)
+        self.metric = metric
+        self.best_ = -math.inf
+        self.best_epoch_ = -1
+        self.switch_epoch_: int | None = None
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> None:
+        if self.metric not in metrics:
+            raise ValueError(
+                f"metric: {self.metric!r} is not among the epoch's metrics "
+                f"({', '.join(sorted(metrics))}); evaluate a noisy validation split"
+            )
+        if metrics[self.metric] > self.best_:
+            self.best_, self.best_epoch_ = metrics[self.metric], epoch
+        if self.switch_epoch_ is None and epoch - self.best_epoch_ >= self.patience:
+            self.switch_epoch_ = epoch + 1
+
+    def active(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` is after the switch."""
+        return self.switch_epoch_ is not None and epoch >= self.switch_epoch_
+
+
+class MarginSelfDistillationLoss:
+    """Self-distillation from a temporal-ensemble teacher with a per-sample margin weight.
+
+    Target (detached) ``α_i e_{y_i} + (1 − α_i) t_i`` with ``t`` the :class:`TemporalEnsemble`
+    (β, first-prediction start) and ``α_i = 1 − clip(λ · (max_c t_ic − t_{i,y_i}), 0, 1)``: a
+    sample whose teacher agrees with its label keeps the label, one whose teacher prefers another
+    class by a margin of 1/λ or more follows the teacher. Loss: ``−mean_i Σ_c target_ic log
+    softmax(z_i)_c``. Before the switch (``warmup`` epochs, or :class:`NoisyValSwitch` when
+    ``warmup`` is ``None``) the loss is plain cross-entropy on the given labels; the teacher is
+    updated all along.
+
+    Parameters
+    ----------
+    n_train, num_classes
+        Size of the teacher's state.
+    lam
+        λ of the margin (default 2).
+    beta
+        Momentum of the teacher (default 0.7, ELR's).
+    warmup
+        Epochs of cross-entropy before the switch; ``None`` (default): switch on the noisy
+        validation accuracy, with ``patience``.
+    patience
+        Epochs without improvement of the noisy validation accuracy that end the warm-up.
+
+    Attributes
+    ----------
+    callbacks
+        ``[NoisyValSwitch]`` when the switch is automatic (pass them to ``fit``), else ``[]``.
+    """
+
+    def __init__(
+        self,
+        n_train: int,
+        num_classes: int,
+        *,
+        lam: float = 2.0,
+        beta: float = 0.7,
+        warmup: int | None = None,
+        patience: int = 1,
+    ) -> None:
+        self.ensemble = TemporalEnsemble(n_train, num_classes, beta, init="first")
+        self.lam = check_real("lam", lam, low=0.0)
+        self.warmup = None if warmup is None else check_int("warmup", warmup, low=0)
+        self.switch = NoisyValSwitch(patience) if warmup is None else None
+        self.callbacks = [] if self.switch is None else [self.switch]
+
+    def distilling(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` trains on the self-distillation target."""
+        if self.switch is not None:
+            return self.switch.active(epoch)
+        return epoch >= self.warmup
+
+    def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
+        log_q = F.log_softmax(logits, dim=1)
+        t = self.ensemble.update(_index(ctx), log_q.detach().exp())
+        labels = targets.long()
+        if not self.distilling(getattr(ctx, "epoch", 0)):
+            return F.nll_loss(log_q, labels)
+        margin = t.max(dim=1).values - t.gather(1, labels.view(-1, 1)).squeeze(1)
+        alpha = (1.0 - (self.lam * margin).clamp(0.0, 1.0)).unsqueeze(1)
+        target = (1.0 - alpha) * t
+        target = target.scatter_add(1, labels.view(-1, 1), alpha)
+        return -(target * log_q).sum(dim=1).mean()
