@@ -265,7 +265,8 @@ def test_dong_theorem1_quick_end_to_end(tmp_path):
 CONFIG_KEYS = [
     "data", "n_train", "num_samples", "data_dir", "noise_kind", "model", "width", "depth",
     "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "device",
-    "lam", "label_function", "temperature", "sd_loss", "beta_soft", "beta_hard", "gce_q", "extra",
+    "lam", "label_function", "temperature", "sd_loss", "beta_soft", "beta_hard", "gce_q",
+    "elr_beta", "elr_lam", "margin_lam", "ema_beta", "switch_patience", "cl_folds", "extra",
 ]  # fmt: skip
 
 
@@ -301,7 +302,7 @@ def test_noisy_config_parts_and_flat_keywords_agree():
     assert cfg["extra"] == {"n_test": 40, "n_val": 30} and cfg["noise_kind"] == "pair"
     assert config_dict(NoisyConfig())["extra"] == {}
     defaults = config_dict(NoisyConfig())
-    assert (defaults["epochs"], defaults["lam"], defaults["data"]) == (40, 1.0, "mnist1d")
+    assert (defaults["epochs"], defaults["lam"], defaults["data"]) == (40, None, "mnist1d")
     with pytest.raises(TypeError, match=r"unexpected keyword argument.*extra"):
         NoisyConfig(extra={"n_test": 5})
     with pytest.raises(AttributeError, match="colour"):
