@@ -77,7 +77,7 @@ def test_temporal_ensemble_first_start_and_bad_input():
     assert torch.allclose(ens.update(torch.tensor([0]), p2), torch.tensor([[0.4, 0.6]]))
     with pytest.raises(ValueError, match="beta"):
         TemporalEnsemble(3, 2, beta=1.0)
-    with pytest.raises(ValueError, match="ctx.index"):
+    with pytest.raises(ValueError, match=r"ctx\.index"):
         ELRLoss(3, 2)(torch.zeros(2, 2), torch.tensor([0, 1]), None)
 
 
