@@ -207,6 +207,17 @@ def test_confident_learning_without_cleanlab_says_how_to_install(monkeypatch):
         confident_learning(ctx, torch.zeros(4, 1), ctx.labels, lambda x, y: None)
 
 
+def test_missing_dependency_stops_the_sweep_before_any_training(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        registry, "find_spec", lambda name: None if name == "cleanlab" else real(name)
+    )
+    with pytest.raises(RuntimeError, match=r"confident-learning needs cleanlab: pip install"):
+        run_noisy(NoisyConfig(**TINY), ["ce", "confident-learning"], [0.4], [0])
+
+
 def test_noisy_command_records_lam_flags_and_trainings(tmp_path):
     pytest.importorskip("cleanlab")
     out = tmp_path / "noisy"

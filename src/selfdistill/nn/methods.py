@@ -26,8 +26,9 @@ complete example.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
+from importlib.util import find_spec
 from typing import Any
 
 from torch import Tensor
@@ -106,12 +107,14 @@ class DataChoice:
 @dataclass(frozen=True)
 class Method:
     """A registered method: ``kind`` is ``"loss"`` or ``"data"``; ``build`` as in the module
-    docstring; ``description`` one line for listings."""
+    docstring; ``description`` one line for listings; ``requires`` the ``(module, install hint)``
+    pairs it imports, checked by :meth:`check_available` before a sweep starts."""
 
     name: str
     kind: str
     build: Callable[..., Any]
     description: str = ""
+    requires: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, ("loss", "data"))
@@ -119,6 +122,12 @@ class Method:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not callable(self.build):
             raise TypeError(f"build must be callable, got {type(self.build).__name__}")
+
+    def check_available(self) -> None:
+        """RuntimeError, one line with the install hint, when a required module is missing."""
+        for module, hint in self.requires:
+            if find_spec(module) is None:
+                raise RuntimeError(f"method {self.name} needs {module}: {hint}")
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -210,6 +219,8 @@ def _register_builtins() -> None:
     ]  # fmt: skip
     for name, kind, build, description in builtins:
         _REGISTRY[name] = Method(name, kind, build, description)
+    cleanlab = (("cleanlab", "pip install 'selfdistill[cleanlab]'"),)
+    _REGISTRY["confident-learning"] = replace(_REGISTRY["confident-learning"], requires=cleanlab)
 
 
 _register_builtins()

@@ -579,6 +579,8 @@ def run_noisy(
         When some trainings failed (the others are stored, when ``store`` is given).
     """
     methods = [check_choice("method", m, method_names()) for m in methods]
+    for method in methods:
+        get_method(method).check_available()
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"methods must be a non-empty list without repeats, got {methods}")
     noises = [check_real("noise", r, low=0.0, high=1.0) for r in noises]
