@@ -231,3 +231,19 @@ def test_noisy_command_records_lam_flags_and_trainings(tmp_path):
     assert runs["confident-learning"]["trainings"] == 3 and runs["elr"]["trainings"] == 1
     for run in runs.values():
         assert run["flagged_recall"] is not None
+
+
+def test_entry_point_methods_are_loaded_on_first_use(monkeypatch):
+    class Point:  # what importlib.metadata.entry_points(group=...) yields
+        name = "test-ep"
+
+        @staticmethod
+        def load():
+            return registry.Method("test-ep", "loss", lambda ctx: None)
+
+    monkeypatch.setattr(registry, "entry_points", lambda group: [Point()])
+    monkeypatch.setattr(registry, "_LOADED", [])
+    try:
+        assert method_names()[-1] == "test-ep" and get_method("test-ep").kind == "loss"
+    finally:
+        registry._REGISTRY.pop("test-ep", None)
