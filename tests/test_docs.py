@@ -58,12 +58,12 @@ def test_the_doc_files_have_runnable_blocks() -> None:
 
 
 def _registries() -> list[dict]:
-    """The registries a doc block may extend (the data-set loaders, when torch is there)."""
+    """The registries a doc block may extend (data-set loaders, noisy-label methods; with torch)."""
     if not HAS_TORCH:
         return []
-    from selfdistill.nn import loaders
+    from selfdistill.nn import loaders, methods
 
-    return [loaders.LOADERS]
+    return [loaders.LOADERS, methods._REGISTRY]
 
 
 @pytest.mark.parametrize("group", RUN, ids=lambda g: g.head.name)
@@ -78,7 +78,7 @@ def test_doc_block_runs(group: Group, tmp_path: Path) -> None:
                 # an example may show a warning (CollapseWarning); the doc says so where it does
                 warnings.simplefilter("ignore")
                 run_python(group, tmp_path)
-        finally:  # an example may register a data set: later tests see the original registry
+        finally:  # an example may register a data set or a method: later tests see the originals
             for registry, copy in zip(registries, saved, strict=True):
                 registry.clear()
                 registry.update(copy)
