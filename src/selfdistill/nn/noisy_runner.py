@@ -47,6 +47,7 @@ from ..catalog import (
     SD_LOSSES,
 )
 from ..execution import Execution, run_sweep
+from ..label_report import flag_scores
 from ..noise import corrupt_labels
 from .chain_store import check_state
 from .data import DataSpec, DataSplits, check_splits
@@ -341,20 +342,6 @@ class _SelectOnNoisyVal(Callback):
             self.state = copy.deepcopy(model.state_dict())
 
 
-def flag_scores(flagged: Tensor, corrupted: Tensor) -> dict[str, float | None]:
-    """Precision, recall and F1 of ``flagged`` as a detector of the ``corrupted`` samples
-    (``None`` where undefined: nothing corrupted, nothing flagged, or precision + recall = 0)."""
-    hits = int((flagged & corrupted).sum())
-    if not bool(corrupted.any()):
-        return {"flagged_precision": None, "flagged_recall": None, "flagged_f1": None}
-    recall = hits / int(corrupted.sum())
-    precision = hits / int(flagged.sum()) if bool(flagged.any()) else None
-    f1 = None
-    if precision is not None and precision + recall > 0:
-        f1 = 2 * precision * recall / (precision + recall)
-    return {"flagged_precision": precision, "flagged_recall": recall, "flagged_f1": f1}
-
-
 def _data_rule_choice(
     method: str, context: MethodContext, data: DataSplits, y_given: Tensor, config: NoisyConfig
 ) -> tuple[DataChoice, int]:
@@ -432,11 +419,11 @@ def train_method(
             "method": name,
             "final_test_acc": curve[epoch],
             "label_recovery": label_recovery(pred, data.y_train, mask),
-            **flag_scores(own.cpu(), mask),
+            **flag_scores(own.cpu().numpy(), mask.numpy()),
             "memorised": label_recovery(pred, y_train_noisy, mask),
             "selected_epoch": epoch,
             **(keep(name, net) if keep is not None else {}),
-            **(flag_scores(flagged.cpu(), mask) if flagged is not None else {}),
+            **(flag_scores(flagged.cpu().numpy(), mask.numpy()) if flagged is not None else {}),
         }
 
     out = {method: measures(model, method, len(curve) - 1)}
