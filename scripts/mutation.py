@@ -63,7 +63,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "noise": ("noise.py", ["test_noise.py", "test_bad_input_core.py", "test_mutants_noise.py"]),
     "alpha": ("alpha.py", ["test_nn_alpha.py", "test_mutants_alpha.py"]),
     "refinery": ("nn/refinery.py", ["test_refinery.py", "test_mutants_refinery.py"]),
-    "kernel_cv": ("kernel_cv.py", ["test_kernel_cv.py", "test_kernel_cv_api.py"]),
+    "kernel_cv": ("kernel_cv.py", [
+        "test_kernel_cv.py", "test_kernel_cv_api.py", "test_mutants_kernel_cv.py"]),
 }
 
 SWAP_BINOP = {
