@@ -122,3 +122,40 @@ def test_information_gain_is_the_energy_difference() -> None:
 def test_bad_arguments_name_the_argument(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(("n", "k"), [(40, 1), (40, 5), (300, 5), (300, 17), (9, 9)])
+def test_top_k_eigh_equals_the_full_decomposition(n: int, k: int) -> None:
+    """ntk_eigh(theta, k) (LAPACK syevx) against numpy's full eigh in float64, and the energies
+    label_energy computes from it against those of the full decomposition."""
+    rng = np.random.default_rng(n + k)
+    features = rng.normal(size=(n, 3))
+    theta = np.maximum(features @ features.T, 0.0) + 1e-3 * _kernel(n, k)  # a ReLU-like kernel
+    full_values, full_vectors = np.linalg.eigh(theta)
+    full_values, full_vectors = full_values[::-1], full_vectors[:, ::-1]
+    scale = full_values[0]
+    for kernel in (theta, torch.from_numpy(theta)):
+        values, vectors = ntk_eigh(kernel, k)
+        values, vectors = np.asarray(values), np.asarray(vectors)
+        assert values.shape == (k,) and vectors.shape == (n, k)
+        np.testing.assert_allclose(values, full_values[:k], rtol=0, atol=1e-12 * scale)
+        # the same eigenvectors up to sign (the top-k eigenvalues are distinct here)
+        np.testing.assert_allclose(np.abs(np.sum(vectors * full_vectors[:, :k], axis=0)), 1.0,
+                                   atol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(vectors.T @ vectors, np.eye(k), atol=1e-12)
+    y = np.eye(4)[rng.integers(0, 4, size=n)]
+    for j in range(1, k + 1):
+        top = full_vectors[:, :j]
+        expected = np.sum((top.T @ y) ** 2) / np.sum(y**2)
+        assert label_energy(theta, y, j) == pytest.approx(expected, rel=1e-12, abs=1e-14)
+        assert label_energy(ntk_eigh(theta, k), y, j) == pytest.approx(expected, rel=1e-12)
+
+
+def test_top_k_eigh_keeps_the_torch_kind_and_bounds_k() -> None:
+    theta = torch.from_numpy(_kernel(8, 6)).float()
+    values, vectors = ntk_eigh(theta, 3)
+    assert values.dtype == vectors.dtype == torch.float32 and vectors.shape == (8, 3)
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 8\]"):
+        ntk_eigh(theta, 9)
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 3\]"):
+        label_energy((values, vectors), np.ones(8), 4)  # a pair of 3 eigenpairs holds no more

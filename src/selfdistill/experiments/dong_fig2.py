@@ -131,14 +131,14 @@ def seed_run(spec: dict[str, Any], data: Any) -> dict[str, Any]:
         }
 
     model = build_model("mlp", data.input_shape, num_classes, width=s["width"], seed=seed).eval()
-    decompositions = {"init": ntk_eigh(empirical_ntk(model, x_probe).double())}
+    decompositions = {"init": ntk_eigh(empirical_ntk(model, x_probe).double(), s["k"])}
     config = TrainConfig(
         epochs=s["epochs"], batch_size=64, lr=0.05, seed=seed, device=s["device"], progress=False
     )
     fit(model, data.x_train, t["y_train"], config)
     model = model.cpu().eval()
     test_acc = accuracy(model, data.x_test, t["y_test"])
-    decompositions["trained"] = ntk_eigh(empirical_ntk(model, x_probe).double())
+    decompositions["trained"] = ntk_eigh(empirical_ntk(model, x_probe).double(), s["k"])
     noisy = [
         corrupt_labels(
             y_probe, rate, "symmetric-exclusive", num_classes,

@@ -153,7 +153,7 @@ class LabelEnergyCallback(Callback):
             )
         finally:
             model.train(was_training)
-        values, vectors = ntk_eigh(theta.double())
+        values, vectors = ntk_eigh(theta.double(), self.k)  # only the top-k eigenpairs
         decomposition = (values, vectors)
         num_outputs = outputs.reshape(outputs.shape[0], -1).shape[1]
         matrices = {name: _label_matrix(y, num_outputs) for name, y in self.labels.items()}
