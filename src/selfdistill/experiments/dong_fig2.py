@@ -41,6 +41,8 @@ POSITIVE = (2, 7)  # Dong et al. appendix B: classes 2 and 7 form the positive c
 EPOCHS = opt.QuickDefault(full=30, quick=10)
 WIDTH = opt.QuickDefault(full=512, quick=128)
 SEEDS = opt.QuickDefault(full=(0, 1, 2, 3, 4), quick=(0, 1))
+#: probe size; the full default is capped at the test split (all 359 test inputs of digits)
+PROBE = opt.QuickDefault(full=2000, quick=128)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("binary", "multiclass"),
         help="binary: classes 2 and 7 against the rest, as Dong et al. (default: %(default)s)",
     )
-    parser.add_argument("--probe", type=int, default=128, help="probe batch size (default: 128)")
+    opt.add_quick_int_option(
+        parser, "--probe", PROBE, "probe batch of test inputs, default capped at the test split"
+    )
     parser.add_argument("--k", type=int, default=5, help="top eigenvectors (default: 5)")
     parser.add_argument(
         "--noise",
@@ -73,12 +77,14 @@ def task_label(task: str, num_classes: int) -> str:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
     noise = list(parse_float_list("--noise", args.noise, low=0.0, high=1.0))
-    if args.probe < 2 or not 1 <= args.k <= args.probe:
-        raise ValueError(f"--probe must be >= 2 and --k in [1, probe], got {args.probe}, {args.k}")
+    probe = opt.resolve_int(args.probe, PROBE, quick, "--probe")
+    if probe < 2 or not 1 <= args.k <= probe:
+        raise ValueError(f"--probe must be >= 2 and --k in [1, probe], got {probe}, {args.k}")
     return {
         "data": args.data,
         "task": args.task,
-        "probe": args.probe,
+        "probe": probe,
+        "probe_given": args.probe is not None,
         "k": args.k,
         "noise": noise,
         "epochs": opt.resolve_int(args.epochs, EPOCHS, quick, "--epochs"),
@@ -162,6 +168,8 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, **opt.file_options(args))
+    if not s.pop("probe_given"):  # the default probe: as large as the test split allows
+        s["probe"] = min(s["probe"], len(data.x_test))
     num_classes = _task(data, s)["num_classes"]  # checks --probe before any training
     states = ("init", "trained")
     kinds = ("raw", "centred")

@@ -43,7 +43,9 @@ from . import _nn_options as opt
 POSITIVE = (2, 7)
 
 ITERATIONS = opt.QuickDefault(full=1500, quick=200)
-EVERY = opt.QuickDefault(full=25, quick=10)
+EVERY = opt.QuickDefault(full=50, quick=10)
+#: probe size; the full default is capped at the training split
+PROBE = opt.QuickDefault(full=1000, quick=128)
 WIDTH = opt.QuickDefault(full=512, quick=128)
 SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
@@ -62,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     opt.add_quick_int_option(parser, "--iterations", ITERATIONS, "optimisation steps")
     opt.add_quick_int_option(parser, "--every", EVERY, "record every N steps")
-    parser.add_argument("--probe", type=int, default=128, help="probe batch size (default: 128)")
+    opt.add_quick_int_option(
+        parser, "--probe", PROBE, "probe batch of training inputs, default capped at the split"
+    )
     parser.add_argument("--k", type=int, default=5, help="top eigenvectors (default: 5)")
     opt.add_quick_int_option(parser, "--width", WIDTH, "MLP width")
     opt.add_int_list_option(parser, "--seeds", SEEDS)
@@ -78,7 +82,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "noise": args.noise,
         "iterations": opt.resolve_int(args.iterations, ITERATIONS, quick, "--iterations"),
         "every": opt.resolve_int(args.every, EVERY, quick, "--every"),
-        "probe": args.probe,
+        "probe": opt.resolve_int(args.probe, PROBE, quick, "--probe"),
+        "probe_given": args.probe is not None,
         "k": args.k,
         "width": opt.resolve_int(args.width, WIDTH, quick, "--width"),
         "seeds": opt.resolve_int_list("--seeds", args.seeds, SEEDS, quick),
@@ -155,6 +160,8 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, **opt.file_options(args))
     n = len(data.x_train)
+    if not s.pop("probe_given"):  # the default probe: as large as the training split allows
+        s["probe"] = min(s["probe"], n)
     if s["probe"] > n:
         raise ValueError(f"--probe must be at most the training set size {n}")
     num_classes = _task(data, s)[2]

@@ -32,7 +32,8 @@ from . import _nn_options as opt
 
 LAM_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # times the mean diagonal of the Gram matrix
 
-N_TRAIN = opt.QuickDefault(full=1000, quick=300)
+#: training samples; the full default is capped at the training split (all 1294 of digits)
+N_TRAIN = opt.QuickDefault(full=2000, quick=300)
 GENERATIONS = opt.QuickDefault(full=6, quick=4)
 EPOCHS = opt.QuickDefault(full=40, quick=30)
 WIDTH = opt.QuickDefault(full=256, quick=128)
@@ -41,7 +42,9 @@ SEEDS = opt.QuickDefault(full=(0, 1, 2), quick=(0,))
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_data_option(parser, DATASETS, default="digits")
-    opt.add_quick_int_option(parser, "--n-train", N_TRAIN, "training samples")
+    opt.add_quick_int_option(
+        parser, "--n-train", N_TRAIN, "training samples; the default is capped at the split"
+    )
     opt.add_quick_int_option(parser, "--generations", GENERATIONS, "steps / generations")
     parser.add_argument(
         "--alphas",
@@ -69,6 +72,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     s = {
         "data": args.data,
         "n_train": opt.resolve_int(args.n_train, N_TRAIN, quick, "--n-train"),
+        "n_train_given": args.n_train is not None,
         "generations": opt.resolve_int(args.generations, GENERATIONS, quick, "--generations"),
         "alphas": alphas,
         "epochs": opt.resolve_int(args.epochs, EPOCHS, quick, "--epochs"),
@@ -127,15 +131,28 @@ def _kernel_side(data: Any, model: Any, s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _load(s: dict[str, Any], file_options: dict[str, Any]) -> Any:
+    """The data set with ``n_train`` training samples; the default ``n_train`` is capped at the
+    training split (``s["n_train"]`` is set to the size used)."""
+    from ..nn.data import load_dataset
+
+    if s.pop("n_train_given"):
+        return load_dataset(s["data"], seed=0, n_train=s["n_train"], **file_options)
+    data = load_dataset(s["data"], seed=0, **file_options)
+    if len(data.x_train) > s["n_train"]:
+        data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **file_options)
+    s["n_train"] = len(data.x_train)
+    return data
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     from ..nn.chain import ChainConfig, fit_seed, run_alpha_chains
-    from ..nn.data import load_dataset
     from ..nn.models import build_model
     from ..nn.train import TrainConfig
     from ..progress import Stages
 
     s = _settings(args)
-    data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **opt.file_options(args))
+    data = _load(s, opt.file_options(args))
     tau = s["generations"]
     config = ChainConfig(
         generations=tau,
