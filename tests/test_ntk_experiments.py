@@ -103,3 +103,30 @@ def test_bad_options_are_one_line_errors(
     code = main(["reproduce", name, "--quick", "--no-progress", "--out", str(tmp_path), *options])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_full_defaults_are_large_probes_capped_at_the_split() -> None:
+    """Issue 14 part 5: full runs use probes of up to 2000 (dong-fig2), 1000 (dong-fig5) and
+    n-train up to 2000 (ntk-kernel), capped at what the data set holds; --quick keeps the small
+    demo sizes; a size the user gives is kept and refused when too large."""
+    from selfdistill.experiments import _nn_options as opt
+    from selfdistill.experiments import dong_fig2, dong_fig5, ntk_kernel
+
+    def settings(module, name: str, *options: str) -> dict:
+        return module._settings(build_parser().parse_args(["reproduce", name, *options]))
+
+    fig2, fig5 = settings(dong_fig2, "dong-fig2"), settings(dong_fig5, "dong-fig5")
+    assert (fig2["probe"], fig5["probe"], fig5["every"]) == (2000, 1000, 50)
+    assert settings(dong_fig2, "dong-fig2", "--quick")["probe"] == 128
+    assert settings(dong_fig5, "dong-fig5", "--quick")["probe"] == 128
+    opt.cap_default(fig2, "probe", 359)  # digits' test split
+    assert fig2["probe"] == 359 and "probe_given" not in fig2
+    given = settings(dong_fig2, "dong-fig2", "--probe", "500")
+    opt.cap_default(given, "probe", 359)
+    assert given["probe"] == 500  # refused later by _task, naming --probe
+    kernel = settings(ntk_kernel, "ntk-kernel")
+    data = ntk_kernel._load(kernel, {})
+    assert kernel["n_train"] == len(data.x_train) == 1294 and "n_train_given" not in kernel
+    assert settings(ntk_kernel, "ntk-kernel", "--quick")["n_train"] == 300
+    with pytest.raises(ValueError, match=r"n_train must be in \[1, 1294\]"):
+        ntk_kernel._load(settings(ntk_kernel, "ntk-kernel", "--n-train", "2000"), {})

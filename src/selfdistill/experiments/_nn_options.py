@@ -34,6 +34,7 @@ __all__ = [
     "add_int_list_option",
     "add_mlp_chain_options",
     "add_quick_int_option",
+    "cap_default",
     "file_options",
     "mlp_chain_settings",
     "positive_real",
@@ -192,6 +193,17 @@ def resolve_int_list(
     if flag == "--seeds":
         return parse_seeds(flag, text)
     return parse_int_list(flag, text, low=1)
+
+
+def cap_default(settings: dict[str, Any], key: str, available: int) -> None:
+    """Cap a size setting left at its default at what the data set holds.
+
+    ``settings[key + "_given"]`` (removed here) says whether the user gave the option; a size
+    the user gave is kept (and refused later if too large), a default larger than ``available``
+    (e.g. a probe of 2000 on a test split of 359) becomes ``available``.
+    """
+    if not settings.pop(key + "_given"):
+        settings[key] = min(settings[key], available)
 
 
 CHAIN_N_TRAIN = QuickDefault(full=4000, quick=1000)

@@ -168,8 +168,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, **opt.file_options(args))
-    if not s.pop("probe_given"):  # the default probe: as large as the test split allows
-        s["probe"] = min(s["probe"], len(data.x_test))
+    opt.cap_default(s, "probe", len(data.x_test))
     num_classes = _task(data, s)["num_classes"]  # checks --probe before any training
     states = ("init", "trained")
     kinds = ("raw", "centred")

@@ -160,8 +160,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     s = _settings(args)
     data = load_dataset(s["data"], seed=0, **opt.file_options(args))
     n = len(data.x_train)
-    if not s.pop("probe_given"):  # the default probe: as large as the training split allows
-        s["probe"] = min(s["probe"], n)
+    opt.cap_default(s, "probe", n)
     if s["probe"] > n:
         raise ValueError(f"--probe must be at most the training set size {n}")
     num_classes = _task(data, s)[2]

@@ -132,17 +132,14 @@ def _kernel_side(data: Any, model: Any, s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(s: dict[str, Any], file_options: dict[str, Any]) -> Any:
-    """The data set with ``n_train`` training samples; the default ``n_train`` is capped at the
-    training split (``s["n_train"]`` is set to the size used)."""
+    """The data set with ``s["n_train"]`` training samples; a default ``n_train`` is capped at
+    the training split (``s["n_train"]`` becomes the size used)."""
     from ..nn.data import load_dataset
 
-    if s.pop("n_train_given"):
-        return load_dataset(s["data"], seed=0, n_train=s["n_train"], **file_options)
-    data = load_dataset(s["data"], seed=0, **file_options)
-    if len(data.x_train) > s["n_train"]:
-        data = load_dataset(s["data"], seed=0, n_train=s["n_train"], **file_options)
-    s["n_train"] = len(data.x_train)
-    return data
+    if not s["n_train_given"]:
+        opt.cap_default(s, "n_train", len(load_dataset(s["data"], seed=0, **file_options).x_train))
+    s.pop("n_train_given", None)
+    return load_dataset(s["data"], seed=0, n_train=s["n_train"], **file_options)
 
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
