@@ -51,37 +51,97 @@ OUT = ROOT / "mutants"
 
 #: module name -> (source file under src/selfdistill, the test files that exercise it)
 MODULES: dict[str, tuple[str, list[str]]] = {
-    "spectral": ("spectral.py", [
-        "test_kernel_ridge.py", "test_kernel_ridge_api.py", "test_kernel_ridge_epsilon.py",
-        "test_theory.py", "test_nn_alpha.py", "test_mutants_spectral.py"]),
-    "kernel_ridge": ("kernel_ridge.py", [
-        "test_kernel_ridge.py", "test_kernel_ridge_api.py", "test_kernel_ridge_epsilon.py",
-        "test_theory.py", "test_bad_input_core.py", "test_mutants_kernel_ridge.py"]),
-    "theory": ("theory.py", [
-        "test_theory.py", "test_theory_estimator.py", "test_bad_input_core.py",
-        "test_mutants_theory.py"]),
+    "spectral": (
+        "spectral.py",
+        [
+            "test_kernel_ridge.py",
+            "test_kernel_ridge_api.py",
+            "test_kernel_ridge_epsilon.py",
+            "test_theory.py",
+            "test_nn_alpha.py",
+            "test_mutants_spectral.py",
+        ],
+    ),
+    "kernel_ridge": (
+        "kernel_ridge.py",
+        [
+            "test_kernel_ridge.py",
+            "test_kernel_ridge_api.py",
+            "test_kernel_ridge_epsilon.py",
+            "test_theory.py",
+            "test_bad_input_core.py",
+            "test_mutants_kernel_ridge.py",
+        ],
+    ),
+    "theory": (
+        "theory.py",
+        [
+            "test_theory.py",
+            "test_theory_estimator.py",
+            "test_bad_input_core.py",
+            "test_mutants_theory.py",
+        ],
+    ),
     "noise": ("noise.py", ["test_noise.py", "test_bad_input_core.py", "test_mutants_noise.py"]),
     "alpha": ("alpha.py", ["test_nn_alpha.py", "test_mutants_alpha.py"]),
     "refinery": ("nn/refinery.py", ["test_refinery.py", "test_mutants_refinery.py"]),
-    "kernel_cv": ("kernel_cv.py", [
-        "test_kernel_cv.py", "test_kernel_cv_api.py", "test_mutants_kernel_cv.py"]),
+    "kernel_cv": (
+        "kernel_cv.py",
+        ["test_kernel_cv.py", "test_kernel_cv_api.py", "test_mutants_kernel_cv.py"],
+    ),
 }
 
 SWAP_BINOP = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
-    ast.FloorDiv: ast.Div, ast.Pow: ast.Mult, ast.Mod: ast.FloorDiv,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Pow: ast.Mult,
+    ast.Mod: ast.FloorDiv,
 }
 SWAP_CMP = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
-    ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
 }
-SWAP_NAME = {"min": "max", "max": "min", "argmin": "argmax", "argmax": "argmin",
-             "any": "all", "all": "any", "minimum": "maximum", "maximum": "minimum"}
+SWAP_NAME = {
+    "min": "max",
+    "max": "min",
+    "argmin": "argmax",
+    "argmax": "argmin",
+    "any": "all",
+    "all": "any",
+    "minimum": "maximum",
+    "maximum": "minimum",
+}
 OP_TEXT = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Pow: "**",
-    ast.Mod: "%", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
-    ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
-    ast.And: "and", ast.Or: "or",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Pow: "**",
+    ast.Mod: "%",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.And: "and",
+    ast.Or: "or",
 }
 
 
@@ -122,19 +182,27 @@ class _Mutator(ast.NodeTransformer):
         self.count += 1
         if self.target < 0:
             segment = ast.get_source_segment(self.source, node) or ""
-            self.found.append(Mutant(
-                index, node.lineno, node.end_lineno or node.lineno, ".".join(self.scope),
-                self.depth_fn > 0, segment.splitlines()[0][:80] if segment else "", mutation,
-                self.lines[node.lineno - 1].strip(),
-            ))
+            self.found.append(
+                Mutant(
+                    index,
+                    node.lineno,
+                    node.end_lineno or node.lineno,
+                    ".".join(self.scope),
+                    self.depth_fn > 0,
+                    segment.splitlines()[0][:80] if segment else "",
+                    mutation,
+                    self.lines[node.lineno - 1].strip(),
+                )
+            )
         return index == self.target
 
     # -- scopes and places never mutated -------------------------------------------------
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         # defaults and decorators run at import (depth unchanged); annotations are not mutated
         node.args.defaults = [self.visit(d) for d in node.args.defaults]
-        node.args.kw_defaults = [None if d is None else self.visit(d)
-                                 for d in node.args.kw_defaults]
+        node.args.kw_defaults = [
+            None if d is None else self.visit(d) for d in node.args.kw_defaults
+        ]
         node.decorator_list = [self.visit(d) for d in node.decorator_list]
         self.scope.append(node.name)
         self.depth_fn += 1
@@ -174,8 +242,9 @@ class _Mutator(ast.NodeTransformer):
             if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
                 setattr(node, field, self._visit_body(value))
             elif isinstance(value, list):
-                setattr(node, field, [self.visit(v) if isinstance(v, ast.AST) else v
-                                      for v in value])
+                setattr(
+                    node, field, [self.visit(v) if isinstance(v, ast.AST) else v for v in value]
+                )
             elif isinstance(value, ast.AST):
                 setattr(node, field, self.visit(value))
         return node
@@ -333,16 +402,18 @@ def _coverage_child(target: str, tests: list[str], out: str) -> None:
                 failed.append(report.nodeid)
 
     cov.start()
-    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests],
-                       plugins=[Contexts()])
+    code = pytest.main(
+        ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests], plugins=[Contexts()]
+    )
     cov.stop()
     data = cov.get_data()
     lines: dict[int, list[str]] = {}
     for path in data.measured_files():
         for line, contexts in data.contexts_by_lineno(path).items():
             lines.setdefault(line, []).extend(c for c in contexts if c)
-    Path(out).write_text(json.dumps({"exit": int(code), "durations": durations,
-                                     "failed": failed, "lines": lines}))
+    Path(out).write_text(
+        json.dumps({"exit": int(code), "durations": durations, "failed": failed, "lines": lines})
+    )
 
 
 def coverage_map(workdir: Path, module_file: str, tests: list[str]) -> dict:
@@ -351,7 +422,10 @@ def coverage_map(workdir: Path, module_file: str, tests: list[str]) -> dict:
     env = _child_env(workdir)
     subprocess.run(
         [sys.executable, __file__, "--coverage-child", target, str(out), *tests],
-        cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
     )
     result = json.loads(out.read_text())
     if result["exit"] != 0:
@@ -430,8 +504,10 @@ def _runner_child(preload: list[str]) -> None:
                 os._exit(3)
 
             try:
-                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                                    *tests], plugins=[killer])
+                code = pytest.main(
+                    ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *tests],
+                    plugins=[killer],
+                )
             except BaseException as exc:  # a mutant that breaks import or pytest itself
                 killer.nodeid = killer.nodeid or f"error: {type(exc).__name__}"
                 code = 1
@@ -459,7 +535,10 @@ class Runner:
         modules = [t.removesuffix(".py").replace("/", ".") for t in tests]
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--runner-child", *modules],
-            cwd=ROOT, env=_child_env(workdir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=_child_env(workdir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
         )
 
@@ -489,8 +568,12 @@ def load_equivalents() -> dict[str, dict[tuple[str, str, str], str]]:
     data = tomllib.loads(EQUIVALENTS.read_text())
     out: dict[str, dict[tuple[str, str, str], str]] = {}
     for entry in data.get("equivalent", []):
-        key = (entry["function"], entry["code"], " ".join(entry["segment"].split()),
-               entry["mutation"])
+        key = (
+            entry["function"],
+            entry["code"],
+            " ".join(entry["segment"].split()),
+            entry["mutation"],
+        )
         out.setdefault(entry["module"], {})[key] = entry["reason"]
     return out
 
@@ -503,8 +586,11 @@ def summarise(name: str, mutants: list[Mutant], equivalents: dict) -> dict:
     live = [m for m in surviving if m.key() not in known]
     non_eq = killed + len(live)
     return {
-        "module": name, "mutants": len(mutants), "killed": killed,
-        "survived": len(live), "equivalent": len(equivalent),
+        "module": name,
+        "mutants": len(mutants),
+        "killed": killed,
+        "survived": len(live),
+        "equivalent": len(equivalent),
         "score": killed / non_eq if non_eq else 1.0,
         "live": [asdict(m) for m in live],
         "equivalent_list": [dict(asdict(m), reason=known[m.key()]) for m in equivalent],
@@ -512,17 +598,24 @@ def summarise(name: str, mutants: list[Mutant], equivalents: dict) -> dict:
 
 
 def markdown(summaries: list[dict]) -> str:
-    rows = ["| module | mutants | killed | survived (non-equivalent) | equivalent | "
-            "kill rate (non-equivalent) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| module | mutants | killed | survived (non-equivalent) | equivalent | "
+        "kill rate (non-equivalent) |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in summaries:
-        rows.append(f"| `{s['module']}` | {s['mutants']} | {s['killed']} | {s['survived']} | "
-                    f"{s['equivalent']} | {100 * s['score']:.1f} % |")
+        rows.append(
+            f"| `{s['module']}` | {s['mutants']} | {s['killed']} | {s['survived']} | "
+            f"{s['equivalent']} | {100 * s['score']:.1f} % |"
+        )
     live = [(s["module"], m) for s in summaries for m in s["live"]]
     if live:
         rows.append("\nSurviving non-equivalent mutants:\n")
         for module, m in live:
-            rows.append(f"- `{module}` line {m['line']} ({m['function'] or 'module level'}): "
-                        f"`{m['segment']}` {m['mutation']} [{m['status']}]")
+            rows.append(
+                f"- `{module}` line {m['line']} ({m['function'] or 'module level'}): "
+                f"`{m['segment']}` {m['mutation']} [{m['status']}]"
+            )
     equivalent = [(s["module"], m) for s in summaries for m in s["equivalent_list"]]
     if equivalent:
         rows.append("\nEquivalent mutants (they change nothing observable):\n")
@@ -530,13 +623,16 @@ def markdown(summaries: list[dict]) -> str:
         rows.append("|---|---|---|---|---|---|")
         for module, m in equivalent:
             code = m["segment"].replace("|", "&#124;")
-            rows.append(f"| `{module}` | {m['line']} | `{m['function'] or '-'}` | `{code}` | "
-                        f"{m['mutation']} | {m['reason'].replace('|', '&#124;')} |")
+            rows.append(
+                f"| `{module}` | {m['line']} | `{m['function'] or '-'}` | `{code}` | "
+                f"{m['mutation']} | {m['reason'].replace('|', '&#124;')} |"
+            )
     return "\n".join(rows) + "\n"
 
 
-def campaign(name: str, only: set[int] | None, verbose: bool, check: list[str] | None = None
-             ) -> dict:
+def campaign(
+    name: str, only: set[int] | None, verbose: bool, check: list[str] | None = None
+) -> dict:
     module_file, test_files = MODULES[name]
     tests = [f"tests/{t}" for t in test_files if (ROOT / "tests" / t).exists()]
     if check:
@@ -545,8 +641,11 @@ def campaign(name: str, only: set[int] | None, verbose: bool, check: list[str] |
     mutants = enumerate_mutants(source)
     with tempfile.TemporaryDirectory(prefix="selfdistill-mut-") as tmp:
         workdir = Path(tmp)
-        shutil.copytree(ROOT / "src", workdir / "src",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            ROOT / "src",
+            workdir / "src",
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        )
         target = workdir / "src" / "selfdistill" / module_file
         t0 = time.monotonic()
         if check:  # no coverage map: every mutant against the given tests, no time limit
@@ -556,8 +655,10 @@ def campaign(name: str, only: set[int] | None, verbose: bool, check: list[str] |
         clean = time.monotonic() - t0
         durations: dict[str, float] = cov["durations"]
         every = sorted(durations, key=durations.get)
-        print(f"{name}: {len(mutants)} mutants, {len(every)} tests, clean run {clean:.0f} s",
-              flush=True)
+        print(
+            f"{name}: {len(mutants)} mutants, {len(every)} tests, clean run {clean:.0f} s",
+            flush=True,
+        )
         runner = Runner(workdir, tests)
         if check:  # the tests must pass on the unmutated code, or every mutant looks killed
             status, failed = runner.run(check, 600)
@@ -567,14 +668,19 @@ def campaign(name: str, only: set[int] | None, verbose: bool, check: list[str] |
         try:
             for done, m in enumerate(mutants):
                 if done % 10 == 0:
-                    print(f"  ... {done}/{len(mutants)} after {time.monotonic() - t0:.0f} s",
-                          flush=True)
+                    print(
+                        f"  ... {done}/{len(mutants)} after {time.monotonic() - t0:.0f} s",
+                        flush=True,
+                    )
                 if only is not None and m.index not in only:
                     m.status = "skipped"
                     continue
                 if m.in_body and not check:
-                    chosen = {t for line in range(m.line, m.end_line + 1)
-                              for t in cov["lines"].get(line, [])}
+                    chosen = {
+                        t
+                        for line in range(m.line, m.end_line + 1)
+                        for t in cov["lines"].get(line, [])
+                    }
                     selected = [t for t in every if t in chosen]
                 else:
                     selected = every
@@ -590,8 +696,11 @@ def campaign(name: str, only: set[int] | None, verbose: bool, check: list[str] |
                     m.status, m.killer = runner.run(selected, budget, "default")
                 m.seconds = round(time.monotonic() - start, 2)
                 if verbose or m.status == "survived":
-                    print(f"  [{m.index}] line {m.line} {m.function}: {m.segment!r} "
-                          f"{m.mutation} -> {m.status} {m.killer}", flush=True)
+                    print(
+                        f"  [{m.index}] line {m.line} {m.function}: {m.segment!r} "
+                        f"{m.mutation} -> {m.status} {m.killer}",
+                        flush=True,
+                    )
         finally:
             runner.close()
             target.write_text(source)
@@ -611,17 +720,30 @@ def main(argv: list[str] | None = None) -> int:
         _runner_child(argv[1:])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", metavar="MODULE",
-                        help=f"modules to mutate (default: all of {', '.join(MODULES)})")
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        metavar="MODULE",
+        help=f"modules to mutate (default: all of {', '.join(MODULES)})",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--only", type=int, nargs="+", help="run only these mutant indices")
-    parser.add_argument("--sample", type=int, metavar="N",
-                        help="run N mutants per module drawn with a fixed seed (default: all)")
-    parser.add_argument("--check", nargs="+", metavar="TEST",
-                        help="run the --only mutants against these tests only (e.g. to show that "
-                        "a new test kills its mutant); results are not saved")
-    parser.add_argument("--report", action="store_true",
-                        help="summarise the saved mutants/*.json without running")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="run N mutants per module drawn with a fixed seed (default: all)",
+    )
+    parser.add_argument(
+        "--check",
+        nargs="+",
+        metavar="TEST",
+        help="run the --only mutants against these tests only (e.g. to show that "
+        "a new test kills its mutant); results are not saved",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="summarise the saved mutants/*.json without running"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
     args = parser.parse_args(argv)
     names = args.modules or list(MODULES)
@@ -633,16 +755,17 @@ def main(argv: list[str] | None = None) -> int:
             source = (ROOT / "src" / "selfdistill" / MODULES[name][0]).read_text()
             for m in enumerate_mutants(source):
                 if m.index in args.only:
-                    print(f"[[equivalent]]\nmodule = {name!r}\nfunction = {m.function!r}\n"
-                          f"code = {m.code!r}\nsegment = {m.segment!r}\n"
-                          f"mutation = {m.mutation!r}\nreason = \"\"\n")
+                    print(
+                        f"[[equivalent]]\nmodule = {name!r}\nfunction = {m.function!r}\n"
+                        f"code = {m.code!r}\nsegment = {m.segment!r}\n"
+                        f'mutation = {m.mutation!r}\nreason = ""\n'
+                    )
         return 0
     if args.list:
         for name in names:
             source = (ROOT / "src" / "selfdistill" / MODULES[name][0]).read_text()
             for m in enumerate_mutants(source):
-                print(f"{name} [{m.index}] line {m.line} {m.function}: {m.segment!r} "
-                      f"{m.mutation}")
+                print(f"{name} [{m.index}] line {m.line} {m.function}: {m.segment!r} {m.mutation}")
         return 0
     summaries = []
     for name in names:
@@ -652,8 +775,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             only = set(args.only) if args.only else None
             if args.sample:
-                count = len(enumerate_mutants(
-                    (ROOT / "src" / "selfdistill" / MODULES[name][0]).read_text()))
+                count = len(
+                    enumerate_mutants((ROOT / "src" / "selfdistill" / MODULES[name][0]).read_text())
+                )
                 drawn = set(random.Random(0).sample(range(count), min(args.sample, count)))
                 only = drawn if only is None else only & drawn
             summaries.append(campaign(name, only, args.verbose or bool(args.check), args.check))

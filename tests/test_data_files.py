@@ -361,7 +361,7 @@ def test_encoded_labels_decode_to_the_given_ones(labels):
         with pytest.raises(ValueError, match="at least 2"):
             encode_labels("y", {"train": y})
         return
-    codes, names = encode_labels("y", {"train": y[: len(y) // 2 + 1], "test": y[len(y) // 2 + 1:]})
+    codes, names = encode_labels("y", {"train": y[: len(y) // 2 + 1], "test": y[len(y) // 2 + 1 :]})
     decoded = [names[c] for c in np.concatenate([codes["train"], codes["test"]])]
     assert decoded == [str(v) for v in labels]
     assert len(names) == len(set(labels)) and sorted(set(decoded)) == sorted(names)

@@ -103,7 +103,10 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     pytest.importorskip("mkdocstrings_handlers.python", reason="mkdocstrings[python] (dev extra)")
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-5000:]
     theory = (tmp_path / "site" / "api" / "theory" / "index.html").read_text(encoding="utf-8")
@@ -140,5 +143,7 @@ def test_missing_docstrings_finds_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
     module.__all__ = ["Thing", "bare", "documented"]
     monkeypatch.setitem(sys.modules, "fake_public", module)
     assert missing_docstrings("fake_public") == [
-        "fake_public.Thing.method", "fake_public.Thing.value", "fake_public.bare"
+        "fake_public.Thing.method",
+        "fake_public.Thing.value",
+        "fake_public.bare",
     ]

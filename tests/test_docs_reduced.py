@@ -21,10 +21,13 @@ REDUCED = [g.head for g in all_groups() if g.head.directive == "reduced"]
 
 def test_reduced_options_are_appended_to_each_command() -> None:
     block = Block(
-        Path(__file__), 1, "bash",
+        Path(__file__),
+        1,
+        "bash",
         "selfdistill chain --epochs 60 \\\n    --out a  # note\necho done\n"
         "selfdistill reproduce x --out b\n",
-        "reduced", "chain: --epochs 1\nreproduce x: --quick --seeds 0",
+        "reduced",
+        "chain: --epochs 1\nreproduce x: --quick --seeds 0",
     )
     assert reduce_block(block) == (
         "selfdistill chain --epochs 60 --out a --epochs 1\necho done\n"

@@ -43,8 +43,9 @@ def test_multi_output_targets_match_explicit_solves():
     np.testing.assert_allclose(est.predict(X), K @ expected[2], rtol=1e-9, atol=1e-12)
     for j in range(3):  # column by column, as three single-output fits
         single = SelfDistilledKernelRidge(kernel="rbf", gamma=0.5, lam=0.3, steps=3, alpha=0.25)
-        np.testing.assert_allclose(single.fit(X, Y[:, j]).predict(X), est.predict(X)[:, j],
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            single.fit(X, Y[:, j]).predict(X), est.predict(X)[:, j], rtol=1e-9, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("overshoot", [0.5, 3.0])
@@ -100,7 +101,8 @@ def test_unfitted_estimator_raises_not_fitted_before_checking_alpha():
 def test_predict_limit_refused_in_epsilon_mode_with_positive_alpha():
     X, Y = _data()
     y = Y[:, 0]
-    est = SelfDistilledKernelRidge(lam=None, epsilon=0.05 * float(np.mean(y**2)), steps=2,
-                                   alpha=0.5).fit(X, y)
+    est = SelfDistilledKernelRidge(
+        lam=None, epsilon=0.05 * float(np.mean(y**2)), steps=2, alpha=0.5
+    ).fit(X, y)
     with pytest.raises(ValueError, match="fixed lam"):
         est.predict_limit(X)

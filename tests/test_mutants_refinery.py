@@ -174,5 +174,6 @@ def test_label_matrix_of_integer_labels_is_one_hot():
     from selfdistill.nn.refinery import _label_matrix
 
     outputs = torch.zeros(3, 4, dtype=torch.float64)
-    np.testing.assert_array_equal(_label_matrix(torch.tensor([3, 0, 1]), outputs).numpy(),
-                                  np.eye(4)[[3, 0, 1]])
+    np.testing.assert_array_equal(
+        _label_matrix(torch.tensor([3, 0, 1]), outputs).numpy(), np.eye(4)[[3, 0, 1]]
+    )

@@ -85,8 +85,15 @@ def test_step_loss_at_zero_finite_and_infinite_ridge():
 
 def _root_by_brute_force(d, w, const, epsilon):
     n = d.shape[0]
-    return math.exp(brentq(lambda u: step_loss(math.exp(u), d, w, const, n) - epsilon,
-                           -60.0, 60.0, xtol=1e-15, rtol=1e-15))
+    return math.exp(
+        brentq(
+            lambda u: step_loss(math.exp(u), d, w, const, n) - epsilon,
+            -60.0,
+            60.0,
+            xtol=1e-15,
+            rtol=1e-15,
+        )
+    )
 
 
 def test_epsilon_ridge_all_null_space_collapses_or_hits_the_limit():

@@ -210,8 +210,10 @@ def test_fixed_schedule_records(data, tmp_path):
     from selfdistill.nn.chain_store import ChainStore
 
     store = ChainStore(tmp_path / "seed-0")
-    models = [store.load_into(k, _build(data, config, 0, t))
-              for t, k in ((1, "gen-1"), (2, "fixed/gen-2"), (3, "fixed/gen-3"))]
+    models = [
+        store.load_into(k, _build(data, config, 0, t))
+        for t, k in ((1, "gen-1"), (2, "fixed/gen-2"), (3, "fixed/gen-3"))
+    ]
     for model, r in zip(models, records, strict=True):
         for split in ("train", "val", "test"):
             x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}").numpy()

@@ -157,8 +157,9 @@ def test_noisy_command_end_to_end(tmp_path, capsys):
     data = load_dataset("digits", seed=1, n_train=200)
     y_noisy, mask, _ = corrupt_splits(data, 0.4, config.noise_kind, 1)
     assert 0.2 < float(mask.double().mean()) < 0.5  # symmetric noise 0.4 over 10 classes: ~0.36
-    model = build_model(config.model, data.input_shape, data.num_classes, width=32,
-                        depth=config.depth, seed=1)
+    model = build_model(
+        config.model, data.input_shape, data.num_classes, width=32, depth=config.depth, seed=1
+    )
     fit(model, data.x_train, y_noisy, config.train_config(1))
     test_pred = predict_logits(model, data.x_test).argmax(1)
     train_pred = predict_logits(model, data.x_train).argmax(1)
@@ -215,8 +216,11 @@ def test_dong_table1_quick_end_to_end(tmp_path):
     for r in runs:
         assert r["best_test_acc"] == max(r["test_acc_curve"])
         assert f"{100 * r['final_test_acc']:.2f}" in table
-        summary = next(s for s in results["summary_final_test_acc"]
-                       if s["method"] == r["method"] and s["noise"] == r["noise"])
+        summary = next(
+            s
+            for s in results["summary_final_test_acc"]
+            if s["method"] == r["method"] and s["noise"] == r["noise"]
+        )
         assert summary["n"] == 1
         assert summary["mean"] == pytest.approx(r["final_test_acc"], rel=1e-12)
 

@@ -38,6 +38,7 @@ __all__ = [
     "MULTICLASS_LABEL_FUNCTIONS",
     "NOISE_KINDS",
     "NOISY_METHODS",
+    "NOISY_RUN_KEYS",
     "OPTIMIZERS",
     "SCHEDULES",
     "SD_LOSSES",
@@ -93,6 +94,24 @@ def noisy_method_names() -> tuple[str, ...]:
 
     plugins = [p.name for p in entry_points(group=METHODS_ENTRY_POINT_GROUP)]
     return NOISY_METHODS + tuple(name for name in plugins if name not in NOISY_METHODS)
+
+
+#: the keys of one run of the noisy-label comparison in ``results.json`` (public contract);
+#: :mod:`selfdistill.nn.noisy_runner` writes them, :mod:`selfdistill.reports.noisy` tabulates them
+NOISY_RUN_KEYS = (
+    "seed",
+    "method",
+    "noise",
+    "final_test_acc",
+    "best_test_acc",
+    "label_recovery",
+    "test_acc_curve",
+    "flagged_precision",
+    "flagged_recall",
+    "flagged_f1",
+    "lam",
+    "trainings",
+)
 
 
 def parse_methods(

@@ -54,9 +54,7 @@ class RunOutputs:
     root: str | None = None
     tensorboard: str | None = None
 
-    def callbacks(
-        self, spec: dict[str, Any], loss_fn: LossFn, epochs: int
-    ) -> list[Callback]:
+    def callbacks(self, spec: dict[str, Any], loss_fn: LossFn, epochs: int) -> list[Callback]:
         """The metric writers of one training (``spec`` as :func:`noisy_run`'s)."""
         seed, noise, alpha = int(spec["seed"]), float(spec["noise"]), alpha_reader(loss_fn)
         out: list[Callback] = []

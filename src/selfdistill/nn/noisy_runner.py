@@ -44,6 +44,7 @@ from ..catalog import (
     MULTICLASS_LABEL_FUNCTIONS,
     NOISE_KINDS,
     NOISY_METHODS,
+    NOISY_RUN_KEYS,
     SD_LOSSES,
 )
 from ..execution import Execution, run_sweep
@@ -79,20 +80,7 @@ __all__ = [
 
 METHODS = NOISY_METHODS
 #: the keys of one run in ``results.json``
-RUN_KEYS = (
-    "seed",
-    "method",
-    "noise",
-    "final_test_acc",
-    "best_test_acc",
-    "label_recovery",
-    "test_acc_curve",
-    "flagged_precision",
-    "flagged_recall",
-    "flagged_f1",
-    "lam",
-    "trainings",
-)
+RUN_KEYS = NOISY_RUN_KEYS
 
 
 @dataclass(frozen=True)

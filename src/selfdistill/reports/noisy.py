@@ -18,6 +18,7 @@ import numpy as np
 
 from .._io import write_csv
 from .._stats import sample_std
+from ..catalog import NOISY_RUN_KEYS
 
 __all__ = [
     "CSV_FIELDS",
@@ -29,21 +30,8 @@ __all__ = [
     "write_runs_csv",
 ]
 
-CSV_FIELDS = (
-    "seed",
-    "method",
-    "noise",
-    "final_test_acc",
-    "best_test_acc",
-    "label_recovery",
-    "memorised",
-    "selected_epoch",
-    "flagged_precision",
-    "flagged_recall",
-    "flagged_f1",
-    "lam",
-    "trainings",
-)
+#: the scalar keys of a run (its curve left out), with early stopping's two extras
+CSV_FIELDS = (*NOISY_RUN_KEYS[:6], "memorised", "selected_epoch", *NOISY_RUN_KEYS[7:])
 
 
 def _ordered(values: Sequence[Any]) -> list[Any]:
