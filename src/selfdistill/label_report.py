@@ -2,7 +2,7 @@
 
 Torch-free: everything works on class probabilities ``(N, K)`` as NumPy arrays.
 
-* :func:`label_rows` — one row per training sample, ``index, given_label, predicted_label,
+* :func:`label_rows` — one row per training sample, ``index, row, given_label, predicted_label,
   confidence, p_given, flagged`` (and the class names ``given_name``, ``predicted_name``), where
   ``confidence`` is the probability of the predicted class, ``p_given`` that of the given label
   and ``flagged`` whether the two classes differ. Rows are sorted by how sure the model is that
@@ -33,6 +33,7 @@ __all__ = [
 #: the columns of ``labels.csv``
 LABEL_COLUMNS = (
     "index",
+    "row",
     "given_label",
     "predicted_label",
     "confidence",
@@ -59,10 +60,17 @@ def _names(class_names: Sequence[str] | None, k: int) -> list[str]:
 
 
 def label_rows(
-    proba: Any, given: Any, class_names: Sequence[str] | None = None
+    proba: Any,
+    given: Any,
+    class_names: Sequence[str] | None = None,
+    rows: Any = None,
 ) -> list[dict[str, Any]]:
     """The rows of ``labels.csv`` for class probabilities ``proba`` ``(N, K)`` and the given
-    labels ``given`` ``(N,)`` in ``0 .. K-1``, most surely wrong first (module docstring)."""
+    labels ``given`` ``(N,)`` in ``0 .. K-1``, most surely wrong first (module docstring).
+
+    ``rows`` ``(N,)``: each sample's row in the user's data (``DataSplits.train_rows``: the
+    0-based data row of a CSV/Parquet file, the index into an npz's ``x``); ``row`` is left
+    empty without it. ``index`` is the sample's position in the training split."""
     proba = _check_proba(proba)
     given = np.asarray(given)
     n, k = proba.shape
@@ -76,9 +84,14 @@ def label_rows(
     p_given = proba[np.arange(n), given]
     flagged = predicted != given
     order = np.lexsort((np.arange(n), p_given, ~flagged))
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.shape != (n,):
+            raise ValueError(f"rows must hold one source row per sample ({n}), got {rows.shape}")
     return [
         {
             "index": int(i),
+            "row": None if rows is None else int(rows[i]),
             "given_label": int(given[i]),
             "predicted_label": int(predicted[i]),
             "confidence": float(confidence[i]),

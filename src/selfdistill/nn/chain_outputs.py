@@ -85,7 +85,12 @@ class ChainOutputs:
         if last:
             logits = predict_logits(model, data.x_train, device=params.get("device", "cpu"))
             proba = torch.softmax(logits.double(), dim=1).numpy()
-            rows = label_rows(proba, data.y_train.numpy(), getattr(data, "class_names", None))
+            rows = label_rows(
+                proba,
+                data.y_train.numpy(),
+                getattr(data, "class_names", None),
+                getattr(data, "train_rows", None),
+            )
             write_label_rows(folder / "labels.csv", rows)
         card = model_card(data, network, method="chain", params=params, seed=seed)
         save_model(folder, model, card)

@@ -92,6 +92,9 @@ class DataSplits:
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...] | None = None
     standardisation: tuple[np.ndarray, np.ndarray] | None = None
+    #: the row of each training sample in its source (a data file, or the arrays given to
+    #: :meth:`from_arrays`), so a report on training samples can point at the user's own rows
+    train_rows: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return (
@@ -353,6 +356,7 @@ def _splits(
         input_shape=tuple(int(s) for s in x_train.shape[1:]),
         class_names=raw.class_names,
         standardisation=stats,
+        train_rows=None if raw.pool_rows is None else np.asarray(raw.pool_rows)[train_idx],
     )
 
 

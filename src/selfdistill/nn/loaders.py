@@ -81,6 +81,8 @@ class RawData:
     class_names: tuple[str, ...] | None = None
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    #: the row of each pool sample in the source (a data file's training rows, in reading order)
+    pool_rows: np.ndarray | None = None
 
 
 Loader = Callable[..., RawData]
@@ -138,7 +140,7 @@ def hold_out_test(
         high_inclusive=False,
     )  # fmt: skip
     pool, test = stratified_split(y, test_fraction, rng)
-    return RawData(x[pool], y[pool], x[test], y[test], num_classes)
+    return RawData(x[pool], y[pool], x[test], y[test], num_classes, pool_rows=pool)
 
 
 def load_file(
@@ -168,12 +170,20 @@ def raw_from_file(data: FileData, rng: np.random.Generator, test_fraction: float
     x, y = data.splits["train"]
     k = len(data.class_names)
     if "test" in data.splits:
-        raw = RawData(x, y, *data.splits["test"], num_classes=k)
+        raw = RawData(x, y, *data.splits["test"], num_classes=k, pool_rows=np.arange(len(y)))
     else:
         raw = hold_out_test(x, y, test_fraction, rng, k)
     x_val, y_val = data.splits.get("val", (None, None))
     return RawData(
-        raw.x_pool, raw.y_pool, raw.x_test, raw.y_test, k, data.class_names, x_val, y_val
+        raw.x_pool,
+        raw.y_pool,
+        raw.x_test,
+        raw.y_test,
+        k,
+        data.class_names,
+        x_val,
+        y_val,
+        pool_rows=raw.pool_rows,
     )
 
 

@@ -85,7 +85,12 @@ class RunOutputs:
         def keep(name: str, model: nn.Module) -> dict[str, Any]:
             logits = predict_logits(model, data.x_train, device=device)
             proba = torch.softmax(logits.double(), dim=1).numpy()
-            rows = label_rows(proba, y_given.numpy(), getattr(data, "class_names", None))
+            rows = label_rows(
+                proba,
+                y_given.numpy(),
+                getattr(data, "class_names", None),
+                getattr(data, "train_rows", None),
+            )
             flagged = proba.argmax(axis=1) != y_given.numpy()
             scores = flag_scores(flagged, mask.numpy())
             if self.root is None:
