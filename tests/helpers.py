@@ -64,3 +64,10 @@ def cli_parsers() -> dict[str, Any]:
 
     walk("", build_parser())
     return out
+
+
+def bad(match: str, **params):
+    """A ``pytest.param`` of estimator parameters and the error ``match`` they must raise."""
+    import pytest
+
+    return pytest.param(params, match, id=match[:40])

@@ -21,6 +21,7 @@ from selfdistill import (
     SelfDistilledKernelRidgeCV,
 )
 from selfdistill.kernel_cv import DEFAULT_ALPHAS, DEFAULT_LAMS
+from tests.helpers import bad
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(20, 2))
@@ -43,10 +44,6 @@ SMALL = dict(lams=[0.01, 1.0], alphas=[0.0, 0.5], max_steps=3, cv=3)
 )
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
-
-
-def bad(match: str, **params):
-    return pytest.param(params, match, id=match[:40])
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from selfdistill import SelfDistilledKernelRidge
+from tests.helpers import bad
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(12, 2))
@@ -35,10 +36,6 @@ yv = rng.normal(size=5)
 )
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
-
-
-def bad(match: str, **params):
-    return pytest.param(params, match, id=match[:40])
 
 
 @pytest.mark.parametrize(
