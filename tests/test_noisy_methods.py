@@ -200,6 +200,20 @@ def test_confident_learning_flags_what_cleanlab_flags():
     np.testing.assert_array_equal(choice.index.numpy(), np.flatnonzero(~expected))
 
 
+def test_confident_learning_runs_in_a_process_pool_worker_as_in_the_main_process(tmp_path):
+    """Regression: cleanlab's own pool (n_jobs > 1) fails with a NameError inside a spawned
+    worker of the ``processes`` executor; the runs there must equal the serial runs."""
+    pytest.importorskip("cleanlab")
+    from selfdistill.execution import Execution
+
+    config = NoisyConfig(**{**TINY, "epochs": 2}, cl_folds=2)
+    args = (config, ["confident-learning"], [0.4], [0, 1])
+    serial = run_noisy(*args)
+    pooled = run_noisy(*args, execution=Execution(executor="processes", jobs=2))
+    assert [r["final_test_acc"] for r in pooled] == [r["final_test_acc"] for r in serial]
+    assert [r["flagged_f1"] for r in pooled] == [r["flagged_f1"] for r in serial]
+
+
 def test_confident_learning_without_cleanlab_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cleanlab.filter", None)
     ctx = MethodContext(4, 2, torch.zeros(4, dtype=torch.long), MethodParams(), lam=1.0)

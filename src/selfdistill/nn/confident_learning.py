@@ -66,6 +66,8 @@ def confident_learning(
             "method confident-learning needs cleanlab: pip install 'selfdistill[cleanlab]'"
         ) from None
     probs = out_of_sample_probabilities(x, y, train, ctx.hyper.cl_folds, ctx.seed)
-    issues = find_label_issues(y.numpy(), probs)
+    # n_jobs=1: cleanlab's own process pool shares its data through module globals, which a
+    # worker of the ``processes`` executor (spawn start method) does not pass on (NameError)
+    issues = find_label_issues(y.numpy(), probs, n_jobs=1)
     flagged = torch.from_numpy(np.asarray(issues, dtype=bool))
     return DataChoice(index=torch.nonzero(~flagged).squeeze(1), flagged=flagged)
