@@ -83,6 +83,9 @@ def test_early_stop_selects_on_noisy_validation_not_test(tiny_runs):
     val = es["noisy_val_curve"]
     assert es["selected_epoch"] == int(np.argmax(val))  # first maximum of the NOISY val curve
     assert es["final_test_acc"] == es["test_acc_curve"][es["selected_epoch"]]
+    for r in tiny_runs:  # the noisy-validation accuracy of the model each run reports
+        assert r["noisy_val_acc"] == r["noisy_val_curve"][r["selected_epoch"]]
+    assert es["noisy_val_acc"] == max(val) and by["ce"]["noisy_val_acc"] == val[-1]
 
 
 def test_early_stop_alone_and_bad_methods():
@@ -223,6 +226,13 @@ def test_dong_table1_quick_end_to_end(tmp_path):
         )
         assert summary["n"] == 1
         assert summary["mean"] == pytest.approx(r["final_test_acc"], rel=1e-12)
+    # the method selected on the noisy validation split, per noise rate, recomputed by hand
+    for noise in (0.0, 0.4):
+        cell = [r for r in runs if r["noise"] == noise]
+        best = max(cell, key=lambda r: r["noisy_val_curve"][r["selected_epoch"]])
+        pick = next(p for p in results["noisy_val_selection"] if p["noise"] == noise)
+        assert (pick["chosen"], pick["final_test_acc"]) == (best["method"], best["final_test_acc"])
+    assert "| selected on noisy val |" in table and "| chosen |" in table
 
 
 def test_clusterable_data_definition1():

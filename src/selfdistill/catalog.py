@@ -111,6 +111,7 @@ NOISY_RUN_KEYS = (
     "flagged_f1",
     "lam",
     "trainings",
+    "noisy_val_acc",
 )
 
 

@@ -250,7 +250,7 @@ def _check_export(path: Path | None) -> Path | None:
 def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: dict) -> None:
     """``results.json``, ``runs.csv`` and ``curves.png`` of a finished sweep, and the table."""
     from ..nn.noisy_runner import RUN_KEYS, config_dict
-    from ..reports.noisy import markdown_table, plot_curves, write_runs_csv
+    from ..reports.noisy import plot_curves, selection_table, write_runs_csv
 
     cfg = {**config_dict(config), **sweep}
     write_json(
@@ -261,5 +261,5 @@ def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: di
         runs, out / "curves.png",
         title=f"{config.dataset.name}, {config.noise_kind} noise: clean test accuracy per epoch",
     )  # fmt: skip
-    print(markdown_table(runs), end="")
+    print(selection_table(runs), end="")
     print(f"wrote {out / 'results.json'}, runs.csv and curves.png", file=sys.stderr)

@@ -406,6 +406,7 @@ def train_method(
             **common,
             "method": name,
             "final_test_acc": curve[epoch],
+            "noisy_val_acc": common["noisy_val_curve"][epoch],
             "label_recovery": label_recovery(pred, data.y_train, mask),
             **flag_scores(own.cpu().numpy(), mask.numpy()),
             "memorised": label_recovery(pred, y_train_noisy, mask),

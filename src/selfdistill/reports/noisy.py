@@ -25,7 +25,9 @@ __all__ = [
     "FLAGGED_KEYS",
     "flagged_tables",
     "markdown_table",
+    "noisy_val_selection",
     "plot_curves",
+    "selection_table",
     "summarise",
     "write_runs_csv",
 ]
@@ -106,6 +108,58 @@ def flagged_tables(runs: Sequence[Mapping[str, Any]]) -> str:
     for key, title in zip(FLAGGED_KEYS, ("precision", "recall", "F1"), strict=True):
         parts.append(f"## Flagged samples: {title} (%)\n\n{intro}{markdown_table(runs, key)}")
     return "\n".join(parts)
+
+
+#: the ``method`` of the runs :func:`noisy_val_selection` returns
+SELECTED = "selected on noisy val"
+
+
+def _noisy_val_acc(run: Mapping[str, Any]) -> float:
+    """Accuracy on the NOISY validation split of the model a run reports (its ``noisy_val_acc``;
+    for runs stored before that key existed, read off ``noisy_val_curve`` at ``selected_epoch``)."""
+    if run.get("noisy_val_acc") is not None:
+        return float(run["noisy_val_acc"])
+    return float(run["noisy_val_curve"][run.get("selected_epoch", -1)])
+
+
+def noisy_val_selection(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per (seed, noise), the run whose reported model is most accurate on the NOISY validation
+    split — the choice of method a user can make without clean labels or the noise rate.
+
+    Returns one run-like dict per (seed, noise): ``method`` is :data:`SELECTED`, ``chosen`` the
+    method picked (ties keep the earlier method in ``runs``), ``final_test_acc`` and
+    ``noisy_val_acc`` its values, ``trainings`` the sum over the candidates (every candidate is
+    trained to choose). Runs without a noisy validation curve are not candidates.
+    """
+    groups: dict[tuple[int, float], list[Mapping[str, Any]]] = {}
+    for run in runs:
+        if run.get("noisy_val_acc") is not None or run.get("noisy_val_curve"):
+            groups.setdefault((run["seed"], run["noise"]), []).append(run)
+    out = []
+    for (seed, noise), group in groups.items():
+        best = max(group, key=_noisy_val_acc)  # max keeps the first of equal values
+        out.append({
+            "seed": seed, "noise": noise, "method": SELECTED, "chosen": best["method"],
+            "final_test_acc": best["final_test_acc"], "noisy_val_acc": _noisy_val_acc(best),
+            "trainings": sum(r.get("trainings") or 1 for r in group),
+        })  # fmt: skip
+    return out
+
+
+def selection_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`markdown_table` of the final clean test accuracy with one more row, the method
+    selected on the noisy validation split (:func:`noisy_val_selection`), and a last row naming
+    the methods it chose per noise rate (with counts over seeds). With a single method it is the
+    plain table."""
+    if len(_ordered([r["method"] for r in runs])) < 2:
+        return markdown_table(runs)
+    picks = noisy_val_selection(runs)
+    noises = sorted(_ordered([r["noise"] for r in runs]))
+    chosen = []
+    for noise in noises:
+        names = [p["chosen"] for p in picks if p["noise"] == noise]
+        chosen.append(", ".join(f"{m} × {names.count(m)}" for m in _ordered(names)) or "–")
+    return markdown_table([*runs, *picks]) + "| chosen | " + " | ".join(chosen) + " |\n"
 
 
 def write_runs_csv(path: str | os.PathLike[str], runs: Sequence[Mapping[str, Any]]) -> Path:
