@@ -114,7 +114,7 @@ def test_summary_and_markdown_table():
         "n": 2,
     }  # fmt: skip
     table = markdown_table(runs)
-    assert "| ce | 60.00 ± 14.14 |" in table and "**80.00 ± 0.00**" in table
+    assert "| ce | 60.00 ± 14.14 |" in table and "| **80.00** |" in table
 
 
 def test_noisy_command_end_to_end(tmp_path, capsys):

@@ -51,7 +51,7 @@ def test_selection_table_rows():
     table = selection_table(RUNS)
     lines = table.splitlines()
     assert lines[0] == "| method | noise 0 | noise 0.4 |"
-    assert lines[-2] == f"| {SELECTED} | **80.00 ± 0.00** | 56.00 ± 5.66 |"  # ties ce: bold
+    assert lines[-2] == f"| {SELECTED} | **80.00** | 56.00 ± 5.66 |"  # ties ce: bold
     assert lines[-1] == "| chosen | ce × 1 | sd-margin × 1, ce × 1 |"
     single = [r for r in RUNS if r["method"] == "ce"]
     assert SELECTED not in selection_table(single)

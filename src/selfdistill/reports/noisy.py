@@ -66,7 +66,8 @@ def summarise(
 def markdown_table(
     runs: Sequence[Mapping[str, Any]], key: str = "final_test_acc", *, percent: bool = True
 ) -> str:
-    """Methods as rows, noise rates as columns, cells ``mean ± std`` over seeds; best mean bold."""
+    """Methods as rows, noise rates as columns, cells ``mean ± std`` over seeds (the mean alone
+    for a single seed); best mean bold."""
     noises = sorted(_ordered([r["noise"] for r in runs]))
     methods = _ordered([r["method"] for r in runs])
     stats = {(s["method"], s["noise"]): s for s in summarise(runs, key)}
@@ -87,7 +88,9 @@ def markdown_table(
             if s is None or not math.isfinite(s["mean"]):
                 cells.append("–")
                 continue
-            cell = f"{scale * s['mean']:.2f} ± {scale * s['std']:.2f}"
+            cell = f"{scale * s['mean']:.2f}"
+            if s["n"] > 1:  # one seed has no spread to show
+                cell += f" ± {scale * s['std']:.2f}"
             cells.append(f"**{cell}**" if s["mean"] == best[noise] else cell)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
