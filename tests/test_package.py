@@ -39,6 +39,29 @@ def test_import_without_torch() -> None:
     assert proc.stdout.startswith("ok")
 
 
+def test_top_level_names_are_imported_on_first_use() -> None:
+    """``import selfdistill`` does not import scikit-learn; each public name resolves to the
+    object its submodule defines, once, and an unknown name is an AttributeError."""
+    code = (
+        "import sys, selfdistill\n"
+        "assert 'sklearn' not in sys.modules, 'eager sklearn'\n"
+        "from selfdistill.kernel_ridge import SelfDistilledKernelRidge as K\n"
+        "from selfdistill.kernel_cv import SelfDistilledKernelRidgeCV as CV\n"
+        "from selfdistill.noise import corrupt_labels as c\n"
+        "assert selfdistill.SelfDistilledKernelRidge is K and selfdistill.corrupt_labels is c\n"
+        "from selfdistill import SelfDistilledKernelRidgeCV\n"
+        "assert SelfDistilledKernelRidgeCV is CV\n"
+        "assert set(selfdistill.__all__) <= set(dir(selfdistill))\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr
+    for name in selfdistill.__all__:
+        assert getattr(selfdistill, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'KernelRidge'"):
+        selfdistill.KernelRidge  # noqa: B018
+
+
 def test_every_registered_module_imports_without_torch() -> None:
     modules = [m for m, _ in COMMANDS.values()]
     modules += [e.module for e in EXPERIMENTS.values()]

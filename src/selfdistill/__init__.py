@@ -9,11 +9,17 @@ The PyTorch parts live in :mod:`selfdistill.nn` and :mod:`selfdistill.ntk` (``se
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .exceptions import CollapseWarning
-from .kernel_classifier import SelfDistilledKernelClassifier
-from .kernel_cv import SelfDistilledKernelClassifierCV, SelfDistilledKernelRidgeCV
-from .kernel_ridge import SelfDistilledKernelRidge
-from .noise import corrupt_labels
+
+if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): the CLI and process-pool
+    # workers that never touch a kernel estimator do not pay for importing scikit-learn
+    from .kernel_classifier import SelfDistilledKernelClassifier
+    from .kernel_cv import SelfDistilledKernelClassifierCV, SelfDistilledKernelRidgeCV
+    from .kernel_ridge import SelfDistilledKernelRidge
+    from .noise import corrupt_labels
 
 __version__ = "0.1.0"
 
@@ -26,3 +32,25 @@ __all__ = [
     "__version__",
     "corrupt_labels",
 ]
+
+#: public name -> the submodule that defines it, imported by :func:`__getattr__` on first use
+_LAZY = {
+    "SelfDistilledKernelClassifier": "kernel_classifier",
+    "SelfDistilledKernelClassifierCV": "kernel_cv",
+    "SelfDistilledKernelRidge": "kernel_ridge",
+    "SelfDistilledKernelRidgeCV": "kernel_cv",
+    "corrupt_labels": "noise",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's submodule on first access (PEP 562) and cache the name here."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
