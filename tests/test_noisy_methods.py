@@ -91,14 +91,15 @@ def test_noisy_val_switch_patience():
         NoisyValSwitch().on_epoch_end(0, {"val_acc": 0.1}, None)
 
 
-def test_sd_margin_is_ce_before_the_switch_and_the_margin_target_after():
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.35])
+def test_sd_margin_is_ce_before_the_switch_and_the_margin_target_after(eps):
     gen = torch.Generator().manual_seed(1)
-    loss = MarginSelfDistillationLoss(4, 3, lam=2.0, beta=0.7, warmup=1)
+    loss = MarginSelfDistillationLoss(4, 3, lam=2.0, beta=0.7, smoothing=eps, warmup=1)
     assert loss.callbacks == []
     y = torch.tensor([0, 1, 2, 0])
     z0 = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     assert float(loss(z0, y, _ctx([0, 1, 2, 3], epoch=0))) == pytest.approx(
-        float(F.cross_entropy(z0, y)), rel=1e-12
+        float(F.cross_entropy(z0, y, label_smoothing=eps)), rel=1e-12
     )
     z1 = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     p0, p1 = _clamped_softmax(z0.numpy()), _clamped_softmax(z1.numpy())
@@ -109,6 +110,7 @@ def test_sd_margin_is_ce_before_the_switch_and_the_margin_target_after():
         alpha = 1 - min(max(2.0 * margin, 0.0), 1.0)
         target = (1 - alpha) * t[i]
         target[int(y[i])] += alpha
+        target = (1 - eps) * target + eps / 3  # label smoothing towards the 3 classes
         log_q = z1[i].numpy() - np.log(np.exp(z1[i].numpy()).sum())
         expected -= (target * log_q).sum() / 4
     assert float(loss(z1, y, _ctx([0, 1, 2, 3], epoch=1))) == pytest.approx(expected, rel=1e-6)
@@ -241,7 +243,7 @@ def test_noisy_command_records_lam_flags_and_trainings(tmp_path):
     assert cli_main(argv) == 0
     runs = {r["method"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
     assert runs["sd"]["lam"] == 1.5  # Dong's rule above 40 % noise
-    assert (runs["elr"]["lam"], runs["sd-margin"]["lam"]) == (3.0, 2.0)
+    assert (runs["elr"]["lam"], runs["sd-margin"]["lam"]) == (3.0, 3.0)
     assert runs["confident-learning"]["trainings"] == 3 and runs["elr"]["trainings"] == 1
     for run in runs.values():
         assert run["flagged_recall"] is not None

@@ -286,7 +286,8 @@ CONFIG_KEYS = [
     "data", "n_train", "num_samples", "data_dir", "noise_kind", "model", "width", "depth",
     "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "device",
     "lam", "label_function", "temperature", "sd_loss", "beta_soft", "beta_hard", "gce_q",
-    "elr_beta", "elr_lam", "margin_lam", "ema_beta", "switch_patience", "cl_folds", "extra",
+    "elr_beta", "elr_lam", "margin_lam", "margin_smoothing", "ema_beta", "switch_patience",
+    "cl_folds", "extra",
 ]  # fmt: skip
 
 

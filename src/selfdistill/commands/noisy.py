@@ -105,8 +105,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument("--sd-loss", default="ce", choices=SD_LOSSES, help="(default: %(default)s)")
     g.add_argument(
-        "--margin-lam", type=float, default=2.0, help="λ of sd-margin (default: %(default)s)"
+        "--margin-lam", type=float, default=3.0, help="λ of sd-margin (default: %(default)s)"
     )
+    g.add_argument(
+        "--margin-smoothing", type=float, default=0.1,
+        help="label smoothing ε of sd-margin, in [0, 1) (default: %(default)s)",
+    )  # fmt: skip
     g.add_argument("--elr-lam", type=float, default=3.0, help="λ of elr (default: %(default)s)")
     g.add_argument(
         "--cl-folds", type=int, default=3, help="K of confident-learning (default: %(default)s)"
@@ -183,6 +187,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "temperature": check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         "sd_loss": args.sd_loss,
         "margin_lam": args.margin_lam,
+        "margin_smoothing": args.margin_smoothing,
         "elr_lam": args.elr_lam,
         "cl_folds": args.cl_folds,
     }

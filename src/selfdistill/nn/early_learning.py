@@ -7,10 +7,10 @@
 * :class:`MarginSelfDistillationLoss` — the library's default self-distillation (``sd-margin``):
   Dong et al.'s target ``α y + (1 − α) h`` with ``h = t_i`` (the temporal ensemble instead of
   hardmax of the current output) and a per-sample weight from the teacher's margin against the
-  given label, ``α_i = 1 − clip(λ (max_c t_ic − t_{i,y_i}), 0, 1)``; plain cross-entropy on the
-  given labels until the accuracy on the NOISY validation split first stops improving
-  (:class:`NoisyValSwitch`), the target from the next epoch on. docs/noisy.md has the variants
-  measured on the way to it.
+  given label, ``α_i = 1 − clip(λ (max_c t_ic − t_{i,y_i}), 0, 1)``, smoothed towards uniform by
+  ε (Szegedy et al. 2016's label smoothing); smoothed cross-entropy on the given labels until the
+  accuracy on the NOISY validation split first stops improving (:class:`NoisyValSwitch`), the
+  target from the next epoch on. docs/noisy.md has the variants measured on the way to it.
 
 Each rule indexes its state with the batch's sample indices, ``ctx.index`` of
 :class:`~selfdistill.nn.train.StepContext`, so it needs the training-set size at construction.
@@ -131,22 +131,25 @@ class NoisyValSwitch(Callback):
 class MarginSelfDistillationLoss:
     """Self-distillation from a temporal-ensemble teacher with a per-sample margin weight.
 
-    Target (detached) ``α_i e_{y_i} + (1 − α_i) t_i`` with ``t`` the :class:`TemporalEnsemble`
-    (β, first-prediction start) and ``α_i = 1 − clip(λ · (max_c t_ic − t_{i,y_i}), 0, 1)``: a
-    sample whose teacher agrees with its label keeps the label, one whose teacher prefers another
-    class by a margin of 1/λ or more follows the teacher. Loss: ``−mean_i Σ_c target_ic log
-    softmax(z_i)_c``. Before the switch (``warmup`` epochs, or :class:`NoisyValSwitch` when
-    ``warmup`` is ``None``) the loss is plain cross-entropy on the given labels; the teacher is
-    updated all along.
+    Target (detached) ``(1 − ε) (α_i e_{y_i} + (1 − α_i) t_i) + ε / C`` with ``t`` the
+    :class:`TemporalEnsemble` (β, first-prediction start) and ``α_i = 1 − clip(λ · (max_c t_ic −
+    t_{i,y_i}), 0, 1)``: a sample whose teacher agrees with its label keeps the label, one whose
+    teacher prefers another class by a margin of 1/λ or more follows the teacher; ε mixes in the
+    uniform distribution over the C classes (label smoothing, Szegedy et al. 2016, eq. 4). Loss:
+    ``−mean_i Σ_c target_ic log softmax(z_i)_c``. Before the switch (``warmup`` epochs, or
+    :class:`NoisyValSwitch` when ``warmup`` is ``None``) the target is the smoothed given label
+    ``(1 − ε) e_{y_i} + ε / C``; the teacher is updated all along.
 
     Parameters
     ----------
     n_train, num_classes
         Size of the teacher's state.
     lam
-        λ of the margin (default 2).
+        λ of the margin (default 3).
     beta
         Momentum of the teacher (default 0.7, ELR's).
+    smoothing
+        ε in [0, 1) (default 0.1); 0 gives the unsmoothed target.
     warmup
         Epochs of cross-entropy before the switch; ``None`` (default): switch on the noisy
         validation accuracy, with ``patience``.
@@ -164,13 +167,15 @@ class MarginSelfDistillationLoss:
         n_train: int,
         num_classes: int,
         *,
-        lam: float = 2.0,
+        lam: float = 3.0,
         beta: float = 0.7,
+        smoothing: float = 0.1,
         warmup: int | None = None,
         patience: int = 1,
     ) -> None:
         self.ensemble = TemporalEnsemble(n_train, num_classes, beta, init="first")
         self.lam = check_real("lam", lam, low=0.0)
+        self.smoothing = check_real("smoothing", smoothing, low=0.0, high=1.0, high_inclusive=False)
         self.warmup = None if warmup is None else check_int("warmup", warmup, low=0)
         self.switch = NoisyValSwitch(patience) if warmup is None else None
         self.callbacks = [] if self.switch is None else [self.switch]
@@ -185,10 +190,13 @@ class MarginSelfDistillationLoss:
         log_q = F.log_softmax(logits, dim=1)
         t = self.ensemble.update(_index(ctx), log_q.detach().exp())
         labels = targets.long()
+        eps = self.smoothing
+        # the uniform part of the target: −(ε / C) Σ_c log q_c, averaged over the batch
+        uniform = -log_q.mean(dim=1).mean() * eps
         if not self.distilling(getattr(ctx, "epoch", 0)):
-            return F.nll_loss(log_q, labels)
+            return (1.0 - eps) * F.nll_loss(log_q, labels) + uniform
         margin = t.max(dim=1).values - t.gather(1, labels.view(-1, 1)).squeeze(1)
         alpha = (1.0 - (self.lam * margin).clamp(0.0, 1.0)).unsqueeze(1)
         target = (1.0 - alpha) * t
         target = target.scatter_add(1, labels.view(-1, 1), alpha)
-        return -(target * log_q).sum(dim=1).mean()
+        return -(1.0 - eps) * (target * log_q).sum(dim=1).mean() + uniform

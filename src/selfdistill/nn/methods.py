@@ -212,7 +212,7 @@ def _register_builtins() -> None:
         ("sd-margin", "loss",
          lambda ctx: MarginSelfDistillationLoss(
              ctx.n_train, ctx.num_classes, lam=ctx.hyper.margin_lam, beta=ctx.hyper.ema_beta,
-             patience=ctx.hyper.switch_patience),
+             smoothing=ctx.hyper.margin_smoothing, patience=ctx.hyper.switch_patience),
          "self-distillation from a temporal ensemble, per-sample margin (the default)"),
         ("confident-learning", "data", confident_learning,
          "cleanlab find_label_issues on K-fold probabilities, retrain on the kept samples"),

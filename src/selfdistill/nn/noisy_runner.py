@@ -98,9 +98,9 @@ class MethodParams:
         Reed et al.'s β (0.95 soft, 0.8 hard) and GCE's q (0.7).
     elr_beta, elr_lam
         ELR's temporal-ensemble momentum β and regulariser weight λ (Liu et al.: 0.7, 3).
-    margin_lam, ema_beta, switch_patience
-        ``sd-margin``'s λ of the margin weight (2), its teacher's momentum (0.7) and the noisy
-        validation patience that ends its cross-entropy warm-up (1).
+    margin_lam, margin_smoothing, ema_beta, switch_patience
+        ``sd-margin``'s λ of the margin weight (3), its label smoothing ε (0.1), its teacher's
+        momentum (0.7) and the noisy validation patience that ends its cross-entropy warm-up (1).
     cl_folds
         Confident Learning's K (3 folds).
     """
@@ -114,7 +114,8 @@ class MethodParams:
     gce_q: float = 0.7
     elr_beta: float = 0.7
     elr_lam: float = 3.0
-    margin_lam: float = 2.0
+    margin_lam: float = 3.0
+    margin_smoothing: float = 0.1
     ema_beta: float = 0.7
     switch_patience: int = 1
     cl_folds: int = 3
@@ -132,6 +133,9 @@ class MethodParams:
             check_real(name, getattr(self, name), low=0.0, high=1.0, high_inclusive=False)
         check_real("elr_lam", self.elr_lam, low=0.0)
         check_real("margin_lam", self.margin_lam, low=0.0)
+        check_real(
+            "margin_smoothing", self.margin_smoothing, low=0.0, high=1.0, high_inclusive=False
+        )
         check_int("switch_patience", self.switch_patience, low=1)
         check_int("cl_folds", self.cl_folds, low=2)
 
@@ -171,6 +175,7 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "elr_beta": ("hyper", "elr_beta"),
     "elr_lam": ("hyper", "elr_lam"),
     "margin_lam": ("hyper", "margin_lam"),
+    "margin_smoothing": ("hyper", "margin_smoothing"),
     "ema_beta": ("hyper", "ema_beta"),
     "switch_patience": ("hyper", "switch_patience"),
     "cl_folds": ("hyper", "cl_folds"),
