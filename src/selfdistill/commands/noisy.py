@@ -4,12 +4,14 @@ Corrupts the training (and validation) labels, trains every method on the same d
 budget, and measures test accuracy on the CLEAN test labels after every epoch, the fraction of
 corrupted training labels the model recovers and the precision/recall/F1 of the samples it flags
 (prediction ≠ given label). Methods: sd-margin (the default: self-distillation from a temporal
-ensemble of the model's own predictions, switched on when the NOISY validation accuracy stops
-improving), sd (Dong et al. Algorithm 1, 1 − α_t = λ · batch accuracy), ce, early-stop (plain
-cross-entropy, selected on a NOISY validation split), bootstrap-soft, bootstrap-hard (Reed et
+ensemble of the model's own predictions with a per-sample margin weight and label smoothing,
+switched on when the NOISY validation accuracy stops improving), sd (Dong et al. Algorithm 1,
+1 − α_t = λ · batch accuracy), ce, early-stop (plain cross-entropy, selected on a NOISY
+validation split), bootstrap-soft, bootstrap-hard (Reed et
 al.), gce (Zhang & Sabuncu), elr (Liu et al. 2020), confident-learning (cleanlab; K + 1
 trainings), and plug-ins installed under the entry-point group selfdistill.methods. A comma list
-runs them side by side.
+runs them side by side; the printed table then ends with the method each seed would choose on
+the NOISY validation split (no clean labels or noise rate needed).
 
 Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png,
 and per (seed, noise, method) run a folder OUT/runs/seed{S}-noise{R}-{method}/ with the model
