@@ -135,7 +135,7 @@ class MarginSelfDistillationLoss:
     :class:`TemporalEnsemble` (β, first-prediction start) and ``α_i = 1 − clip(λ · (max_c t_ic −
     t_{i,y_i}), 0, 1)``: a sample whose teacher agrees with its label keeps the label, one whose
     teacher prefers another class by a margin of 1/λ or more follows the teacher; ε mixes in the
-    uniform distribution over the C classes (label smoothing, Szegedy et al. 2016, eq. 4). Loss:
+    uniform distribution over the C classes (label smoothing, Szegedy et al. 2016, section 7). Loss:
     ``−mean_i Σ_c target_ic log softmax(z_i)_c``. Before the switch (``warmup`` epochs, or
     :class:`NoisyValSwitch` when ``warmup`` is ``None``) the target is the smoothed given label
     ``(1 − ε) e_{y_i} + ε / C``; the teacher is updated all along.
