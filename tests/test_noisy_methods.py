@@ -263,3 +263,14 @@ def test_entry_point_methods_are_loaded_on_first_use(monkeypatch):
         assert method_names()[-1] == "test-ep" and get_method("test-ep").kind == "loss"
     finally:
         registry._REGISTRY.pop("test-ep", None)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0, float("nan")])
+def test_margin_smoothing_out_of_range_is_named(eps, tmp_path, capsys):
+    with pytest.raises(ValueError, match="margin_smoothing"):
+        NoisyConfig(**TINY, margin_smoothing=eps)
+    with pytest.raises(ValueError, match="smoothing"):
+        MarginSelfDistillationLoss(4, 3, smoothing=eps)
+    argv = ["noisy", "--data", "digits", "--margin-smoothing", str(eps), "--out", str(tmp_path)]
+    assert cli_main(argv) == 2
+    assert "--margin-smoothing must be" in capsys.readouterr().err  # in [0, 1) or finite

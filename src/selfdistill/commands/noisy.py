@@ -188,9 +188,11 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "label_function": args.label_function,
         "temperature": check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         "sd_loss": args.sd_loss,
-        "margin_lam": args.margin_lam,
-        "margin_smoothing": args.margin_smoothing,
-        "elr_lam": args.elr_lam,
+        "margin_lam": check_real("--margin-lam", args.margin_lam, low=0.0),
+        "margin_smoothing": check_real(
+            "--margin-smoothing", args.margin_smoothing, low=0.0, high=1.0, high_inclusive=False
+        ),
+        "elr_lam": check_real("--elr-lam", args.elr_lam, low=0.0),
         "cl_folds": args.cl_folds,
     }
 
