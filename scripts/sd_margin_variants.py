@@ -75,6 +75,10 @@ class Variant(MarginSelfDistillationLoss):
                 mean.mul_(self.decay).add_(param.detach(), alpha=1.0 - self.decay)
             return torch.softmax(self.ema(self.x), dim=1)
 
+    def margin(self, t: Tensor, labels: Tensor) -> Tensor:
+        """The package's margin less the dead zone (what the weight α_i is computed from)."""
+        return super().margin(t, labels) - self.dead_zone
+
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         log_q = F.log_softmax(logits, dim=1)
         t = self._teacher(log_q.detach().exp(), ctx)
@@ -82,16 +86,11 @@ class Variant(MarginSelfDistillationLoss):
         ensemble = self.zero.update(ctx.index, p) if self.elr_zero else t
         elr = torch.log(1.0 - (ensemble * p).sum(dim=1))
         labels = targets.long()
-        uniform = -log_q.mean(dim=1).mean() * self.smoothing
         if not self.distilling(getattr(ctx, "epoch", 0)):
-            ce = (1.0 - self.smoothing) * F.nll_loss(log_q, labels) + uniform
-            return ce + self.elr_warm * elr.mean()
-        margin = t.max(dim=1).values - t.gather(1, labels.view(-1, 1)).squeeze(1)
-        alpha = (1.0 - (self.lam * (margin - self.dead_zone)).clamp(0.0, 1.0)).unsqueeze(1)
-        target = ((1.0 - alpha) * t).scatter_add(1, labels.view(-1, 1), alpha)
-        loss = -(1.0 - self.smoothing) * (target * log_q).sum(dim=1).mean() + uniform
-        if self.elr_agree_only:
-            elr = elr * (margin <= 0).to(elr)
+            return self.smoothed_loss(log_q, labels) + self.elr_warm * elr.mean()
+        loss = self.smoothed_loss(log_q, labels, self.target(t, labels))
+        if self.elr_agree_only:  # where the teacher's favourite is the given label
+            elr = elr * (super().margin(t, labels) <= 0).to(elr)
         return loss + self.elr_after * elr.mean()
 
 

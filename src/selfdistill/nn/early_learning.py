@@ -186,17 +186,30 @@ class MarginSelfDistillationLoss:
             return self.switch.active(epoch)
         return epoch >= self.warmup
 
+    def margin(self, t: Tensor, labels: Tensor) -> Tensor:
+        """The teacher's margin against the given label, ``max_c t_ic − t_{i,y_i}`` ``(B,)``."""
+        return t.max(dim=1).values - t.gather(1, labels.view(-1, 1)).squeeze(1)
+
+    def target(self, t: Tensor, labels: Tensor) -> Tensor:
+        """The unsmoothed target ``α_i e_{y_i} + (1 − α_i) t_i`` ``(B, C)``, ``α_i = 1 −
+        clip(λ · margin_i, 0, 1)``."""
+        alpha = (1.0 - (self.lam * self.margin(t, labels)).clamp(0.0, 1.0)).unsqueeze(1)
+        return ((1.0 - alpha) * t).scatter_add(1, labels.view(-1, 1), alpha)
+
+    def smoothed_loss(self, log_q: Tensor, labels: Tensor, target: Tensor | None = None) -> Tensor:
+        """``−mean_i Σ_c ((1 − ε) target_ic + ε / C) log q_ic``; ``target`` ``None``: the one-hot
+        given labels (then it is ``F.cross_entropy(..., label_smoothing=ε)``)."""
+        eps = self.smoothing
+        # the uniform part of the target: −(ε / C) Σ_c log q_c, averaged over the batch
+        uniform = -log_q.mean(dim=1).mean() * eps
+        if target is None:
+            return (1.0 - eps) * F.nll_loss(log_q, labels) + uniform
+        return -(1.0 - eps) * (target * log_q).sum(dim=1).mean() + uniform
+
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         log_q = F.log_softmax(logits, dim=1)
         t = self.ensemble.update(_index(ctx), log_q.detach().exp())
         labels = targets.long()
-        eps = self.smoothing
-        # the uniform part of the target: −(ε / C) Σ_c log q_c, averaged over the batch
-        uniform = -log_q.mean(dim=1).mean() * eps
         if not self.distilling(getattr(ctx, "epoch", 0)):
-            return (1.0 - eps) * F.nll_loss(log_q, labels) + uniform
-        margin = t.max(dim=1).values - t.gather(1, labels.view(-1, 1)).squeeze(1)
-        alpha = (1.0 - (self.lam * margin).clamp(0.0, 1.0)).unsqueeze(1)
-        target = (1.0 - alpha) * t
-        target = target.scatter_add(1, labels.view(-1, 1), alpha)
-        return -(1.0 - eps) * (target * log_q).sum(dim=1).mean() + uniform
+            return self.smoothed_loss(log_q, labels)
+        return self.smoothed_loss(log_q, labels, self.target(t, labels))
