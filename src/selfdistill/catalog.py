@@ -29,10 +29,12 @@ __all__ = [
     "ALPHA_SCHEDULES",
     "DATASETS",
     "DATA_FILE_SUFFIXES",
+    "DEFAULT_LR",
     "DEFAULT_NOISY_METHOD",
     "DISTILL_LOSSES",
     "GENERATED_DATASETS",
     "LABEL_FUNCTIONS",
+    "LOSS_ALIASES",
     "METHODS_ENTRY_POINT_GROUP",
     "MODELS",
     "MULTICLASS_LABEL_FUNCTIONS",
@@ -42,6 +44,7 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SD_LOSSES",
+    "canonical_loss",
     "check_data_source",
     "noisy_method_names",
     "parse_methods",
@@ -60,11 +63,16 @@ DATA_FILE_SUFFIXES = (".npz", ".csv", ".tsv", ".parquet")
 MODELS = ("mlp", "cnn", "resnet18")
 #: optimisers and learning-rate schedules of the training loop
 OPTIMIZERS = ("sgd", "adam", "adamw")
+#: the learning rate of each optimiser when none is given (TrainConfig, every command's ``--lr``):
+#: Adam at SGD's 0.05 diverges on most problems
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULES = ("cosine", "constant")
 
 #: losses of a distillation step: squared error of the softmax output (the papers' ℓ2 setting)
 #: or soft-target cross-entropy
 DISTILL_LOSSES = ("mse", "ce")
+#: old names of the losses, still accepted: ``squared`` was the noisy-label rules' name of ``mse``
+LOSS_ALIASES = {"squared": "mse"}
 
 #: label functions h of Dong et al.'s target α y + (1 − α) h(f(x)); ``ramp`` is Theorem 1's, for
 #: ±1 labels and scalar outputs
@@ -73,8 +81,8 @@ LABEL_FUNCTIONS = ("hardmax", "softmax", "ramp")
 MULTICLASS_LABEL_FUNCTIONS = tuple(f for f in LABEL_FUNCTIONS if f != "ramp")
 #: schedules of α_t in the refinery (``accuracy``: Dong et al.'s 1 − α_t = λ · batch accuracy)
 ALPHA_SCHEDULES = ("accuracy", "constant", "linear", "cosine", "exponential")
-#: losses of self-distillation against its target
-SD_LOSSES = ("ce", "squared")
+#: losses of self-distillation against its target (the same two as :data:`DISTILL_LOSSES`)
+SD_LOSSES = ("ce", "mse")
 
 #: the built-in noisy-label methods (:func:`~selfdistill.nn.noisy.runner.run_noisy`;
 #: registered in :mod:`selfdistill.nn.noisy.registry`)
@@ -177,3 +185,9 @@ def check_data_source(value: str, name: str = "data") -> str:
         f"{name} must be one of {', '.join(DATASETS)}, a data file "
         f"({', '.join(DATA_FILE_SUFFIXES)}) or an image folder, got {value!r}"
     )
+
+
+def canonical_loss(name: str) -> str:
+    """The loss name ``name`` stands for: itself, or the name an old alias of
+    :data:`LOSS_ALIASES` now has (``"squared"`` -> ``"mse"``); the caller checks the choice."""
+    return LOSS_ALIASES.get(name, name)

@@ -145,3 +145,18 @@ def test_kernel_params_are_parameters_clone_and_pickle() -> None:
     np.testing.assert_allclose(back.predict(X), search.predict(X), rtol=1e-12)
     gamma_one = SelfDistilledKernelRidgeCV(gamma=0.25, max_steps=2, lams=[0.1], cv=KFold(3))
     assert gamma_one.fit(X, y).best_params_["gamma"] == 0.25
+
+
+def test_pm_one_targets_old_name_encode_labels_warns() -> None:
+    """``encode_labels`` meant two things (issue 21): the classifier's ±1 one-vs-rest targets are
+    ``pm_one_targets`` now; the old name works for one release, with a warning."""
+    import selfdistill.kernel.classifier as classifier
+
+    classes, targets = classifier.pm_one_targets(np.array(["b", "a", "c", "a"]))
+    assert classes.tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(targets, 2 * np.eye(3)[[1, 0, 2, 0]] - 1)
+    with pytest.warns(DeprecationWarning, match="pm_one_targets"):
+        old = classifier.encode_labels
+    assert old is classifier.pm_one_targets
+    with pytest.raises(AttributeError, match="no attribute 'decode_labels'"):
+        classifier.decode_labels  # noqa: B018

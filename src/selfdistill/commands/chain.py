@@ -14,6 +14,9 @@ continues at the first unfinished generation, with the same result. Every genera
 OUT/models/seed-S/<chain>/gen-T/: metrics.csv (per epoch), its model (model.json card + model.pt
 weights, for `selfdistill predict`; --save-models last keeps the last generation's only) and, for
 the last generation, labels.csv (the training labels the model disagrees with, first).
+The training flags (--model ... --device, --executor) are the ones every command that trains shares
+(selfdistill.training_flags); with --loss mse on mnist1d SGD trains better at --lr 0.5-1.0 than at
+its default 0.05 (on digits 0.5 is too large).
 
 example:
   selfdistill chain --data digits --model mlp --generations 8 --alpha 0 --loss mse \\
@@ -29,22 +32,17 @@ from typing import Any
 
 from .._util.outdir import output_folder
 from .._util.validation import (
-    MAX_EPOCHS,
     MAX_GENERATIONS,
-    MAX_WIDTH,
     check_int,
     check_real,
     parse_float_list,
     parse_seeds,
 )
-from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
+from ..catalog import DATASETS, DISTILL_LOSSES, canonical_loss
 from ..config_file import add_config_option, resolved_options
-from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
-from ..training_flags import add_data_option, add_device_option, file_options
+from ..execution import EXECUTION_OPTIONS, execution_from_args
+from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
-
-#: the optimisers of `chain` and their default learning rates (``--lr`` not given)
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 
 
 def _optional_int(text: str) -> int | None:
@@ -80,23 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
 
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--model", default="mlp", choices=MODELS, help="network (default: %(default)s)"
-    )
-    model.add_argument(
-        "--width",
-        type=_optional_int,
-        default=None,
-        help="hidden units (mlp) or base channels (cnn, resnet18) (default: the model's own)",
-    )
-    model.add_argument(
+    add_training_flags(parser, epochs=60, seeds="0,1,2", omit=("depth",))
+
+    chain = parser.add_argument_group("chain")
+    chain.add_argument(
         "--same-init",
         action="store_true",
         help="re-initialise every generation with the same weights (default: fresh weights)",
     )
-
-    chain = parser.add_argument_group("chain")
     chain.add_argument(
         "--generations", type=int, default=8, help="generations T (default: %(default)s)"
     )
@@ -120,6 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chain.add_argument(
         "--loss",
         default="mse",
+        type=canonical_loss,
         choices=DISTILL_LOSSES,
         help="mse: squared error of the softmax output (the papers' l2 setting); "
         "ce: soft-target cross-entropy (default: %(default)s)",
@@ -130,37 +120,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="softmax temperature of ce distillation steps (default: %(default)s)",
     )
-    chain.add_argument(
-        "--seeds", default="0,1,2", help="comma list of run seeds (default: %(default)s)"
-    )
-
-    train = parser.add_argument_group("training (every generation)")
-    train.add_argument(
-        "--epochs", type=int, default=60, help="epochs per fit (default: %(default)s)"
-    )
-    train.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
-    train.add_argument(
-        "--optimizer", default="sgd", choices=tuple(DEFAULT_LR), help="(default: %(default)s)"
-    )
-    train.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate (default: 0.05 with sgd, 0.001 with adam; the mse loss on mnist1d "
-        "trains better with sgd 0.5-1.0, on digits 0.5 is too large)",
-    )
-    train.add_argument(
-        "--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)"
-    )
-    train.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
-    train.add_argument(
-        "--schedule",
-        default="cosine",
-        choices=SCHEDULES,
-        help="(default: %(default)s)",
-    )
-    add_device_option(train)
-
     add_config_option(parser)
     parser.add_argument(
         "--out",
@@ -192,7 +151,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress lines or bars"
     )
-    add_execution_arguments(parser)
     add_dry_run_option(parser)
 
 
@@ -220,13 +178,8 @@ def parse_alpha(text: str, generations: int, loss: str = "mse") -> float | tuple
     return tuple(check_real(name, v, **bounds) for v in values)
 
 
-def _width(width: int | None) -> int | None:
-    return None if width is None else check_int("--width", width, low=1, high=MAX_WIDTH)
-
-
-def default_lr(args: argparse.Namespace) -> float:
-    """``--lr``, or its default for the optimiser and loss."""
-    return DEFAULT_LR.get(args.optimizer, DEFAULT_LR["sgd"]) if args.lr is None else args.lr
+#: the flags of :func:`~selfdistill.training_flags.training_settings` that make chain's TrainConfig
+_TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule")
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -242,16 +195,9 @@ def build_config(args: argparse.Namespace) -> Any:
             "allow (the targets would not be probabilities); drop it or use --loss mse"
         )
     grid_bounds = {"low": 0.0, "high": 1.0} if loss == "ce" else {}
+    flags = training_settings(args)
     train = TrainConfig(
-        epochs=check_int("--epochs", args.epochs, low=1, high=MAX_EPOCHS),
-        batch_size=check_int("--batch-size", args.batch_size, low=1),
-        optimizer=args.optimizer,
-        lr=check_real("--lr", default_lr(args), low=0.0, low_inclusive=False),
-        momentum=check_real("--momentum", args.momentum, low=0.0, high=1.0, high_inclusive=False),
-        weight_decay=check_real("--weight-decay", args.weight_decay, low=0.0),
-        schedule=args.schedule,
-        device=args.device,
-        progress=args.progress,
+        **{k: flags[k] for k in _TRAIN_KEYS}, device=args.device, progress=args.progress
     )
     return ChainConfig(
         generations=generations,
@@ -261,8 +207,8 @@ def build_config(args: argparse.Namespace) -> Any:
         temperature=check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
         same_init=args.same_init,
         clip_alpha=args.clip_alpha,
-        model=args.model,
-        width=_width(args.width),
+        model=flags["model"],
+        width=flags["width"],
         train=train,
     )
 

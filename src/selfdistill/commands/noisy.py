@@ -38,10 +38,7 @@ from typing import Any
 from .._util.io import write_json
 from .._util.outdir import output_folder
 from .._util.validation import (
-    MAX_DEPTH,
-    MAX_EPOCHS,
     MAX_SAMPLES,
-    MAX_WIDTH,
     check_int,
     check_real,
     parse_seeds,
@@ -49,19 +46,17 @@ from .._util.validation import (
 from ..catalog import (
     DATASETS,
     DEFAULT_NOISY_METHOD,
-    MODELS,
     MULTICLASS_LABEL_FUNCTIONS,
     NOISE_KINDS,
     NOISY_METHODS,
-    OPTIMIZERS,
-    SCHEDULES,
     SD_LOSSES,
+    canonical_loss,
     parse_methods,
     parse_noises,
 )
 from ..config_file import add_config_option, resolved_options
-from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
-from ..training_flags import add_data_option, add_device_option, file_options
+from ..execution import EXECUTION_OPTIONS, execution_from_args
+from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
 
 __all__ = ["add_arguments", "config_from_args", "main"]
@@ -105,7 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--temperature", type=float, default=1.0,
         help="softmax h temperature (default: %(default)s)",
     )  # fmt: skip
-    g.add_argument("--sd-loss", default="ce", choices=SD_LOSSES, help="(default: %(default)s)")
+    g.add_argument(
+        "--sd-loss", default="ce", type=canonical_loss, choices=SD_LOSSES,
+        help="loss of sd against its target: ce, or mse (the squared error of the softmax; "
+        "'squared', its old name, is accepted) (default: %(default)s)",
+    )  # fmt: skip
     g.add_argument(
         "--margin-lam", type=float, default=3.0, help="λ of sd-margin (default: %(default)s)"
     )
@@ -117,25 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--cl-folds", type=int, default=3, help="K of confident-learning (default: %(default)s)"
     )
-    g = parser.add_argument_group("model and budget (the same for every method)")
-    g.add_argument("--model", default="mlp", choices=MODELS, help="(default: %(default)s)")
-    g.add_argument(
-        "--width", type=int, default=None,
-        help="hidden units / channels (default: the model's own: mlp 256, cnn 32, resnet18 64)",
+    add_training_flags(
+        parser, epochs=40, seeds="0", omit=("momentum",),
+        title="model and budget (the same for every method)",
     )  # fmt: skip
-    g.add_argument(
-        "--depth", type=int, default=None, help="MLP hidden layers (default: the model's own, 2)"
-    )
-    g.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
-    g.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
-    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="(default: %(default)s)")
-    g.add_argument(
-        "--lr", type=float, default=0.05, help="peak learning rate (default: %(default)s)"
-    )
-    g.add_argument("--weight-decay", type=float, default=5e-4, help="(default: %(default)s)")
-    g.add_argument("--schedule", default="cosine", choices=SCHEDULES, help="(default: %(default)s)")
-    g.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
-    add_device_option(g)
     add_config_option(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("runs") / "noisy",
@@ -156,7 +140,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write TensorBoard event files, one folder per training, under DIR "
         "(needs: pip install 'selfdistill[tensorboard]'; default: none written)",
     )  # fmt: skip
-    add_execution_arguments(parser)
     add_dry_run_option(parser)
 
 
@@ -165,8 +148,9 @@ def _optional(flag: str, value: int | None, low: int, high: int | None = None) -
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :class:`selfdistill.nn.noisy.runner.NoisyConfig`."""
+    """The keyword arguments of :class:`selfdistill.nn.noisy.config.NoisyConfig`."""
     lam = check_real("--lam", args.lam)
+    flags = training_settings(args)
     return {
         "data": args.data,
         "n_train": None if args.n_train is None else check_int("--n-train", args.n_train, low=1),
@@ -174,16 +158,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "data_dir": args.data_dir,
         **file_options(args),
         "noise_kind": args.noise_kind,
-        "model": args.model,
-        "width": _optional("--width", args.width, 1, MAX_WIDTH),
-        "depth": _optional("--depth", args.depth, 0, MAX_DEPTH),
-        "epochs": check_int("--epochs", args.epochs, low=1, high=MAX_EPOCHS),
-        "batch_size": check_int("--batch-size", args.batch_size, low=1),
-        "optimizer": args.optimizer,
-        "lr": check_real("--lr", args.lr, low=0.0, low_inclusive=False),
-        "weight_decay": check_real("--weight-decay", args.weight_decay, low=0.0),
-        "schedule": args.schedule,
-        "device": args.device,
+        **{k: flags[k] for k in _NOISY_FLAGS},
         "lam": lam if lam > 0 else None,
         "label_function": args.label_function,
         "temperature": check_real("--temperature", args.temperature, low=0.0, low_inclusive=False),
@@ -195,6 +170,13 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "elr_lam": check_real("--elr-lam", args.elr_lam, low=0.0),
         "cl_folds": args.cl_folds,
     }
+
+
+#: the training flags (:func:`~selfdistill.training_flags.training_settings`) NoisyConfig takes
+_NOISY_FLAGS = (
+    "model", "width", "depth", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
+    "schedule", "device",
+)  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -221,7 +203,7 @@ def main(args: argparse.Namespace) -> int:
     # a bad data file fails before --out is created
     sweep["class_names"] = config.dataset.class_names()
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
-    sweep["options"] = {**options, "device": config.device}
+    sweep["options"] = {**options, "device": config.budget.device}
     if args.tensorboard is not None:
         from ..nn.training.metrics_log import tensorboard_writer
 

@@ -14,7 +14,9 @@ scores are regression outputs, not probabilities.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -24,11 +26,15 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .ridge import SelfDistilledKernelParams, SelfDistilledKernelRidge
 
-__all__ = ["SelfDistilledKernelClassifier", "encode_labels", "scores_to_labels"]
+__all__ = ["SelfDistilledKernelClassifier", "pm_one_targets", "scores_to_labels"]
 
 
-def encode_labels(y: np.ndarray, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """Classes and ``±1`` targets of labels ``y`` (one column per class; one for two classes).
+def pm_one_targets(y: np.ndarray, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Classes and the ``±1`` one-vs-rest targets of labels ``y`` (one column per class; one for
+    two classes): what each ridge output of the classifier fits (Mobahi sec. 3.6).
+
+    Not to be confused with :func:`selfdistill.datasets.user_files.encode_labels`, which maps a
+    data file's labels to class indices ``0 .. K-1``.
 
     Raises
     ------
@@ -110,7 +116,7 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self.classes_, Y = encode_labels(y)
+        self.classes_, Y = pm_one_targets(y)
         Yv = None
         if y_val is not None:
             yv = column_or_1d(np.asarray(y_val), warn=True)
@@ -147,3 +153,17 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         for P in self.ridge_.staged_predict(X):
             yield scores_to_labels(P, self.classes_)
+
+
+def __getattr__(name: str) -> Any:
+    """``encode_labels``, the old name of :func:`pm_one_targets`, for one release."""
+    if name == "encode_labels":
+        warnings.warn(
+            "selfdistill.kernel.classifier.encode_labels is now pm_one_targets (encode_labels is "
+            "the data readers' mapping of labels to 0 .. K-1); the old name works until the "
+            "next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return pm_one_targets
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

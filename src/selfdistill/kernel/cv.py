@@ -42,7 +42,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._util.validation import check_choice, check_int, check_real
-from .classifier import SelfDistilledKernelClassifier, encode_labels, scores_to_labels
+from .classifier import SelfDistilledKernelClassifier, pm_one_targets, scores_to_labels
 from .functions import check_kernel_params, kernel_matrix
 from .ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
 from .spectral import b_recursion, eigh_descending, filter_polynomials, shrink_factors
@@ -257,7 +257,7 @@ def _split_scores(
         K_test = kernel_matrix(X[test], X[train], **kernel_args)
     classes = None
     if classifier:
-        classes, Y = encode_labels(y[train], name="y of a training fold (cv)")
+        classes, Y = pm_one_targets(y[train], name="y of a training fold (cv)")
     else:
         Y = y[train].reshape(train.shape[0], -1)
     m = poly.shape[0] * poly.shape[1]
@@ -709,11 +709,11 @@ class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
     def _validate_y(self, y: np.ndarray) -> np.ndarray:
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self.classes_, _ = encode_labels(y)
+        self.classes_, _ = pm_one_targets(y)
         return y
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        return encode_labels(y)[1]
+        return pm_one_targets(y)[1]
 
     def _check_scoring(self) -> None:
         if self.scoring == "accuracy":

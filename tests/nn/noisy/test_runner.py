@@ -159,7 +159,12 @@ def test_noisy_command_end_to_end(tmp_path, capsys):
     y_noisy, mask, _ = corrupt_splits(data, 0.4, config.noise_kind, 1)
     assert 0.2 < float(mask.double().mean()) < 0.5  # symmetric noise 0.4 over 10 classes: ~0.36
     model = build_model(
-        config.model, data.input_shape, data.num_classes, width=32, depth=config.depth, seed=1
+        config.network.name,
+        data.input_shape,
+        data.num_classes,
+        width=32,
+        depth=config.network.depth,
+        seed=1,
     )
     fit(model, data.x_train, y_noisy, config.train_config(1))
     test_pred = predict_logits(model, data.x_test).argmax(1)
@@ -288,7 +293,7 @@ def test_noisy_config_parts_and_flat_keywords_agree():
 
     from selfdistill.nn.data_splits import DataSpec
     from selfdistill.nn.models import ModelSpec
-    from selfdistill.nn.noisy.config import MethodParams, config_dict
+    from selfdistill.nn.noisy.config import MethodParams, config_dict, flat_value
     from selfdistill.nn.training.loop import TrainConfig
 
     flat = NoisyConfig(**TINY, lam=None, gce_q=0.5, noise_kind="pair", n_val=30, n_test=40)
@@ -300,13 +305,16 @@ def test_noisy_config_parts_and_flat_keywords_agree():
         noise_kind="pair",
     )
     assert flat == parts
-    assert (flat.data, flat.model, flat.epochs, flat.lr, flat.n_val) == (
-        "digits",
-        "mlp",
-        3,
-        0.05,
-        30,
+    # one name per setting on the built config: its part's field (issue 21)
+    parts_fields = (
+        flat.dataset.name, flat.network.name, flat.budget.epochs, flat.budget.lr, flat.dataset.n_val
+    )  # fmt: skip
+    assert parts_fields == ("digits", "mlp", 3, 0.05, 30)
+    assert [flat_value(flat, k) for k in ("data", "model", "epochs", "lr", "n_val")] == list(
+        parts_fields
     )
+    with pytest.raises(AttributeError):
+        flat.lr  # noqa: B018
     assert flat.lam_for(0.4) == 1.0 and flat.lam_for(0.6) == 1.5
     assert flat.train_config(7, True) == replace(parts.budget, seed=7, progress=True)
     # a flat keyword overrides the field of a given part

@@ -568,3 +568,17 @@ def test_empirical_ntk_refuses_non_finite_inputs(value: float, which: str) -> No
         empirical_ntk(model, *args)
     with pytest.raises(ValueError, match=f"{which} must be real"):
         empirical_ntk(model, *((x1 + 0j, x2) if which == "x1" else (x1, x2 + 0j)))
+
+
+# ----------------------------------------------------------------------
+# The learning rate of each optimiser (issue 21)
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("sgd", 0.05), ("adam", 1e-3), ("adamw", 1e-3)])
+def test_train_config_defaults_to_the_optimisers_learning_rate(optimizer: str, lr: float) -> None:
+    from selfdistill.catalog import DEFAULT_LR
+
+    assert TrainConfig(optimizer=optimizer).lr == lr == DEFAULT_LR[optimizer]
+    assert TrainConfig(optimizer=optimizer, lr=0.25).lr == 0.25
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(optimizer=optimizer, lr=0.0)

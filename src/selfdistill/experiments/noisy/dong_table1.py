@@ -80,7 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="λ of self-distillation; 0 (default): Dong et al.'s CIFAR-10 rule, 1 for noise "
         "≤ 0.4 and 1.5 above",
     )  # fmt: skip
-    parser.add_argument("--lr", type=float, default=0.05, help="(default: %(default)s)")
+    parser.add_argument(
+        "--lr", type=float, default=opt.DEFAULT_LR["sgd"],
+        help="peak learning rate of SGD, the optimiser of the table (default: %(default)s)",
+    )  # fmt: skip
     opt.add_device_option(parser)
     add_execution_arguments(parser)
 
@@ -143,7 +146,8 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     write_runs_csv(args.out / "runs.csv", runs)
     title = (
-        f"{config.data}, n_train = {config.n_train}, {config.model} {config.width}, "
+        f"{config.dataset.name}, n_train = {config.dataset.n_train}, {config.network.name} "
+        f"{config.network.width}, "
         f"{config.noise_kind} noise: clean test accuracy "
         + (f"(mean ± std over {len(seeds)} seeds)" if len(seeds) > 1 else f"(seed {seeds[0]})")
     )
@@ -151,7 +155,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     rec_table = markdown_table(runs, "label_recovery")
     atomic_write_text(
         args.out / "table1.md",
-        f"# Dong et al. Table 1 on {config.data}\n\n{title}\n\n"
+        f"# Dong et al. Table 1 on {config.dataset.name}\n\n{title}\n\n"
         f"## Final clean test accuracy (%)\n\n"
         "Last epoch, except early-stop (epoch selected on a NOISY validation split). The row "
         "'selected on noisy val' is, per seed and noise rate, the method whose model is the most "

@@ -15,7 +15,7 @@ studies.
 * :func:`make_loss` — ``mse``: squared error between the softmax output and the target, the ℓ2
   setting of Mobahi et al. section 5 and Borup & Andersen eq. (18); ``ce``: cross-entropy with soft
   targets, optionally at a temperature T (Hinton et al. 2015; scaled by T² so that gradients keep
-  their size).
+  their size). Both are the ones of :mod:`selfdistill.nn.training.losses`, re-exported here.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from torch import Tensor, nn
 
 from ..._util.validation import check_choice, check_real
 from ...catalog import DISTILL_LOSSES as LOSSES
+from ...catalog import canonical_loss
 from ..data_splits import check_splits
 from ..training.loop import Callback, History, TrainConfig, fit, predict_logits
+from ..training.losses import mse_softmax_loss, soft_cross_entropy
 
 if TYPE_CHECKING:
     from ..data_splits import DataSplits
@@ -49,43 +51,18 @@ __all__ = [
 ]
 
 
-def _as_soft(targets: Tensor, num_classes: int) -> Tensor:
-    if targets.dtype in (torch.int64, torch.int32):
-        return F.one_hot(targets.long(), num_classes).to(torch.float32)
-    return targets
-
-
-def mse_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean over the batch of ``‖softmax(logits) − target‖²`` (Mobahi sec. 5, Borup eq. 18).
-
-    ``targets`` are soft targets (B, C) or integer labels (B,), which count as one-hot rows.
-    """
-    probs = torch.softmax(logits, dim=1)
-    soft = _as_soft(targets, logits.shape[1])
-    return ((probs - soft) ** 2).sum(dim=1).mean()
-
-
-def soft_cross_entropy(logits: Tensor, targets: Tensor, temperature: float = 1.0) -> Tensor:
-    """``−T² · mean_b Σ_c t_bc · log softmax(logits_b / T)_c`` (soft-target cross-entropy).
-
-    At T = 1 with one-hot targets this is the ordinary cross-entropy.
-    """
-    soft = _as_soft(targets, logits.shape[1])
-    log_probs = torch.log_softmax(logits / temperature, dim=1)
-    return -(temperature**2) * (soft * log_probs).sum(dim=1).mean()
-
-
 def make_loss(name: str, temperature: float = 1.0) -> Callable[[Tensor, Tensor, object], Tensor]:
     """A loss with the training loop's signature ``(logits, targets, ctx) -> scalar``.
 
     Parameters
     ----------
     name
-        ``"mse"`` (:func:`mse_softmax_loss`) or ``"ce"`` (:func:`soft_cross_entropy`).
+        ``"mse"`` (:func:`mse_softmax_loss`; ``"squared"``, its old name, is accepted) or ``"ce"``
+        (:func:`soft_cross_entropy`).
     temperature
         Softmax temperature T > 0 of ``ce``; ``mse`` is defined at T = 1 only.
     """
-    check_choice("loss", name, LOSSES)
+    name = check_choice("loss", canonical_loss(name), LOSSES)
     temperature = check_real("temperature", temperature, low=0.0, low_inclusive=False)
     if name == "mse":
         if temperature != 1.0:
@@ -188,7 +165,7 @@ def distill_step(
     History
         The training loop's per-epoch metrics; ``student`` is left in eval mode.
     """
-    check_choice("loss", loss, LOSSES)
+    loss = check_choice("loss", canonical_loss(loss), LOSSES)
     check_splits(data)
     _check_module("student", student)
     if teacher is not None:

@@ -51,11 +51,12 @@ from ..._util.validation import (
     check_seeds,
 )
 from ...alpha import one_hot, optimal_alpha
-from ...catalog import MODELS
+from ...catalog import MODELS, canonical_loss
 from ...execution import Execution, run_sweep
 from ..data_splits import DataSpec, DataSplits, load_splits
 from ..models import ModelSpec, build_model
 from ..training.loop import Callback, TrainConfig
+from ..training.seeds import derive_seed
 from .distill import LOSSES, distill_step, make_loss, split_metrics, teacher_probabilities
 from .outputs import ChainOutputs
 from .store import ChainStore, check_state, safe_name
@@ -123,7 +124,7 @@ class ChainConfig:
             check_int("width", self.width, low=1, high=MAX_WIDTH)
         if not isinstance(self.train, TrainConfig):
             raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
-        check_choice("loss", self.loss, LOSSES)
+        object.__setattr__(self, "loss", check_choice("loss", canonical_loss(self.loss), LOSSES))
         make_loss(self.loss, self.temperature)  # validates the temperature
         if isinstance(self.alpha, str):
             check_choice("alpha", self.alpha, ALPHA_MODES)
@@ -181,8 +182,7 @@ def fit_seed(seed: int, generation: int, role: int) -> int:
     role 0: model initialisation, role 1: data order. With ``same_init`` the initialisation uses
     generation 0 for every generation.
     """
-    state = np.random.SeedSequence([int(seed), int(generation), int(role)]).generate_state(1)
-    return int(state[0] & 0x7FFFFFFF)
+    return derive_seed(seed, generation, role, bits=31)
 
 
 def _build(data: DataSplits, config: ChainConfig, seed: int, generation: int) -> nn.Module:

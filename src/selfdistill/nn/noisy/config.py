@@ -15,7 +15,7 @@ from typing import Any
 
 from ..._util.io import to_jsonable
 from ..._util.validation import check_choice, check_int, check_real
-from ...catalog import MULTICLASS_LABEL_FUNCTIONS, NOISE_KINDS, SD_LOSSES
+from ...catalog import MULTICLASS_LABEL_FUNCTIONS, NOISE_KINDS, SD_LOSSES, canonical_loss
 from ..data_splits import DataSpec
 from ..models import ModelSpec
 from ..training.loop import TrainConfig
@@ -27,6 +27,7 @@ __all__ = [
     "config_dict",
     "config_from_spec",
     "config_spec",
+    "flat_value",
 ]
 
 
@@ -69,7 +70,9 @@ class MethodParams:
 
     def __post_init__(self) -> None:
         check_choice("label_function", self.label_function, MULTICLASS_LABEL_FUNCTIONS)
-        check_choice("sd_loss", self.sd_loss, SD_LOSSES)
+        object.__setattr__(
+            self, "sd_loss", check_choice("sd_loss", canonical_loss(self.sd_loss), SD_LOSSES)
+        )
         if self.lam is not None:
             check_real("lam", self.lam, low=0.0)
         check_real("temperature", self.temperature, low=0.0, low_inclusive=False)
@@ -150,9 +153,11 @@ class NoisyConfig:
     """Everything that defines a noisy-label comparison except the methods, noise rates and seeds.
 
     Built from its four parts, or from the flat keywords of :data:`FLAT_KEYS` (``data=``,
-    ``n_train=``, ``lr=``, ``lam=``, ...), each of which sets that field of its part; the two can
-    be mixed (a keyword overrides the part's field). The flat names also read through:
-    ``config.lr`` is ``config.budget.lr``.
+    ``n_train=``, ``lr=``, ``lam=``, ...: the command-line options), each of which sets that field
+    of its part; the two can be mixed (a keyword overrides the part's field). Each setting has one
+    name on the built config, its part's field: ``config.budget.lr``, ``config.dataset.name``.
+    ``optimizer=`` without ``lr=`` (and without a ``budget``) trains at that optimiser's own
+    learning rate (:data:`selfdistill.catalog.DEFAULT_LR`).
 
     Attributes
     ----------
@@ -195,18 +200,13 @@ class NoisyConfig:
         if unknown:
             raise TypeError(f"NoisyConfig got unexpected keyword argument(s): {', '.join(unknown)}")
         given = {"dataset": dataset, "network": network, "budget": budget, "hyper": hyper}
+        if budget is None and "optimizer" in flat and "lr" not in flat:
+            flat = {**flat, "lr": None}  # the optimiser's own learning rate (TrainConfig)
         for group, part in given.items():
             part = _DEFAULTS[group]() if part is None else part
             fields = {FLAT_KEYS[k][1]: v for k, v in flat.items() if FLAT_KEYS[k][0] == group}
             object.__setattr__(self, group, replace(part, **fields) if fields else part)
         object.__setattr__(self, "noise_kind", check_choice("noise_kind", noise_kind, NOISE_KINDS))
-
-    def __getattr__(self, name: str) -> Any:
-        """The flat names read through to their part: ``config.data`` is ``config.dataset.name``."""
-        part, field = FLAT_KEYS.get(name, (None, name))
-        if part is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return getattr(object.__getattribute__(self, part), field)
 
     def train_config(self, seed: int, progress: bool = False) -> TrainConfig:
         """The training-loop settings shared by every method of one seed (same budget)."""
@@ -241,14 +241,21 @@ def config_from_spec(spec: dict[str, Any]) -> NoisyConfig:
     )
 
 
+def flat_value(config: NoisyConfig, key: str) -> Any:
+    """The value of the flat keyword ``key`` (:data:`FLAT_KEYS`) in ``config``:
+    ``flat_value(config, "lr")`` is ``config.budget.lr``."""
+    part, field = FLAT_KEYS[key]
+    return getattr(config if part is None else getattr(config, part), field)
+
+
 def config_dict(config: NoisyConfig) -> dict[str, Any]:
     """The config as the flat JSON-able dict of ``results.json``: the keywords of
     :data:`FLAT_KEYS` in order, with ``n_test`` / ``n_val`` (when set) and a data file's reader
     options ``label_column`` / ``image_size`` under ``extra``."""
-    out = {key: getattr(config, key) for key in FLAT_KEYS if key not in _EXTRA}
-    extra = {key: getattr(config, key) for key in ("n_test", "n_val")}
+    out = {key: flat_value(config, key) for key in FLAT_KEYS if key not in _EXTRA}
+    extra = {key: flat_value(config, key) for key in ("n_test", "n_val")}
     if config.dataset.is_file():
-        extra |= {key: getattr(config, key) for key in ("label_column", "image_size")}
+        extra |= {key: flat_value(config, key) for key in ("label_column", "image_size")}
     if config.dataset.val_fraction != DataSpec.val_fraction or config.dataset.seed is not None:
         extra |= {"val_fraction": config.dataset.val_fraction, "data_seed": config.dataset.seed}
     return {**out, "extra": {key: value for key, value in extra.items() if value is not None}}

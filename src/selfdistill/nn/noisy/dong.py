@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._util.validation import check_choice, check_int, check_real
-from ...catalog import ALPHA_SCHEDULES, LABEL_FUNCTIONS, SD_LOSSES
+from ...catalog import ALPHA_SCHEDULES, LABEL_FUNCTIONS, SD_LOSSES, canonical_loss
+from ..training.losses import mse_softmax_loss, soft_target_cross_entropy
 
 __all__ = [
     "ALPHA_SCHEDULES",
@@ -323,14 +324,16 @@ class SelfDistillationLoss:
         The target rule.
     loss
         ``"ce"``: ``−mean_b Σ_c t_bc log softmax(z_b)_c`` (cross-entropy against the soft target,
-        Dong et al. sec. 3.4); ``"squared"``: ``mean_b ‖g(z_b) − t_b‖²`` with ``g`` the softmax for
-        (B, C) logits and the identity for scalar outputs with ±1 labels (Theorem 1's squared
-        loss on the raw output ``f(W, x)``).
+        Dong et al. sec. 3.4; :func:`~selfdistill.nn.training.losses.soft_target_cross_entropy`);
+        ``"mse"``: ``mean_b ‖g(z_b) − t_b‖²`` with ``g`` the softmax for (B, C) logits
+        (:func:`~selfdistill.nn.training.losses.mse_softmax_loss`) and the identity for scalar
+        outputs with ±1 labels (Theorem 1's squared loss on the raw output ``f(W, x)``);
+        ``"squared"``, its old name, is accepted.
     """
 
     def __init__(self, rule: SelfDistillationTarget | None = None, loss: str = "ce") -> None:
         self.rule = rule if rule is not None else SelfDistillationTarget()
-        self.loss = check_choice("loss", loss, SD_LOSSES)
+        self.loss = check_choice("loss", canonical_loss(loss), SD_LOSSES)
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         epoch = getattr(ctx, "epoch", 0)
@@ -347,11 +350,11 @@ class SelfDistillationLoss:
         soft = self.rule(logits, targets, epoch=epoch, step=step)
         if self.loss == "ce":
             if _is_binary(logits):
-                raise ValueError("loss 'ce' needs (B, C) logits; use 'squared' for ±1 outputs")
-            return F.cross_entropy(logits, soft)  # fused −mean_b Σ_c t_bc log softmax(z_b)_c
+                raise ValueError("loss 'ce' needs (B, C) logits; use 'mse' for ±1 outputs")
+            return soft_target_cross_entropy(F.log_softmax(logits, dim=1), soft)
         if _is_binary(logits):
             return ((logits.reshape(soft.shape) - soft) ** 2).mean()
-        return ((torch.softmax(logits, dim=1) - soft) ** 2).sum(dim=1).mean()
+        return mse_softmax_loss(logits, soft)
 
     def _hardmax_ce(
         self, logits: Tensor, labels: Tensor, epoch: int, step: int, ctx: Any

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from ..._util.validation import check_int, check_real
 from ..training.loop import Callback
+from ..training.losses import soft_target_cross_entropy
 from .rivals import TemporalEnsemble, _index
 
 __all__ = ["MarginSelfDistillationLoss", "NoisyValSwitch"]
@@ -135,7 +136,7 @@ class MarginSelfDistillationLoss:
         uniform = -log_q.mean(dim=1).mean() * eps
         if target is None:
             return (1.0 - eps) * F.nll_loss(log_q, labels) + uniform
-        return -(1.0 - eps) * (target * log_q).sum(dim=1).mean() + uniform
+        return (1.0 - eps) * soft_target_cross_entropy(log_q, target) + uniform
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         log_q = F.log_softmax(logits, dim=1)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._util.validation import check_choice, check_int, check_real
+from ..training.losses import soft_target_cross_entropy
 
 __all__ = ["BootstrapLoss", "ELRLoss", "GCELoss", "TemporalEnsemble"]
 
@@ -70,7 +71,7 @@ class BootstrapLoss:
             pred = q.detach() if self.detach else q
         else:
             pred = F.one_hot(logits.detach().argmax(dim=1), logits.shape[1]).to(logits.dtype)
-        return -((self.beta * t + (1.0 - self.beta) * pred) * log_q).sum(dim=1).mean()
+        return soft_target_cross_entropy(log_q, self.beta * t + (1.0 - self.beta) * pred)
 
 
 class GCELoss:

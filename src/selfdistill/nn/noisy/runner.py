@@ -33,7 +33,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -49,6 +48,7 @@ from ...noise import corrupt_labels
 from ..chains.store import check_state
 from ..data_splits import DataSpec, DataSplits, check_splits
 from ..training.loop import Callback, LossFn, cross_entropy_loss, fit, predict_logits
+from ..training.seeds import derive_seed
 from .base import DataChoice, MethodContext
 from .config import NoisyConfig, config_from_spec, config_spec
 from .outputs import RunOutputs
@@ -76,7 +76,7 @@ def method_context(
     config: NoisyConfig, noise: float, labels: Tensor, num_classes: int, seed: int = 0
 ) -> MethodContext:
     """What a method is built from (:class:`~selfdistill.nn.noisy.registry.MethodContext`): the
-    noise rate only resolves λ of Dong's ``sd`` (when ``config.lam`` is ``None``)."""
+    noise rate only resolves λ of Dong's ``sd`` (when ``config.hyper.lam`` is ``None``)."""
     return MethodContext(
         n_train=len(labels), num_classes=num_classes, labels=labels, hyper=config.hyper,
         lam=config.lam_for(noise), seed=seed,
@@ -97,10 +97,6 @@ def make_method_loss(
     return chosen.build(context)
 
 
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
-
-
 def corrupt_splits(
     data: DataSplits, noise: float, kind: str, seed: int
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -114,8 +110,8 @@ def corrupt_splits(
     check_choice("kind", kind, NOISE_KINDS)
     seed = check_int("seed", seed, low=0)
     c = data.num_classes
-    y_tr, mask = corrupt_labels(data.y_train.numpy(), noise, kind, c, seed=_seed(seed, 1))
-    y_va, _ = corrupt_labels(data.y_val.numpy(), noise, kind, c, seed=_seed(seed, 2))
+    y_tr, mask = corrupt_labels(data.y_train.numpy(), noise, kind, c, seed=derive_seed(seed, 1))
+    y_va, _ = corrupt_labels(data.y_val.numpy(), noise, kind, c, seed=derive_seed(seed, 2))
     return torch.from_numpy(y_tr), torch.from_numpy(mask), torch.from_numpy(y_va)
 
 

@@ -3,6 +3,11 @@
 ``loop``
     :func:`fit` with :class:`TrainConfig`, :class:`Callback`, :class:`History`,
     :class:`StepContext`; :func:`predict_logits`, :func:`accuracy`, :func:`cross_entropy_loss`.
+``losses``
+    the losses against soft targets, written once: soft-target cross-entropy and the squared
+    error of the softmax (``mse``).
+``seeds``
+    :func:`~selfdistill.nn.training.seeds.derive_seed`, the one rule that derives a run's seeds.
 ``checkpoint``
     the per-epoch checkpoint ``fit`` writes atomically and resumes from, bit-identically.
 ``distributed``, ``torchrun``

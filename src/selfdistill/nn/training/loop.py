@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..._util.progress import progress_bar
 from ..._util.validation import MAX_EPOCHS, check_choice, check_int, check_real
-from ...catalog import OPTIMIZERS, SCHEDULES
+from ...catalog import DEFAULT_LR, OPTIMIZERS, SCHEDULES
 from . import distributed as _dist
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -51,6 +50,7 @@ from .checkpoint import (
     write_checkpoint,
 )
 from .device import resolve_device
+from .seeds import derive_seed
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -82,8 +82,12 @@ class TrainConfig:
     optimizer
         ``"sgd"`` (heavy-ball momentum), ``"adam"`` (L2 weight decay added to the gradient) or
         ``"adamw"`` (decoupled weight decay).
-    lr, momentum, weight_decay
-        Peak learning rate, SGD momentum in [0, 1), weight decay (L2 coefficient).
+    lr
+        Peak learning rate; ``None`` (the default): the optimiser's own,
+        :data:`selfdistill.catalog.DEFAULT_LR` (SGD 0.05, Adam and AdamW 0.001), set on
+        construction.
+    momentum, weight_decay
+        SGD momentum in [0, 1), weight decay (L2 coefficient).
     schedule
         ``"cosine"``: lr · ½(1 + cos(π s / S)) at step s of S, updated every step;
         ``"constant"``: lr throughout.
@@ -102,7 +106,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 128
     optimizer: str = "sgd"
-    lr: float = 0.05
+    lr: float | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
@@ -115,6 +119,8 @@ class TrainConfig:
         check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         check_int("batch_size", self.batch_size, low=1)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
         check_real("lr", self.lr, low=0.0, low_inclusive=False)
         check_real("momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False)
         check_real("weight_decay", self.weight_decay, low=0.0)
@@ -191,11 +197,12 @@ def cross_entropy_loss(logits: Tensor, targets: Tensor, ctx: StepContext | None 
 def data_seed(seed: int) -> int:
     """The data-order seed derived from ``config.seed``.
 
-    Epoch e uses ``data_seed(seed) + e``. Hashing the seed (NumPy's ``SeedSequence``) keeps the
+    Epoch e uses ``data_seed(seed) + e``. Hashing the seed (:func:`~.seeds.derive_seed`) keeps the
     orders of different seeds unrelated; ``seed + e`` alone would give seed s at epoch e + 1 the
-    order of seed s + 1 at epoch e.
+    order of seed s + 1 at epoch e. The 64-bit seed is shifted to 62 bits, so that adding the
+    epoch never overflows.
     """
-    return int(np.random.SeedSequence([seed, 0x5E1F]).generate_state(1, dtype=np.uint64)[0] >> 2)
+    return derive_seed(seed, 0x5E1F, bits=64) >> 2
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
