@@ -50,8 +50,8 @@ def test_api_page_renders_maths_and_links(built: BuiltSite, offline_page: Any) -
 def test_search_works_from_file_urls(built: BuiltSite, offline_page: Any) -> None:
     page = offline_page
     page.goto((built.path / "index.html").as_uri(), wait_until="load")
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator(".md-search__input").fill("collapse")
+    page.locator(".md-search__input").click()
+    page.keyboard.type("collapse", delay=20)  # Material searches on key events
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=30_000)
     assert results.count() >= 1

@@ -92,7 +92,9 @@ def missing_target(url: str, base: Path, root: Path) -> Path | None:
     parsed = urlparse(url)
     if parsed.scheme or parsed.netloc or not parsed.path:
         return None
-    target = (base.parent / unquote(parsed.path)).resolve()
+    # an absolute path (404.html, which a server serves at any depth) starts at the site's root
+    start = root if parsed.path.startswith("/") else base.parent
+    target = (start / unquote(parsed.path.lstrip("/"))).resolve()
     if not target.is_relative_to(root.resolve()):
         return target
     return None if target.exists() else target
