@@ -76,6 +76,7 @@ def make(name: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / name
         argv = ["reproduce", name, *OPTIONS[name], "--out", str(out), "--no-progress"]
+        commit, src_changed = _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain", "src"))
         start = time.perf_counter()
         subprocess.run(
             [str(Path(sys.executable).parent / "selfdistill"), *argv],
@@ -89,8 +90,8 @@ def make(name: str) -> dict:
         record = {
             "experiment": name,
             "command": command(name),
-            "commit": _git("rev-parse", "HEAD"),
-            "src_changed": bool(_git("status", "--porcelain", "--", "src")),
+            "commit": commit,
+            "src_changed": src_changed,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
             "seconds": round(seconds, 1),
             "machine": f"{os.cpu_count()} CPU cores, no GPU",
