@@ -44,10 +44,16 @@ class Page(HTMLParser):
         self.prose: list[str] = []
         self.maths = 0
         self.loads: list[tuple[str, str]] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
         self._skip: list[str] = []  # tags of the open skipped elements
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"])
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"])
         if self._skip and tag == self._skip[-1]:
             self._skip.append(tag)  # nested element of the same tag inside a skipped one
         elif not self._skip:
@@ -139,6 +145,21 @@ def test_no_page_loads_anything_from_outside_the_site(built: BuiltSite) -> None:
                 missing.append(f"{name}: {where} {url} -> {target}")
     assert external == []
     assert missing == []
+
+
+def test_links_between_pages_reach_their_anchors(built: BuiltSite) -> None:
+    pages = {path.resolve(): parse(path) for path in built.pages()}
+    broken = []
+    for path, page in pages.items():
+        for href in page.links:
+            parsed = urlparse(href)
+            if parsed.scheme or parsed.netloc or not parsed.fragment:
+                continue
+            target = (path.parent / unquote(parsed.path)).resolve() if parsed.path else path
+            if target.suffix == ".html" and target in pages:
+                if unquote(parsed.fragment) not in pages[target].ids:
+                    broken.append(f"{path.relative_to(built.path.resolve())}: {href}")
+    assert broken == []
 
 
 def test_no_stylesheet_loads_a_font_or_file_from_outside(built: BuiltSite) -> None:
