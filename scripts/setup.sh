@@ -13,3 +13,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]"
     touch "$stamp"
 fi
+# The browser tests (tests/browser.py: the documentation site, the label-review page) drive the
+# system's Chromium through Playwright; Playwright's own browser download is not used. Install
+# Debian's chromium when it is missing and we may (root with apt-get); otherwise those tests skip
+# with a one-line reason.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "setup.sh: could not install chromium; the browser tests will skip" >&2
+fi

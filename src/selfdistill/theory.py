@@ -137,11 +137,14 @@ def _round_index(t: object) -> float:
 
 
 def c_bounds(eigvals: object, y: object, epsilon: float) -> tuple[float, float]:
-    """Bounds on the multiplier ``c`` that solves the ``epsilon``-constrained problem.
+    r"""Bounds on the multiplier ``c`` that solves the ``epsilon``-constrained problem.
 
-    Mobahi et al. (2020) eq. 12 (and eq. 16 at every round ``t``, with ``y = y_t``)::
+    Mobahi et al. (2020) eq. 12 (and eq. 16 at every round ``t``, with ``y = y_t``):
 
-        d_min sqrt(n eps) / (||y|| - sqrt(n eps)) <= c <= d_max sqrt(n eps) / (||y|| - sqrt(n eps))
+    $$
+    \frac{d_{\min}\sqrt{n\epsilon}}{\lVert y\rVert - \sqrt{n\epsilon}} \;\le\; c \;\le\;
+    \frac{d_{\max}\sqrt{n\epsilon}}{\lVert y\rVert - \sqrt{n\epsilon}}
+    $$
 
     Parameters
     ----------
@@ -178,13 +181,16 @@ def _a_b(r0: float, kappa: float) -> tuple[float, float, float]:
 
 
 def norm_lower_bound(t: float, eigvals: object, y: object, epsilon: float) -> float:
-    """Lower bound on ``||z_t||``, the norm of the targets after ``t`` rounds.
+    r"""Lower bound on ``||z_t||``, the norm of the targets after ``t`` rounds.
 
-    Mobahi et al. (2020) Proposition 3::
+    Mobahi et al. (2020) Proposition 3:
 
-        ||z_t|| >= a^t ||z_0|| - sqrt(n eps) b (a^t - 1) / (a - 1),
-        a = ((r0 - 1)^2 + kappa (2 r0 - 1)) / (r0 - 1 + kappa)^2,
-        b = r0^2 kappa / (r0 - 1 + kappa)^2,   r0 = ||z_0|| / sqrt(n eps),
+    $$
+    \lVert z_t\rVert \ge a^t \lVert z_0\rVert - \sqrt{n\epsilon}\, b\, \frac{a^t - 1}{a - 1},
+    \qquad a = \frac{(r_0 - 1)^2 + \kappa(2r_0 - 1)}{(r_0 - 1 + \kappa)^2},\quad
+    b = \frac{r_0^2\,\kappa}{(r_0 - 1 + \kappa)^2},\quad
+    r_0 = \frac{\lVert z_0\rVert}{\sqrt{n\epsilon}},
+    $$
 
     valid while ``||z_i|| > sqrt(n eps)`` for ``i = 0, ..., t - 1``. For ``kappa = 1``
     (``a = 1``) the geometric sum is its limit ``t``.
@@ -216,11 +222,14 @@ def norm_lower_bound(t: float, eigvals: object, y: object, epsilon: float) -> fl
 def guaranteed_rounds(
     eigvals: object, y: object, epsilon: float, *, small_epsilon: bool = False
 ) -> float:
-    """Number of self-distillation rounds guaranteed before the solution collapses.
+    r"""Number of self-distillation rounds guaranteed before the solution collapses.
 
-    Mobahi et al. (2020) Proposition 4, eq. 18::
+    Mobahi et al. (2020) Proposition 4, eq. 18 (with the threshold $\sqrt{n\epsilon}$, not the
+    misprinted $\sqrt{n}\,\epsilon$):
 
-        t_lower = (||y|| / sqrt(n eps) - 1) / kappa
+    $$
+    \underline{t} = \frac{1}{\kappa}\left(\frac{\lVert y\rVert}{\sqrt{n\epsilon}} - 1\right)
+    $$
 
     Rounds ``t = 0, 1, ...`` with ``t < t_lower`` all have ``||z_t|| > sqrt(n eps)``, so at least
     ``floor(t_lower)`` rounds are non-collapsed. With ``small_epsilon=True`` the near-interpolation
@@ -249,11 +258,14 @@ def _log_factor(d: np.ndarray, r0: float) -> np.ndarray:
 
 
 def ratio_lower_bound(t: float, eigvals: object, y: object, epsilon: float) -> np.ndarray:
-    """Lower bounds on ``B_{t-1}[k, k] / B_{t-1}[j, j]`` for every pair with ``d_k > d_j``.
+    r"""Lower bounds on ``B_{t-1}[k, k] / B_{t-1}[j, j]`` for every pair with ``d_k > d_j``.
 
-    Mobahi et al. (2020) Theorem 5, eq. 20::
+    Mobahi et al. (2020) Theorem 5, eq. 20:
 
-        B_{t-1}[k, k] / B_{t-1}[j, j] >= ((r0 - 1 + d_min/d_j) / (r0 - 1 + d_min/d_k))^t,
+    $$
+    \frac{B_{t-1}[k, k]}{B_{t-1}[j, j]} \ge
+    \left(\frac{r_0 - 1 + d_{\min}/d_j}{r_0 - 1 + d_{\min}/d_k}\right)^{t},
+    $$
 
     with ``r0 = ||y|| / sqrt(n eps)`` and ``B_{t-1} = A_0 ... A_{t-1}`` (eq. 19). The theorem
     states it for ``t <= t_lower`` (:func:`guaranteed_rounds`); its proof holds whenever rounds
@@ -285,10 +297,15 @@ def ratio_lower_bound(t: float, eigvals: object, y: object, epsilon: float) -> n
 
 
 def sparsity_index(t: float, eigvals: object, y: object, epsilon: float) -> float:
-    """Sparsity index ``S_{B_{t-1}}``: the smallest of Theorem 5's bounds over all pairs.
+    r"""Sparsity index ``S_{B_{t-1}}``: the smallest of Theorem 5's bounds over all pairs.
 
-    Mobahi et al. (2020) eq. 23: with ``d_1 <= d_2 <= ... <= d_n`` sorted ascending,
-    ``S = min_k ((r0 - 1 + d_min/d_k) / (r0 - 1 + d_min/d_{k+1}))^t``. The minimum over
+    Mobahi et al. (2020) eq. 23: with $d_1 \le d_2 \le \dots \le d_n$ sorted ascending,
+
+    $$
+    S_{B_{t-1}} = \min_k \left(\frac{r_0 - 1 + d_{\min}/d_k}{r_0 - 1 + d_{\min}/d_{k+1}}\right)^{t}.
+    $$
+
+    The minimum over
     neighbouring pairs equals the minimum over all pairs ``d_k > d_j`` of :func:`ratio_lower_bound`
     (the ratio of a pair is a product of neighbouring ratios, each ``>= 1``).
 
@@ -325,11 +342,14 @@ def max_sparsity_index(eigvals: object, y: object, epsilon: float) -> float:
 
 
 def sparsity_index_limit(eigvals: object) -> float:
-    """Limit of :func:`max_sparsity_index` as ``epsilon -> 0``.
+    r"""Limit of :func:`max_sparsity_index` as ``epsilon -> 0``.
 
-    Mobahi et al. (2020) Theorem 6::
+    Mobahi et al. (2020) Theorem 6:
 
-        lim_{eps -> 0} S = exp((d_min / kappa) min_k (1/d_k - 1/d_{k+1})),
+    $$
+    \lim_{\epsilon \to 0} S = \exp\!\left(\frac{d_{\min}}{\kappa}\,
+    \min_k \left(\frac{1}{d_k} - \frac{1}{d_{k+1}}\right)\right),
+    $$
 
     with ``d_1 <= ... <= d_n`` sorted ascending (the limit does not depend on ``y``).
 
@@ -346,11 +366,13 @@ def sparsity_index_limit(eigvals: object) -> float:
 
 
 def equivalent_spectrum(eigvals: object, cs: object) -> np.ndarray:
-    """Spectrum ``d_dagger`` of the kernel whose plain ridge regression equals round ``t``.
+    r"""Spectrum ``d_dagger`` of the kernel whose plain ridge regression equals round ``t``.
 
-    Mobahi et al. (2020) section 3.7, eq. 25: after rounds with multipliers ``c_0, ..., c_t``,
+    Mobahi et al. (2020) section 3.7, eq. 25: after rounds with multipliers $c_0, \dots, c_t$,
 
-        d_dagger_k = c_0 / (prod_{i=0}^t (d_k + c_i) / d_k^(t+1) - 1),
+    $$
+    d^\dagger_k = \frac{c_0}{\prod_{i=0}^{t} (d_k + c_i) / d_k^{\,t+1} - 1},
+    $$
 
     so that ridge regression with Gram eigenvalues ``d_dagger`` and multiplier ``c_0`` reproduces
     ``B_t = d_dagger / (c_0 + d_dagger)``. Computed as ``c_0 / expm1(sum_i log1p(c_i / d_k))``
@@ -388,10 +410,10 @@ def _dagger(d_dagger: object) -> np.ndarray:
 
 
 def rademacher_trace_term(d_dagger: object) -> float:
-    """``sqrt(tr G_dagger)``, the trace term of the Rademacher complexity bound.
+    r"""``sqrt(tr G_dagger)``, the trace term of the Rademacher complexity bound.
 
     Mobahi et al. (2020) section 3.7 (via Bartlett & Mendelson 2002, Lemma 22): the Rademacher
-    complexity of the equivalent kernel class is proportional to ``sqrt(sum_k d_dagger_k)``.
+    complexity of the equivalent kernel class is proportional to $\sqrt{\sum_k d^\dagger_k}$.
 
     Parameters
     ----------
@@ -402,10 +424,15 @@ def rademacher_trace_term(d_dagger: object) -> float:
 
 
 def local_rademacher_term(d_dagger: object) -> float:
-    """The local Rademacher complexity term ``min_k (k/K + sqrt(sum_{j>k} d_dagger_j / K))``.
+    r"""The local Rademacher complexity term ``min_k (k/K + sqrt(sum_{j>k} d_dagger_j / K))``.
 
-    Mobahi et al. (2020) section 3.7 (via Bartlett, Bousquet & Mendelson 2005, Corollary 6.7),
-    with ``d_dagger`` sorted non-increasing, ``k = 0, ..., K`` and ``K = len(d_dagger)``.
+    Mobahi et al. (2020) section 3.7 (via Bartlett, Bousquet & Mendelson 2005, Corollary 6.7):
+
+    $$
+    \min_{k = 0, \dots, K} \left(\frac{k}{K} + \sqrt{\frac{1}{K}\sum_{j > k} d^\dagger_j}\right),
+    $$
+
+    with ``d_dagger`` sorted non-increasing and ``K = len(d_dagger)``.
 
     Parameters
     ----------
@@ -431,11 +458,17 @@ class EarlyStoppingPath(NamedTuple):
 def early_stopping_path(
     eigvals: object, y: object, epsilons: object, *, eigvecs: object = None
 ) -> EarlyStoppingPath:
-    """Early stopping by a looser tolerance: ``B_0`` for each ``epsilon`` (Mobahi section 3.4).
+    r"""Early stopping by a looser tolerance: ``B_0`` for each ``epsilon`` (Mobahi section 3.4).
 
-    One plain fit (round 0, no self-distillation) per tolerance: ``c_0`` solves Proposition 2's
-    ``mean((z c / (c + d))^2) = epsilon`` and ``B_0 = D (c_0 I + D)^-1`` (eq. 22). Whatever
-    ``epsilon``, ``B_0[k] / B_0[j] = (1 + c_0/d_j) / (1 + c_0/d_k) < d_k / d_j``: early stopping
+    One plain fit (round 0, no self-distillation) per tolerance: $c_0$ solves Proposition 2's
+    $\frac{1}{n}\sum_k \big(z_k\, c / (c + d_k)\big)^2 = \epsilon$ and
+    $B_0 = D\,(c_0 I + D)^{-1}$ (eq. 22). Whatever $\epsilon$,
+
+    $$
+    \frac{B_0[k]}{B_0[j]} = \frac{1 + c_0/d_j}{1 + c_0/d_k} < \frac{d_k}{d_j}:
+    $$
+
+    early stopping
     keeps (at best) the sparsity pattern of ``D``, whereas self-distillation's ``B_t`` ratios grow
     without bound (Theorem 5).
 
@@ -490,14 +523,17 @@ RATIO_SIGN_RTOL = 1e-12
 
 
 def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
-    """Whether ``B[k, k] / B[j, j]`` grows, stays or shrinks at the next step.
+    r"""Whether ``B[k, k] / B[j, j]`` grows, stays or shrinks at the next step.
 
     Borup & Andersen (2021) Theorem 4.3, eq. 15 (appendix D, eq. 26, when ``A`` changes from step
-    to step): with ``B = B^(tau-1)``, ``A = A^(tau)`` and ``B^(tau) = A ((1 - alpha) B + alpha)``
-    (Lemma 4.2), for ``d_k > d_j``::
+    to step): with $B = B^{(\tau-1)}$, $A = A^{(\tau)}$ and
+    $B^{(\tau)} = A\big((1 - \alpha) B + \alpha I\big)$ (Lemma 4.2), for $d_k > d_j$:
 
-        sgn(B^(tau)_k / B^(tau)_j - B_k / B_j) = sgn(x^-1 - alpha),
-        x = (B_k / B_j - A_k / A_j) A_j / (B_k (A_k - A_j)) + 1.
+    $$
+    \operatorname{sgn}\!\left(\frac{B^{(\tau)}_k}{B^{(\tau)}_j} - \frac{B_k}{B_j}\right)
+    = \operatorname{sgn}\!\left(x^{-1} - \alpha\right),\qquad
+    x = \left(\frac{B_k}{B_j} - \frac{A_k}{A_j}\right)\frac{A_j}{B_k\,(A_k - A_j)} + 1.
+    $$
 
     Clearing the denominators gives the exact form computed here,
     ``sgn(P - alpha N)`` with ``P = B_j B_k (A_k - A_j) > 0`` and
@@ -545,15 +581,22 @@ def ratio_direction(B_prev: object, A: object, alpha: float) -> np.ndarray:
 
 
 def limit_rate(eigvals: object, lam: float, alpha: float) -> float:
-    """Linear convergence factor of ``y^(tau) -> y^(inf)`` for a fixed ``alpha``.
+    r"""Linear convergence factor of ``y^(tau) -> y^(inf)`` for a fixed ``alpha``.
 
     Borup & Andersen (2021) Theorem 4.5: by Lemma 4.2,
-    ``B^(tau) - B^(inf) = (1 - alpha) A (B^(tau-1) - B^(inf))`` with
-    ``B^(inf) = alpha A (I - (1 - alpha) A)^-1``, so every component contracts by
-    ``(1 - alpha) d_k / (d_k + lam)`` per step and
-    ``||y^(tau) - y^(inf)|| <= rate^(tau-1) ||y^(1) - y^(inf)||`` with
 
-        rate = (1 - alpha) d_max / (d_max + lam).
+    $$
+    B^{(\tau)} - B^{(\infty)} = (1 - \alpha)\, A\, \big(B^{(\tau-1)} - B^{(\infty)}\big),\qquad
+    B^{(\infty)} = \alpha A\,\big(I - (1 - \alpha) A\big)^{-1},
+    $$
+
+    so every component contracts by $(1 - \alpha)\, d_k / (d_k + \lambda)$ per step and
+    $\lVert y^{(\tau)} - y^{(\infty)}\rVert
+    \le \text{rate}^{\tau-1}\, \lVert y^{(1)} - y^{(\infty)}\rVert$ with
+
+    $$
+    \text{rate} = (1 - \alpha)\,\frac{d_{\max}}{d_{\max} + \lambda}.
+    $$
 
     For ``alpha = 0`` the limit is the zero function (Mobahi's collapse at rate ``rate``).
 

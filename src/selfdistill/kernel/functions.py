@@ -4,11 +4,11 @@ Every kernel that :func:`sklearn.metrics.pairwise.pairwise_kernels` knows (``"rb
 ``"linear"``, ``"poly"``, ``"laplacian"``, ...), ``"precomputed"``, a callable ``k(x, x')`` and
 ``"spline"``: the Green's function of Mobahi et al. (2020) section 4,
 
-.. math::
+$$
+g(x, x') = \\tfrac16 \\max((x - x')^3, 0) - \\tfrac16\\, x (1 - x') (x^2 - 2x' + x'^2),
+$$
 
-    g(x, x') = \\tfrac16 \\max((x - x')^3, 0) - \\tfrac16\\, x (1 - x') (x^2 - 2x' + x'^2),
-
-the kernel of the regulariser :math:`R(f) = \\int_0^1 f''(x)^2\\,dx` with boundary conditions
+the kernel of the regulariser $R(f) = \\int_0^1 f''(x)^2\\,dx$ with boundary conditions
 ``f(0) = f(1) = f''(0) = f''(1) = 0``. It is defined for scalar inputs in ``[0, 1]``; since
 ``g(0, .) = g(1, .) = 0`` its Gram matrix on points that include 0 or 1 is only positive
 *semi*-definite (see :data:`selfdistill.kernel.ridge.EIGVAL_RTOL` for how the estimator treats

@@ -1,8 +1,12 @@
-"""Self-distilled kernel ridge regression in closed form (Borup & Andersen 2021; Mobahi 2020).
+r"""Self-distilled kernel ridge regression in closed form (Borup & Andersen 2021; Mobahi 2020).
 
-Step 1 is kernel ridge regression on ``y``; step ``t >= 2`` fits
-``alpha_t y + (1 - alpha_t) y^(t-1)`` where ``y^(t-1)`` are the previous step's training
-predictions (Borup eqs. 3-5), ``f = k(x, X) (K + lam I)^-1 targets``.
+Step 1 is kernel ridge regression on ``y``; step $t \ge 2$ fits
+$\alpha_t y + (1 - \alpha_t)\, y^{(t-1)}$ where $y^{(t-1)}$ are the previous step's training
+predictions (Borup eqs. 3-5):
+
+$$
+f_t(x) = k(x, X)\,(K + \lambda_t I)^{-1}\big(\alpha_t\, y + (1 - \alpha_t)\, y^{(t-1)}\big).
+$$
 
 Two regimes, picked by the estimator itself:
 
@@ -10,10 +14,12 @@ Two regimes, picked by the estimator itself:
   triangular solve; ``y^(t) = targets_t - lam * coef_t`` needs no product with ``K``. The
   spectrum (``eigvals_``, ``eigvecs_``, ``B_``) is computed lazily on first access.
 * **epsilon mode** (``lam=None, epsilon > 0``; Mobahi eq. 1, Borup appendix D): ``K`` is
-  eigendecomposed once; every step is the diagonal update ``B^(t) = A_t ((1 - alpha) B^(t-1) +
-  alpha)`` (Borup Lemma 4.2, Mobahi eq. 13) with the ridge ``lam_t`` found on the spectrum alone
-  (:func:`selfdistill.kernel.spectral.epsilon_ridge`), and the coefficients of all steps come from
-  one product ``V (D + lam_t)^-1 ((1 - alpha) B^(t-1) + alpha) V^T y`` -- never through ``D^-1``.
+  eigendecomposed once; every step is the diagonal update
+  $B^{(t)} = A_t\big((1 - \alpha) B^{(t-1)} + \alpha I\big)$ (Borup Lemma 4.2, Mobahi eq. 13) with
+  the ridge $\lambda_t$ found on the spectrum alone
+  (:func:`selfdistill.kernel.spectral.epsilon_ridge`), and the coefficients of all steps come
+  from one product $V (D + \lambda_t I)^{-1}\big((1 - \alpha) B^{(t-1)} + \alpha I\big) V^\top y$
+  -- never through $D^{-1}$.
 """
 
 from __future__ import annotations

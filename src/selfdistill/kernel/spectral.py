@@ -69,10 +69,14 @@ def eigh_descending(K: np.ndarray, *, rtol: float = EIGVAL_RTOL) -> tuple[np.nda
 def b_recursion(
     eigvals: np.ndarray, lams: np.ndarray, alphas: np.ndarray, *, b0: np.ndarray | None = None
 ) -> np.ndarray:
-    """Diagonals of ``B^(t)``, t = 1..steps (Borup Lemma 4.2 eq. 12; appendix D for varying lam).
+    r"""Diagonals of ``B^(t)``, t = 1..steps (Borup Lemma 4.2 eq. 12; appendix D for varying lam).
 
-    ``B^(0) = I`` and ``B^(t) = A_t ((1 - alpha_t) B^(t-1) + alpha_t I)`` with
-    ``A_t = D (D + lam_t I)^-1``; ``alpha_1`` is irrelevant (``B^(1) = A_1``). ``lam_t = inf``
+    $$
+    B^{(0)} = I,\qquad B^{(t)} = A_t\big((1 - \alpha_t)\, B^{(t-1)} + \alpha_t I\big),\qquad
+    A_t = D\,(D + \lambda_t I)^{-1};
+    $$
+
+    ``alpha_1`` is irrelevant (``B^(1) = A_1``). ``lam_t = inf``
     (a collapsed step) gives ``A_t = 0``; ``lam_t = 0`` (the ``lam -> 0+`` limit) gives ``A_t`` = 1
     on the range of ``D`` and 0 on its null space.
 
@@ -151,12 +155,18 @@ def shrink_factors(d: np.ndarray, lam: float) -> np.ndarray:
 
 
 def step_loss(lam: float, d: np.ndarray, w: np.ndarray, const: float, n: int) -> float:
-    """Training loss of one step as a function of its ridge (Mobahi Prop. 2; Borup appendix D).
+    r"""Training loss of one step as a function of its ridge (Mobahi Prop. 2; Borup appendix D).
 
-    With targets ``t = alpha y + (1 - alpha) y_prev`` and ``w = V^T t`` the step's loss
-    ``alpha mean((f - y)^2) + (1 - alpha) mean((f - y_prev)^2)`` equals
-    ``(1/n) sum_k (lam / (d_k + lam))^2 w_k^2 + const`` with
-    ``const = alpha (1 - alpha) mean((y - y_prev)^2)`` (Borup footnote 8). Increasing in ``lam``.
+    With targets $t = \alpha y + (1 - \alpha) y_\text{prev}$ and $w = V^\top t$ the step's loss
+    $\frac{\alpha}{n}\lVert f - y\rVert^2 + \frac{1 - \alpha}{n}\lVert f - y_\text{prev}\rVert^2$
+    equals (Borup footnote 8)
+
+    $$
+    L(\lambda) = \frac{1}{n}\sum_k \left(\frac{\lambda}{d_k + \lambda}\right)^2 w_k^2
+    + \frac{\alpha(1 - \alpha)}{n}\,\lVert y - y_\text{prev}\rVert^2,
+    $$
+
+    increasing in ``lam``.
     """
     if lam == 0.0:
         r = np.where(d > 0, 0.0, 1.0)
@@ -229,12 +239,17 @@ def epsilon_ridge(
 
 
 def optimal_alpha(y_val: np.ndarray, f1_val: np.ndarray, g_val: np.ndarray) -> float:
-    """Validation-optimal ground-truth weight of one step (Borup Thm 4.4, eq. 16; Algorithm 1).
+    r"""Validation-optimal ground-truth weight of one step (Borup Thm 4.4, eq. 16; Algorithm 1).
 
     The step's validation predictions are ``alpha f1 + (1 - alpha) g`` with ``f1`` the first
     step's predictions and ``g`` those of the step fitted with ``alpha = 0`` (Borup eq. 7);
     the squared (Frobenius, Borup section 5) error is minimised over all real alpha by
-    ``alpha* = 1 - <g - f1, y - f1> / |g - f1|^2``. When ``g == f1`` (to rounding:
+
+    $$
+    \alpha^* = 1 - \frac{\langle g - f_1,\; y - f_1\rangle}{\lVert g - f_1\rVert^2}.
+    $$
+
+    When ``g == f1`` (to rounding:
     ``|g - f1|^2 <= 1e-24 max(|f1|^2, |g|^2, 1)``) every alpha gives the same validation error
     and ``1.0`` (no distillation) is returned. The one implementation of eq. 16, used by the
     kernel estimator and, for networks, by :func:`selfdistill.alpha.optimal_alpha`.

@@ -1,8 +1,11 @@
-"""The empirical Neural Tangent Kernel of any ``nn.Module``, built on :mod:`torch.func`.
+r"""The empirical Neural Tangent Kernel of any ``nn.Module``, built on :mod:`torch.func`.
 
 For a network f(θ, x) ∈ R^C at its current parameters θ, the empirical NTK is
 
-    Θ(x, x') = J(x) J(x')ᵀ ∈ R^{C×C},   J(x) = ∂f(θ, x)/∂θ ∈ R^{C×P}
+$$
+\Theta(x, x') = J(x)\, J(x')^\top \in \mathbb{R}^{C\times C},\qquad
+J(x) = \frac{\partial f(\theta, x)}{\partial \theta} \in \mathbb{R}^{C\times P}
+$$
 
 (Jacot et al. 2018; Dong et al. section 2.3, where H_t = (⟨∂f(θ_t, x_i)/∂θ, ∂f(θ_t, x_j)/∂θ⟩)_ij;
 Borup & Andersen appendix C, κ(x_i, x_j) = ⟨φ(x_i), φ(x_j)⟩ with φ(x) = ∇_θ f(x, θ)).

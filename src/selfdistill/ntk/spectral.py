@@ -139,7 +139,13 @@ def _as_float64(name: str, y: Array, n: int) -> np.ndarray:
 
 
 def label_energy(theta: Array | tuple[Array, Array], y: Array, k: int) -> float:
-    """Fraction of ‖y‖² in the span of the top-k eigenvectors of ``theta`` (Dong sec. 2.3, fig. 2).
+    r"""Fraction of ‖y‖² in the span of the top-k eigenvectors of ``theta`` (Dong sec. 2.3, fig. 2).
+
+    With $U_k$ the top-$k$ eigenvectors of $\Theta$:
+
+    $$
+    E_k(y) = \frac{\lVert U_k^\top y\rVert_F^2}{\lVert y\rVert_F^2}.
+    $$
 
     Parameters
     ----------

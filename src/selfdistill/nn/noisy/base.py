@@ -48,7 +48,7 @@ class MethodContext:
     labels
         The given (possibly corrupted) training labels ``(n_train,)``.
     hyper
-        The comparison's :class:`~selfdistill.nn.noisy.runner.MethodParams`.
+        The comparison's :class:`~selfdistill.nn.noisy.config.MethodParams`.
     lam
         λ of Dong et al.'s ``sd``, resolved (``hyper.lam`` or Dong's rule).
     seed

@@ -81,9 +81,14 @@ def softmax_labels(outputs: Tensor, temperature: float = 1.0) -> Tensor:
 
 
 def ramp(outputs: Tensor, rho: float = 0.0) -> Tensor:
-    """Theorem 1's label function for ±1 labels: ``x / (1 − 2ρ)`` on ``|x| ≤ 1 − 2ρ``, else sgn x.
+    r"""Theorem 1's label function for ±1 labels: ``x / (1 − 2ρ)`` on ``|x| ≤ 1 − 2ρ``, else sgn x.
 
-    Equivalently ``clip(x / (1 − 2ρ), −1, 1)`` (Dong et al. Theorem 1 and Lemma 6),
+    Equivalently (Dong et al. Theorem 1 and Lemma 6)
+
+    $$
+    h(x) = \operatorname{clip}\!\left(\frac{x}{1 - 2\rho},\, -1,\, 1\right),
+    $$
+
     where ρ < 1/2 is the largest per-cluster fraction of wrong labels (ρ = 0: ``clip(x, −1, 1)``).
     """
     rho = check_real("rho", rho, low=0.0, high=0.5, high_inclusive=False)
@@ -211,7 +216,13 @@ def _label_matrix(labels: Tensor, outputs: Tensor) -> Tensor:
 
 
 class SelfDistillationTarget:
-    """Dong et al.'s target rule (Algorithm 1): ``α_t · y + (1 − α_t) · h(f(x))``, detached.
+    r"""Dong et al.'s target rule (Algorithm 1): ``α_t · y + (1 − α_t) · h(f(x))``, detached.
+
+    $$
+    \tilde y_t = \alpha_t\, y + (1 - \alpha_t)\, h\big(f(x; w_t)\big),
+    $$
+
+    with $1 - \alpha_t = \lambda \cdot$ (accuracy of the batch) for the ``"accuracy"`` schedule.
 
     Parameters
     ----------
