@@ -120,11 +120,14 @@ def fit_nystrom(
     the first two). ``X`` is a numpy array or memmap, anything with ``shape`` and row slices,
     or a Dask array (its statistics are then computed as Dask tasks).
     """
+    dask = is_dask_array(X)
+    if dask:
+        from .nystrom_dask import check_dask_array, dask_accumulate
+
+        check_dask_array(X)
     m = check_centres_count(n_components, n_rows(X))
     centres = select_centres(X, m, random_state)
-    if is_dask_array(X):
-        from .nystrom_dask import dask_accumulate
-
+    if dask:
         acc = dask_accumulate(X, Y, centres, kernel_args, dtype=dtype, block_size=block_size)
     else:
         acc = accumulate(X, Y, centres, kernel_args, dtype=dtype, block_size=block_size)
