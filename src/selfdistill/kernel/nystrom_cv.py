@@ -174,14 +174,18 @@ def nystrom_cv_scores(
     scoring: str | None = None,
     dtype: str = "float64",
     block_size: int = 4096,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[NystromAccumulator]]:
     """Scores of every ``(split, gamma, lam, alpha, steps)`` from one pass (module docstring).
 
     ``kernel_args`` holds one kernel (one ``gamma``) per entry; ``Y`` the ``(n, q)`` targets.
 
     Returns
     -------
-    ndarray of shape (n_splits, n_gamma, n_lam, n_alpha, max_steps)
+    scores : ndarray of shape (n_splits, n_gamma, n_lam, n_alpha, max_steps)
+    accumulators : list of NystromAccumulator
+        The per-fold statistics of each gamma; their totals are those of all rows, so a refit
+        on all data needs no further pass
+        (:func:`~selfdistill.kernel.nystrom_fit.fit_from_statistics`).
     """
     labels, groups = fold_labels(splits, n_rows(X))
     accs = _one_pass(X, Y, labels, groups, centres, kernel_args, dtype, block_size)
@@ -204,4 +208,4 @@ def nystrom_cv_scores(
             )
             sse = fold_squared_errors(spec, G_f, acc.target_[f], acc.target_sq_[f], lams, poly)
             out[f, g_idx] = _score(sse, n_f, acc.target_sum_[f], acc.target_sq_[f], scoring)
-    return out
+    return out, accs

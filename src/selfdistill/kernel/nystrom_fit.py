@@ -27,7 +27,14 @@ from .nystrom_steps import (
     whitening,
 )
 
-__all__ = ["NystromFit", "accumulate", "fit_nystrom", "is_dask_array", "n_rows"]
+__all__ = [
+    "NystromFit",
+    "accumulate",
+    "fit_from_statistics",
+    "fit_nystrom",
+    "is_dask_array",
+    "n_rows",
+]
 
 
 def is_dask_array(X: object) -> bool:
@@ -131,6 +138,31 @@ def fit_nystrom(
         acc = dask_accumulate(X, Y, centres, kernel_args, dtype=dtype, block_size=block_size)
     else:
         acc = accumulate(X, Y, centres, kernel_args, dtype=dtype, block_size=block_size)
+    return fit_from_statistics(
+        acc,
+        lam=lam,
+        epsilon=epsilon,
+        steps=steps,
+        alphas=alphas,
+        mode=mode,
+        X_val=X_val,
+        Y_val=Y_val,
+    )
+
+
+def fit_from_statistics(
+    acc: NystromAccumulator,
+    *,
+    lam: float | None,
+    epsilon: float | None,
+    steps: int,
+    alphas: np.ndarray | None,
+    mode: str,
+    X_val: np.ndarray | None = None,
+    Y_val: np.ndarray | None = None,
+) -> NystromFit:
+    """The steps of :func:`fit_nystrom` from accumulated statistics (all rows, any folds)."""
+    centres, kernel_args, dtype = acc.centres, acc.kernel_args, acc.dtype
     G, b, yy, n = acc.totals()
     K_mm = kernel_block(centres, centres, kernel_args, "float64")
     T = whitening(0.5 * (K_mm + K_mm.T), CENTRE_RTOL[dtype])
