@@ -100,3 +100,39 @@ def test_fold_labels_need_disjoint_tests_and_complementary_training():
     shrunk = [(tr[:-1], te) for tr, te in KFold(5).split(X)]
     with pytest.raises(ValueError, match="all rows outside its test part"):
         fold_labels(shrunk, 50)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_accuracy_from_a_second_pass_equals_brute_force_fits(n_classes):
+    """Accuracy cannot come from sums: the second pass scores each row with its fold's fit."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from selfdistill.kernel_classifier import encode_labels, scores_to_labels
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(210, 3))
+    y = np.digitize(
+        X[:, 0] + 0.5 * X[:, 1] + 0.4 * rng.normal(size=210), [-0.5, 0.5][: n_classes - 1]
+    )
+    classes, Y = encode_labels(y)
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    C = select_centres(X, 25, 0)
+    ka = {"kernel": "rbf", "gamma": 0.5, "degree": 3, "coef0": 1, "kernel_params": None}
+    lams, alphas, T = (1e-2, 1.0), (0.0, 0.5), 3
+    ours, _ = nystrom_cv_scores(
+        X, Y, splits, centres=C, kernel_args=[ka], lams=lams, alphas=alphas, max_steps=T,
+        scoring="accuracy", y_labels=y, classes=classes, block_size=40,
+    )  # fmt: skip
+    pinv = np.linalg.pinv(kernel_matrix(C, **ka), hermitian=True)
+    for f, (tr, te) in enumerate(splits):
+        Ktr, Kte = kernel_matrix(X[tr], C, **ka), kernel_matrix(X[te], C, **ka)
+        Kt, Kv = Ktr @ pinv @ Ktr.T, Kte @ pinv @ Ktr.T
+        for li, lam in enumerate(lams):
+            for ai, a0 in enumerate(alphas):
+                prev = Y[tr]
+                for t in range(T):
+                    a = 1.0 if t == 0 else a0
+                    c = np.linalg.solve(Kt + lam * np.eye(len(tr)), a * Y[tr] + (1 - a) * prev)
+                    prev = Kt @ c
+                    acc = np.mean(scores_to_labels(Kv @ c, classes) == y[te])
+                    assert ours[f, 0, li, ai, t] == pytest.approx(acc, abs=1e-12)

@@ -15,7 +15,9 @@ Lemma 4.2 eq. 12 unrolled, :func:`selfdistill.spectral.filter_polynomials`):
 ``E_lam[:, j] = A^j / (d + lam) * h`` and ``c_(alpha,t)`` the polynomial's coefficients. So per
 fold and ``lam`` one ``T x T`` matrix ``H = E^T (P^T G_f P) E`` and one vector ``E^T P^T b_f``
 give the squared error of all ``(alpha, t)`` at once. Scores available from sums: the negative
-mean squared error (default), its root and R^2 (with ``sum y_f``).
+mean squared error (default), its root and R^2 (with ``sum y_f``). Accuracy (classification,
+one ``±1`` column per class) depends on the argmax of each row's scores, which no sum keeps: it
+takes a second pass in which each row is scored by its own fold's fit (:func:`_accuracy_pass`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..kernel_classifier import scores_to_labels
 from ..spectral import filter_polynomials
 from .nystrom import NystromAccumulator, kernel_block
 from .nystrom_fit import n_rows
@@ -161,6 +164,55 @@ def _one_pass(
     return accs
 
 
+def _accuracy_pass(
+    X: Any,
+    y_labels: np.ndarray,
+    classes: np.ndarray,
+    labels: np.ndarray,
+    specs: list[list[NystromSpectrum]],
+    centres: np.ndarray,
+    kernel_args: list[dict[str, Any]],
+    lams: tuple[float, ...],
+    poly: np.ndarray,
+    dtype: str,
+    block_size: int,
+) -> np.ndarray:
+    """Accuracy of every candidate: a second pass, each row scored by its own fold's fit only.
+
+    Per row ``x`` of fold ``f``: ``phi = k(x, C) P_f`` once per gamma, then per ``lam`` the
+    ``max_steps`` basis predictions ``phi E_lam`` and their combinations for every
+    ``(alpha, t)``; the class of largest score (sign for one column) is compared with the label.
+    Cost per row and gamma: ``m r + n_lam r max_steps q`` multiply-adds.
+
+    Returns
+    -------
+    ndarray of shape (n_splits, n_gamma, n_lam, n_alpha, max_steps)
+    """
+    k = len(specs[0])
+    n_a, T, _ = poly.shape
+    coef = poly.reshape(n_a * T, T)
+    correct = np.zeros((k, len(kernel_args), len(lams), n_a * T))
+    counts = np.bincount(labels, minlength=k + 1)[:k]
+    n = n_rows(X)
+    for start in range(0, n, block_size):
+        rows = slice(start, min(start + block_size, n))
+        Xb, lab, yb = np.asarray(X[rows]), labels[rows], y_labels[rows]
+        for g_idx, ka in enumerate(kernel_args):
+            K = kernel_block(Xb, centres, ka, dtype).astype(np.float64, copy=False)
+            for f in np.unique(lab[lab < k]):
+                sel = lab == f
+                spec = specs[g_idx][f]
+                phi = K[sel] @ spec.basis
+                for l_idx, lam in enumerate(lams):
+                    E = _basis(spec, lam, T)  # (r, T, q)
+                    H = (phi @ E.reshape(E.shape[0], -1)).reshape(phi.shape[0], T, -1)
+                    F = np.einsum("ct,btq->bcq", coef, H)
+                    hit = scores_to_labels(F, classes) == yb[sel][:, None]
+                    correct[f, g_idx, l_idx] += hit.sum(axis=0)
+    acc = correct / counts[:, None, None, None]
+    return acc.reshape(k, len(kernel_args), len(lams), n_a, T)
+
+
 def nystrom_cv_scores(
     X: Any,
     Y: np.ndarray,
@@ -174,10 +226,14 @@ def nystrom_cv_scores(
     scoring: str | None = None,
     dtype: str = "float64",
     block_size: int = 4096,
+    y_labels: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[NystromAccumulator]]:
     """Scores of every ``(split, gamma, lam, alpha, steps)`` from one pass (module docstring).
 
     ``kernel_args`` holds one kernel (one ``gamma``) per entry; ``Y`` the ``(n, q)`` targets.
+    ``scoring="accuracy"`` (classification: ``Y`` the ``±1`` codes of ``y_labels`` over
+    ``classes``) cannot be had from sums: it takes a second pass (:func:`_accuracy_pass`).
 
     Returns
     -------
@@ -192,10 +248,12 @@ def nystrom_cv_scores(
     poly = filter_polynomials(np.asarray(alphas), max_steps)
     k = len(splits)
     out = np.empty((k, len(kernel_args), len(lams), len(alphas), max_steps))
+    specs: list[list[NystromSpectrum]] = []
     for g_idx, (ka, acc) in enumerate(zip(kernel_args, accs, strict=True)):
         K_mm = kernel_block(centres, centres, ka, "float64")
         T = whitening(0.5 * (K_mm + K_mm.T), CENTRE_RTOL[dtype])
         G_all, b_all, yy_all, n_all = acc.totals()
+        specs.append([])
         for f in range(k):
             G_f = acc.gram(f)
             n_f = int(acc.n_samples_[f])
@@ -206,6 +264,15 @@ def nystrom_cv_scores(
                 yy_all - acc.target_sq_[f],
                 n_all - n_f,
             )
+            specs[-1].append(spec)
+            if scoring == "accuracy":
+                continue
             sse = fold_squared_errors(spec, G_f, acc.target_[f], acc.target_sq_[f], lams, poly)
             out[f, g_idx] = _score(sse, n_f, acc.target_sum_[f], acc.target_sq_[f], scoring)
+    if scoring == "accuracy":
+        assert y_labels is not None and classes is not None
+        out = _accuracy_pass(
+            X, y_labels, classes, labels, specs, centres, kernel_args, lams, poly, dtype,
+            block_size,
+        )  # fmt: skip
     return out, accs
