@@ -36,8 +36,8 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, KFold
 
 from selfdistill import SelfDistilledKernelRidge, SelfDistilledKernelRidgeCV
-from selfdistill._io import write_json
-from selfdistill.kernel_cv import DEFAULT_LAMS
+from selfdistill._util.io import write_json
+from selfdistill.kernel.cv import DEFAULT_LAMS
 
 DIM = 10
 GAMMA = 1.0 / DIM

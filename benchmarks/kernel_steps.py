@@ -39,8 +39,8 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import rbf_kernel
 
 from selfdistill import SelfDistilledKernelRidge
-from selfdistill._io import write_json
-from selfdistill._validation import parse_int_list
+from selfdistill._util.io import write_json
+from selfdistill._util.validation import parse_int_list
 
 LAM = 1e-2
 ALPHA = 0.25

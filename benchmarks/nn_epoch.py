@@ -27,9 +27,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from selfdistill._io import write_json
+from selfdistill._util.io import write_json
 from selfdistill.nn import TrainConfig, build_model, fit, load_dataset
-from selfdistill.nn.train import epoch_order
+from selfdistill.nn.training.loop import epoch_order
 
 
 def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> None:

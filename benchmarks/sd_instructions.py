@@ -33,11 +33,8 @@ STEPS_PER_EPOCH = N_TRAIN // BATCH
 def train(loss: str, epochs: int, width: int) -> None:
     """The measured program: ``epochs`` epochs of ``fit`` with the loss ``loss``."""
     from selfdistill.nn import TrainConfig, build_model, fit, load_dataset
-    from selfdistill.nn.refinery import (
-        SelfDistillationLoss,
-        SelfDistillationTarget,
-        cross_entropy_loss,
-    )
+    from selfdistill.nn.noisy.dong import SelfDistillationLoss, SelfDistillationTarget
+    from selfdistill.nn.training.loop import cross_entropy_loss
 
     data = load_dataset("mnist1d", n_train=N_TRAIN, seed=0)
     config = TrainConfig(epochs=epochs, batch_size=BATCH, device="cpu", progress=False)
@@ -106,7 +103,7 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=2))
     if args.out:
-        from selfdistill._io import write_json
+        from selfdistill._util.io import write_json
 
         write_json(args.out, summary)
 

@@ -1,7 +1,7 @@
 """Overhead of Dong et al.'s self-distillation over plain cross-entropy, per training epoch.
 
 One epoch of :func:`selfdistill.nn.fit` with plain cross-entropy and one with
-:class:`~selfdistill.nn.refinery.SelfDistillationLoss` (hardmax targets, accuracy schedule) are
+:class:`~selfdistill.nn.noisy.dong.SelfDistillationLoss` (hardmax targets, accuracy schedule) are
 timed side by side in the same process (the process's CPU time on the CPU, wall time on CUDA),
 interleaved (CE, SD, SD, CE, ...) to cancel drift in the machine's load, repeated, for each
 workload of ``--models`` (``mlp:512`` is the network of ``selfdistill reproduce dong-table1``).
@@ -74,13 +74,10 @@ def main() -> None:
 
     import torch
 
-    from selfdistill._io import write_json
+    from selfdistill._util.io import write_json
     from selfdistill.nn import TrainConfig, build_model, fit, load_dataset
-    from selfdistill.nn.refinery import (
-        SelfDistillationLoss,
-        SelfDistillationTarget,
-        cross_entropy_loss,
-    )
+    from selfdistill.nn.noisy.dong import SelfDistillationLoss, SelfDistillationTarget
+    from selfdistill.nn.training.loop import cross_entropy_loss
 
     data = load_dataset(args.data, n_train=args.n_train, seed=0)
     y = data.y_train

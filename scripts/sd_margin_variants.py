@@ -1,5 +1,5 @@
 """The variants of ``sd-margin`` measured in docs/noisy.md (second and third rounds), as plug-in
-loss rules of :mod:`selfdistill.nn.methods`, run by ``run_noisy`` on the Table-1 setting.
+loss rules of :mod:`selfdistill.nn.noisy.registry`, run by ``run_noisy`` on the Table-1 setting.
 
     python scripts/sd_margin_variants.py VARIANTS NOISES SEEDS [--store DIR] [--n-train N]
     python scripts/sd_margin_variants.py ls1l3,elr 0.2,0.4 0      # e.g.
@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from selfdistill.nn.early_learning import EPS, MarginSelfDistillationLoss, TemporalEnsemble
-from selfdistill.nn.methods import register_method
-from selfdistill.nn.noisy_runner import NoisyConfig, run_noisy
+from selfdistill.nn.noisy.config import NoisyConfig
+from selfdistill.nn.noisy.margin import MarginSelfDistillationLoss
+from selfdistill.nn.noisy.registry import register_method
+from selfdistill.nn.noisy.rivals import EPS, TemporalEnsemble
+from selfdistill.nn.noisy.runner import run_noisy
 
 
 class Variant(MarginSelfDistillationLoss):

@@ -6,8 +6,7 @@ import pytest
 
 from selfdistill import catalog
 from selfdistill.catalog import NOISY_METHODS, parse_methods, parse_noises
-
-from .helpers import run_without_torch
+from tests.helpers import run_without_torch
 
 
 def test_catalog_imports_without_torch() -> None:
@@ -49,7 +48,13 @@ def test_tuples_are_unique_names() -> None:
 
 def test_torch_code_uses_the_same_names() -> None:
     torch = pytest.importorskip("torch")
-    from selfdistill.nn import data, distill, loaders, models, noisy_runner, refinery, train
+    from selfdistill.datasets import registry as loaders
+    from selfdistill.nn import data_splits as data
+    from selfdistill.nn import models
+    from selfdistill.nn.chains import distill
+    from selfdistill.nn.noisy import dong as refinery
+    from selfdistill.nn.noisy import runner as noisy_runner
+    from selfdistill.nn.training import loop as train
     from selfdistill.noise import NOISE_KINDS
 
     assert tuple(loaders.LOADERS) == catalog.DATASETS == data.DATASETS

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import selfdistill
-from selfdistill import _io
-from selfdistill._outdir import LOCK_NAME
-from selfdistill._validation import (
+from selfdistill._util import io as _io
+from selfdistill._util.outdir import LOCK_NAME
+from selfdistill._util.validation import (
     check_choice,
     check_int,
     check_real,
@@ -25,8 +25,7 @@ from selfdistill._validation import (
 )
 from selfdistill.cli import COMMANDS, build_parser, main
 from selfdistill.experiments import EXPERIMENTS, add_experiment_arguments, run_experiment
-
-from .helpers import BLOCK_TORCH, run_without_torch
+from tests.helpers import BLOCK_TORCH, run_without_torch
 
 
 def test_import_without_torch() -> None:
@@ -45,8 +44,8 @@ def test_top_level_names_are_imported_on_first_use() -> None:
     code = (
         "import sys, selfdistill\n"
         "assert 'sklearn' not in sys.modules, 'eager sklearn'\n"
-        "from selfdistill.kernel_ridge import SelfDistilledKernelRidge as K\n"
-        "from selfdistill.kernel_cv import SelfDistilledKernelRidgeCV as CV\n"
+        "from selfdistill.kernel.ridge import SelfDistilledKernelRidge as K\n"
+        "from selfdistill.kernel.cv import SelfDistilledKernelRidgeCV as CV\n"
         "from selfdistill.noise import corrupt_labels as c\n"
         "assert selfdistill.SelfDistilledKernelRidge is K and selfdistill.corrupt_labels is c\n"
         "from selfdistill import SelfDistilledKernelRidgeCV\n"

@@ -12,16 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._util import moved
 from .exceptions import CollapseWarning
 
 if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): the CLI and process-pool
     # workers that never touch a kernel estimator do not pay for importing scikit-learn
-    from .kernel_classifier import SelfDistilledKernelClassifier
-    from .kernel_cv import SelfDistilledKernelClassifierCV, SelfDistilledKernelRidgeCV
-    from .kernel_ridge import SelfDistilledKernelRidge
+    from .kernel.classifier import SelfDistilledKernelClassifier
+    from .kernel.cv import SelfDistilledKernelClassifierCV, SelfDistilledKernelRidgeCV
+    from .kernel.ridge import SelfDistilledKernelRidge
     from .noise import corrupt_labels
 
 __version__ = "0.1.0"
+
+moved.install()  # the old import paths of moved modules (selfdistill.kernel_ridge, ...) still work
 
 __all__ = [
     "CollapseWarning",
@@ -35,10 +38,10 @@ __all__ = [
 
 #: public name -> the submodule that defines it, imported by :func:`__getattr__` on first use
 _LAZY = {
-    "SelfDistilledKernelClassifier": "kernel_classifier",
-    "SelfDistilledKernelClassifierCV": "kernel_cv",
-    "SelfDistilledKernelRidge": "kernel_ridge",
-    "SelfDistilledKernelRidgeCV": "kernel_cv",
+    "SelfDistilledKernelClassifier": "kernel.classifier",
+    "SelfDistilledKernelClassifierCV": "kernel.cv",
+    "SelfDistilledKernelRidge": "kernel.ridge",
+    "SelfDistilledKernelRidgeCV": "kernel.cv",
     "corrupt_labels": "noise",
 }
 

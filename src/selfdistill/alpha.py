@@ -19,8 +19,8 @@ grid search over g values.
 
 This module is torch-free (NumPy only; the core package below :mod:`selfdistill.nn`): it accepts
 NumPy arrays and anything ``numpy.asarray`` converts (CPU torch tensors included). Eq. (16) itself
-is :func:`selfdistill.spectral.optimal_alpha`, shared with the kernel estimator; this module adds
-the shape and finiteness checks and the helpers around it. :mod:`selfdistill.nn.alpha` re-exports
+is :func:`selfdistill.kernel.spectral.optimal_alpha`, shared with the kernel estimator; this module
+adds the shape and finiteness checks and the helpers around it. :mod:`selfdistill.alpha` re-exports
 these names.
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import spectral
+from .kernel import spectral
 
 __all__ = ["combined_prediction", "one_hot", "optimal_alpha", "validation_sq_error"]
 

@@ -5,7 +5,7 @@ One place for every list of choices that the networks (:mod:`selfdistill.nn`), t
 parsers read their ``choices`` here, so that ``--help`` needs no torch, and the torch code checks
 its arguments against the same tuples. Nothing here imports torch.
 
-Data sets (:func:`selfdistill.nn.data.load_dataset`)
+Data sets (:func:`selfdistill.nn.data_splits.load_dataset`)
     :data:`DATASETS`; :data:`GENERATED_DATASETS` need no files on disk (bundled with scikit-learn
     or generated); a user's own data is a file of :data:`DATA_FILE_SUFFIXES` or an image folder
     (:func:`check_data_source`).
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._validation import check_choice, parse_float_list
+from ._util.validation import check_choice, parse_float_list
 from .noise import NOISE_KINDS
 
 __all__ = [
@@ -48,11 +48,12 @@ __all__ = [
     "parse_noises",
 ]
 
-#: data sets of :func:`selfdistill.nn.data.load_dataset` (nothing is downloaded)
+#: data sets of :func:`selfdistill.nn.data_splits.load_dataset` (nothing is downloaded)
 DATASETS = ("digits", "mnist1d", "cifar10", "cifar100", "fashion-mnist")
 #: the data sets that need no files on disk: scikit-learn's digits and generated MNIST-1D
 GENERATED_DATASETS = ("digits", "mnist1d")
-#: a user's data files, by extension (:mod:`selfdistill.nn.files`); a folder is an image folder
+#: a user's data files, by extension (:mod:`selfdistill.datasets.user_files`); a folder is an
+#: image folder
 DATA_FILE_SUFFIXES = (".npz", ".csv", ".tsv", ".parquet")
 
 #: networks of :func:`selfdistill.nn.models.build_model`
@@ -75,15 +76,15 @@ ALPHA_SCHEDULES = ("accuracy", "constant", "linear", "cosine", "exponential")
 #: losses of self-distillation against its target
 SD_LOSSES = ("ce", "squared")
 
-#: the built-in noisy-label methods (:func:`~selfdistill.nn.noisy_runner.run_noisy`;
-#: registered in :mod:`selfdistill.nn.methods`)
+#: the built-in noisy-label methods (:func:`~selfdistill.nn.noisy.runner.run_noisy`;
+#: registered in :mod:`selfdistill.nn.noisy.registry`)
 NOISY_METHODS = (
     "ce", "early-stop", "bootstrap-soft", "bootstrap-hard", "gce", "sd", "elr", "sd-margin",
     "confident-learning",
 )  # fmt: skip
 #: what ``selfdistill noisy`` runs when ``--method`` is omitted
 DEFAULT_NOISY_METHOD = "sd-margin"
-#: the entry-point group of plug-in methods (:mod:`selfdistill.nn.methods`)
+#: the entry-point group of plug-in methods (:mod:`selfdistill.nn.noisy.registry`)
 METHODS_ENTRY_POINT_GROUP = "selfdistill.methods"
 
 
@@ -97,7 +98,7 @@ def noisy_method_names() -> tuple[str, ...]:
 
 
 #: the keys of one run of the noisy-label comparison in ``results.json`` (public contract);
-#: :mod:`selfdistill.nn.noisy_runner` writes them, :mod:`selfdistill.reports.noisy` tabulates them
+#: :mod:`selfdistill.nn.noisy.runner` writes them, :mod:`selfdistill.reports.noisy` tabulates them
 NOISY_RUN_KEYS = (
     "seed",
     "method",

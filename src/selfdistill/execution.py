@@ -22,7 +22,7 @@ only the unfinished runs. A run that raises an ordinary exception is not retried
 every other result and raises :class:`SweepError` naming each failed run and its error.
 
 Results do not depend on the executor: every result passes through the same JSON normalisation
-(:func:`selfdistill._io.to_jsonable`), fresh or loaded. Bit-identical numbers across executors
+(:func:`selfdistill._util.io.to_jsonable`), fresh or loaded. Bit-identical numbers across executors
 also need the same number of threads per run (parallel reductions round differently), which the
 ``processes`` and ``ray`` executors set per run.
 """
@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import read_json, to_jsonable, write_json
-from ._validation import check_choice, check_int, check_real
-from .progress import progress_bar
+from ._util.io import read_json, to_jsonable, write_json
+from ._util.progress import progress_bar
+from ._util.validation import check_choice, check_int, check_real
 
 __all__ = [
     "EXECUTION_OPTIONS",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import write_csv
+from ._util.io import write_csv
 
 __all__ = [
     "LABEL_COLUMNS",

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_choice, check_int, check_real
+from ._util.validation import check_choice, check_int, check_real
 
 __all__ = ["NOISE_KINDS", "corrupt_labels", "expected_wrong_fraction"]
 

@@ -21,7 +21,7 @@ Where a bound needs a strictly positive spectrum (a finite condition number ``ka
 spectrum has zero eigenvalues (e.g. the spline kernel on points that include 0 or 1), the function
 raises ``ValueError`` rather than returning ``inf`` or ``NaN``. Eigenvalues within
 ``EIGVAL_RTOL * max(eigvals)`` of zero count as zero (the estimator's tolerance,
-:data:`selfdistill.spectral.EIGVAL_RTOL`); clearly negative ones are rejected.
+:data:`selfdistill.kernel.spectral.EIGVAL_RTOL`); clearly negative ones are rejected.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ._validation import as_real_array, check_real
-from .spectral import EIGVAL_RTOL, epsilon_ridge
+from ._util.validation import as_real_array, check_real
+from .kernel.spectral import EIGVAL_RTOL, epsilon_ridge
 
 __all__ = [
     "EIGVAL_RTOL",

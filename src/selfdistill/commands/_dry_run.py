@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._io import to_jsonable
-from .._outdir import check_output_folder
+from .._util.io import to_jsonable
+from .._util.outdir import check_output_folder
 
 __all__ = ["add_dry_run_option", "options_of", "print_dry_run"]
 

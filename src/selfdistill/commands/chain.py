@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._outdir import output_folder
-from .._validation import (
+from .._util.outdir import output_folder
+from .._util.validation import (
     MAX_EPOCHS,
     MAX_GENERATIONS,
     MAX_WIDTH,
@@ -40,7 +40,7 @@ from .._validation import (
 from ..catalog import DATASETS, DISTILL_LOSSES, MODELS, SCHEDULES
 from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
-from ..experiments._nn_options import add_data_option, add_device_option, file_options
+from ..training_flags import add_data_option, add_device_option, file_options
 from ._dry_run import add_dry_run_option, print_dry_run
 
 #: the optimisers of `chain` and their default learning rates (``--lr`` not given)
@@ -230,9 +230,9 @@ def default_lr(args: argparse.Namespace) -> float:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """The :class:`~selfdistill.nn.chain.ChainConfig` of the parsed options (imports torch)."""
-    from ..nn.chain import ChainConfig
-    from ..nn.train import TrainConfig
+    """The :class:`~selfdistill.nn.chains.run.ChainConfig` of the parsed options (imports torch)."""
+    from ..nn.chains.run import ChainConfig
+    from ..nn.training.loop import TrainConfig
 
     generations = check_int("--generations", args.generations, low=1, high=MAX_GENERATIONS)
     loss = args.loss
@@ -278,7 +278,7 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         return print_dry_run(args, {"chain": config.describe(), "seeds": seeds})
     if args.tensorboard is not None:
-        from ..nn.metrics_log import tensorboard_writer
+        from ..nn.training.metrics_log import tensorboard_writer
 
         tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
     data = _load(args)  # a bad data file fails before --out is created
@@ -289,7 +289,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> Any:
     """The splits of ``--data`` (a data set or a data file), seeded with ``--data-seed``."""
-    from ..nn.data import DataSpec
+    from ..nn.data_splits import DataSpec
 
     return DataSpec(
         name=args.data,
@@ -305,8 +305,8 @@ def _run(
     args: argparse.Namespace, out: Path, data: Any, config: Any, seeds: list, execution: Any
 ) -> None:
     """Train every seed's chain on ``data`` and write the outputs (``out`` is held)."""
-    from ..nn.chain import run_chains
-    from ..nn.chain_outputs import ChainOutputs
+    from ..nn.chains.outputs import ChainOutputs
+    from ..nn.chains.run import run_chains
 
     if args.progress:
         print(

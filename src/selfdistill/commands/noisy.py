@@ -35,9 +35,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._io import write_json
-from .._outdir import output_folder
-from .._validation import (
+from .._util.io import write_json
+from .._util.outdir import output_folder
+from .._util.validation import (
     MAX_DEPTH,
     MAX_EPOCHS,
     MAX_SAMPLES,
@@ -61,7 +61,7 @@ from ..catalog import (
 )
 from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, add_execution_arguments, execution_from_args
-from ..experiments._nn_options import add_data_option, add_device_option, file_options
+from ..training_flags import add_data_option, add_device_option, file_options
 from ._dry_run import add_dry_run_option, print_dry_run
 
 __all__ = ["add_arguments", "config_from_args", "main"]
@@ -165,7 +165,7 @@ def _optional(flag: str, value: int | None, low: int, high: int | None = None) -
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :class:`selfdistill.nn.noisy_runner.NoisyConfig`."""
+    """The keyword arguments of :class:`selfdistill.nn.noisy.runner.NoisyConfig`."""
     lam = check_real("--lam", args.lam)
     return {
         "data": args.data,
@@ -204,17 +204,18 @@ def main(args: argparse.Namespace) -> int:
     kwargs = config_from_args(args)
     execution = execution_from_args(args)
     try:
-        from ..nn.noisy_runner import NoisyConfig, run_noisy
+        from ..nn.noisy.config import NoisyConfig
+        from ..nn.noisy.runner import run_noisy
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
-    from ..nn.noisy_outputs import RunOutputs
+    from ..nn.noisy.outputs import RunOutputs
 
     config = NoisyConfig(**kwargs)
     sweep: dict[str, Any] = {"methods": methods, "noises": noises, "seeds": seeds}
     export = _check_export(args.export_relabelled)
     if args.dry_run:
-        from ..nn.noisy_runner import config_dict
+        from ..nn.noisy.config import config_dict
 
         return print_dry_run(args, {"config": {**config_dict(config), **sweep}})
     # a bad data file fails before --out is created
@@ -222,7 +223,7 @@ def main(args: argparse.Namespace) -> int:
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.device}
     if args.tensorboard is not None:
-        from ..nn.metrics_log import tensorboard_writer
+        from ..nn.training.metrics_log import tensorboard_writer
 
         tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
     with output_folder(args.out) as out:
@@ -236,8 +237,8 @@ def main(args: argparse.Namespace) -> int:
         )  # fmt: skip
         _write_outputs(out, config, runs, sweep)
         if export is not None:
-            from ..nn.noisy_outputs import run_folder
-            from ..nn.relabel import export_relabelled
+            from ..nn.noisy.outputs import run_folder
+            from ..nn.noisy.relabel import export_relabelled
 
             run = next((r for r in runs if r["method"] == "sd"), runs[0])
             folder = run_folder(out / "runs", run["seed"], run["noise"], run["method"])
@@ -258,7 +259,8 @@ def _check_export(path: Path | None) -> Path | None:
 
 def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: dict) -> None:
     """``results.json``, ``runs.csv`` and ``curves.png`` of a finished sweep, and the table."""
-    from ..nn.noisy_runner import RUN_KEYS, config_dict
+    from ..nn.noisy.config import config_dict
+    from ..nn.noisy.runner import RUN_KEYS
     from ..reports.noisy import plot_curves, selection_table, write_runs_csv
 
     cfg = {**config_dict(config), **sweep}

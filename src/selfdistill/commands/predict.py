@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
         from ..nn.saved import load_model, read_features
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill predict` needs PyTorch: {exc}") from None
-    from .._io import write_csv
+    from .._util.io import write_csv
     from ..label_report import prediction_rows
 
     saved = load_model(args.model)

@@ -28,8 +28,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .._io import read_json, write_json
-from .._outdir import output_folder
+from .._util.io import read_json, write_json
+from .._util.outdir import output_folder
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 
 __all__ = [
@@ -68,73 +68,73 @@ EXPERIMENTS: dict[str, Experiment] = _experiments(
     # Kernel theory (no torch).
     Experiment(
         "borup-fig2",
-        "selfdistill.experiments.borup_toy",
+        "selfdistill.experiments.kernel.borup_toy",
         "Borup & Andersen sec. 4.5 toy example: steps for alpha = 0, 0.25, optimal; "
         "B diagonals and ratios (figs 2-4)",
     ),
     Experiment(
         "mobahi-fig2",
-        "selfdistill.experiments.mobahi_spline",
+        "selfdistill.experiments.kernel.mobahi_spline",
         "Mobahi et al. sec. 4 spline example: rounds until collapse, B_t per round",
     ),
     Experiment(
         "sparsity",
-        "selfdistill.experiments.sparsity",
+        "selfdistill.experiments.kernel.sparsity",
         "Mobahi et al. Thm 6 sparsity index and guaranteed rounds against epsilon; "
         "self-distillation versus early stopping (sec. 3.4)",
     ),
     Experiment(
         "sd-vs-ridge",
-        "selfdistill.experiments.sd_vs_ridge",
+        "selfdistill.experiments.kernel.sd_vs_ridge",
         "Does self-distillation help kernel ridge with tuned (gamma, lam)? 5-fold CV and GCV "
         "on diabetes, digits, MNIST-1D and the Borup toy function",
     ),
     # Neural networks (torch extra).
     Experiment(
         "mobahi-fig3",
-        "selfdistill.experiments.mobahi_fig3",
+        "selfdistill.experiments.chains.mobahi_fig3",
         "Mobahi et al. sec. 5: accuracy over generations (alpha = 0, l2 and CE)",
         needs_torch=True,
     ),
     Experiment(
         "borup-fig5",
-        "selfdistill.experiments.borup_fig5",
+        "selfdistill.experiments.chains.borup_fig5",
         "Borup & Andersen sec. 5: fixed alpha against the estimated alpha-hat",
         needs_torch=True,
     ),
     Experiment(
         "dong-fig1",
-        "selfdistill.experiments.dong_fig1",
+        "selfdistill.experiments.chains.dong_fig1",
         "Dong et al. sec. 2.1: student accuracy against the teacher's epoch",
         needs_torch=True,
     ),
     Experiment(
         "dong-table1",
-        "selfdistill.experiments.dong_table1",
+        "selfdistill.experiments.noisy.dong_table1",
         "Dong et al. Table 1 / fig. 4: noisy labels, all methods and noise levels",
         needs_torch=True,
     ),
     Experiment(
         "dong-theorem1",
-        "selfdistill.experiments.dong_theorem1",
+        "selfdistill.experiments.noisy.dong_theorem1",
         "Dong et al. Theorem 1: self-distillation recovers clean labels on clusterable data",
         needs_torch=True,
     ),
     Experiment(
         "dong-fig2",
-        "selfdistill.experiments.dong_fig2",
+        "selfdistill.experiments.ntk.dong_fig2",
         "Dong et al. fig. 2: label energy in the top NTK eigenspaces against noise",
         needs_torch=True,
     ),
     Experiment(
         "dong-fig5",
-        "selfdistill.experiments.dong_fig5",
+        "selfdistill.experiments.ntk.dong_fig5",
         "Dong et al. fig. 5: information gain of the targets during training",
         needs_torch=True,
     ),
     Experiment(
         "ntk-kernel",
-        "selfdistill.experiments.ntk_kernel",
+        "selfdistill.experiments.ntk.ntk_kernel",
         "Kernel self-distillation on a network's empirical NTK beside its generations",
         needs_torch=True,
     ),
@@ -180,7 +180,7 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
     """Run a registered experiment: ``compute``, write ``args.out/results.json`` atomically, then
     (unless ``plot`` is false, as in tests that check the numbers only) ``plot`` from the file.
 
-    ``args.out`` is held (:func:`selfdistill._outdir.output_folder`) while the experiment runs:
+    ``args.out`` is held (:func:`selfdistill._util.outdir.output_folder`) while the experiment runs:
     a second command into the same folder fails at once naming this one's process."""
     experiment = EXPERIMENTS[name]
     if experiment.needs_torch and not torch_available():
@@ -188,7 +188,7 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
     module = experiment.load()
     experiment_settings(name, args)  # bad options fail before the output folder is created
     if experiment.needs_torch and getattr(args, "device", None) is not None:
-        from ..nn.device import resolve_device
+        from ..nn.training.device import resolve_device
 
         resolve_device(args.device)  # a device this machine lacks fails before OUT is made
     with output_folder(args.out) as out:

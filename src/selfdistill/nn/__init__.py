@@ -1,14 +1,27 @@
-"""PyTorch side of selfdistill: data sets, models, the training loop and data-parallel training.
+"""PyTorch side of selfdistill: data splits, models, training, chains, noisy labels (torch extra).
 
-Needs the torch extra: ``pip install 'selfdistill[torch]'``.
+Needs the torch extra: ``pip install 'selfdistill[torch]'``. The rooms, by job:
 
-Main names: :func:`load_dataset` / :class:`DataSplits` (:mod:`.data`), :func:`build_model`
-(:mod:`.models`), :func:`fit`, :class:`TrainConfig`, :class:`Callback`, :class:`History`,
-:func:`predict_logits`, :func:`accuracy` (:mod:`.train`; its checkpoint file is :mod:`.checkpoint`),
-:func:`distill_step` and :func:`split_metrics` (:mod:`.distill`: one distillation step and its
-metrics, shared by :mod:`.chain` and :mod:`.teacher`), :func:`load_model` / :class:`SavedModel`
-(:mod:`.saved`: a trained model's card and weights, to predict), and :mod:`.distributed` for
-``torchrun``.
+``data_splits``
+    :func:`load_dataset` / :class:`DataSplits` / :class:`DataSpec`: the seeded train /
+    validation / test splits as tensors, built on the torch-free readers of
+    :mod:`selfdistill.datasets`; :func:`random_crop_flip`.
+``models``
+    :func:`build_model` (MLP, CNNs, ResNet-18, or a factory of your own) and ``ModelSpec``.
+``saved``
+    :func:`load_model` / :class:`SavedModel`: a trained model's card and weights, to predict.
+``training``
+    the loop :func:`fit` (:class:`TrainConfig`, :class:`Callback`, :class:`History`,
+    :class:`StepContext`), its checkpoint, data-parallel training, :func:`resolve_device`, the
+    metrics callbacks.
+``chains``
+    chains of self-distilled generations, :func:`distill_step` and :func:`split_metrics`, teacher
+    studies.
+``noisy``
+    learning from noisy labels: Dong et al.'s self-distillation, ``sd-margin``, the rivals, the
+    method registry and the runner :func:`~selfdistill.nn.noisy.run_noisy`.
+
+The names below are the ones most scripts need; the rest live in their rooms.
 """
 
 from __future__ import annotations
@@ -20,12 +33,12 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
         "selfdistill.nn needs PyTorch, which is not installed: pip install 'selfdistill[torch]'"
     ) from exc
 
-from .data import DATASETS, DataSpec, DataSplits, load_dataset, random_crop_flip
-from .device import resolve_device
-from .distill import distill_step, split_metrics
+from .chains.distill import distill_step, split_metrics
+from .data_splits import DATASETS, DataSpec, DataSplits, load_dataset, random_crop_flip
 from .models import MODELS, build_model
 from .saved import SavedModel, load_model
-from .train import (
+from .training.device import resolve_device
+from .training.loop import (
     Callback,
     History,
     LossFn,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import MAX_DEPTH, MAX_WIDTH, check_int
+from .._util.validation import MAX_DEPTH, MAX_WIDTH, check_int
 from ..catalog import MODELS
 
 __all__ = [

@@ -28,11 +28,11 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._io import atomic_write_bytes, to_jsonable, write_json
-from .data import DataSplits
-from .files import _pandas, read_image_folder
+from .._util.io import atomic_write_bytes, to_jsonable, write_json
+from ..datasets.user_files import pandas_module, read_image_folder
+from .data_splits import DataSplits
 from .models import ModelSpec
-from .train import predict_logits
+from .training.loop import predict_logits
 
 __all__ = [
     "CARD_FORMAT",
@@ -237,8 +237,8 @@ def read_features(
 
     ``.npz``: the array ``x`` (and ``y``); ``.csv`` / ``.tsv`` / ``.parquet`` (pandas): every
     column but ``label_column`` (which is optional here) as numeric features; a folder: the
-    images of :func:`selfdistill.nn.files.read_image_folder` (every split, in the order train,
-    val, test; uint8, resized to ``image_size``), labelled with their class folder's name.
+    images of :func:`selfdistill.datasets.user_files.read_image_folder` (every split, in the order
+    train, val, test; uint8, resized to ``image_size``), labelled with their class folder's name.
     ValueError / FileNotFoundError name the file.
     """
     path = Path(path)
@@ -260,7 +260,7 @@ def read_features(
             raise ValueError(f"{path}: not a readable npz file ({exc})") from None
     if suffix not in (".csv", ".tsv", ".parquet"):
         raise ValueError(f"{path}: unknown data file extension; use .npz, .csv, .tsv or .parquet")
-    pd = _pandas()
+    pd = pandas_module()
     try:
         if suffix == ".parquet":
             table = pd.read_parquet(path)

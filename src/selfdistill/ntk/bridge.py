@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..kernel_ridge import SelfDistilledKernelRidge
+from ..kernel.ridge import SelfDistilledKernelRidge
 from .empirical import empirical_ntk
 
 __all__ = ["NTKKernelRidge"]

@@ -17,15 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_int
-from ..nn.train import Callback, StepContext
+from .._util.validation import check_int
+from ..nn.training.loop import Callback, StepContext
 from .empirical import empirical_ntk
 from .spectral import label_energy, ntk_eigh
 
 __all__ = ["LabelEnergyCallback", "TargetRule"]
 
 #: ``rule(outputs, labels, *, epoch, step) -> targets`` — the signature of
-#: :class:`selfdistill.nn.refinery.SelfDistillationTarget`.
+#: :class:`selfdistill.nn.noisy.dong.SelfDistillationTarget`.
 TargetRule = Callable[..., Tensor]
 
 
@@ -58,14 +58,14 @@ class LabelEnergyCallback(Callback):
     rule
         Optional self-distillation target rule, called as ``rule(outputs, labels[reference],
         epoch=, step=)`` on the probe batch's outputs (e.g. a
-        :class:`~selfdistill.nn.refinery.SelfDistillationTarget`); a deep copy is called, so the
+        :class:`~selfdistill.nn.noisy.dong.SelfDistillationTarget`); a deep copy is called, so the
         training rule's state (``last_alpha``) is not touched. Its targets are recorded as
         ``"targets"``, with ``information_gain`` = E_k(targets) − E_k(labels[reference]).
     reference
         Name of the label set the targets are built from and compared with (default: the first).
     steps
-        Optimisation steps (0-based, as :class:`~selfdistill.nn.train.StepContext.step`) after
-        which to record; ``every`` adds every ``every``-th step. At least one must be given.
+        Optimisation steps (0-based, as :class:`~selfdistill.nn.training.loop.StepContext.step`)
+        after which to record; ``every`` adds every ``every``-th step. At least one must be given.
     k
         Number of leading eigenvectors (Dong: 5).
     mode, chunk_size, strategy

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from .._validation import check_choice, check_int
+from .._util.validation import check_choice, check_int
 from . import structured
 
 __all__ = ["STRATEGIES", "NTKCost", "empirical_ntk", "ntk_cost"]

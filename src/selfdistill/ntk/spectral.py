@@ -27,7 +27,7 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
-from .._validation import check_int
+from .._util.validation import check_int
 
 __all__ = ["information_gain", "label_energy", "ntk_eigh"]
 

@@ -1,7 +1,8 @@
 """Summaries, tables and figures of chains of generations (no torch needed).
 
 A chain result is ``[{"seed": s, "generations": [{"generation", "alpha", "fits", "train_acc",
-"val_acc", "test_acc", ...}, ...]}, ...]`` as produced by :func:`selfdistill.nn.chain.run_chains`.
+"val_acc", "test_acc", ...}, ...]}, ...]`` as produced by
+:func:`selfdistill.nn.chains.run.run_chains`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_csv, write_json
-from .._stats import sample_std
+from .._util.io import write_csv, write_json
+from .._util.stats import sample_std
 
 __all__ = [
     "ACCURACIES",

@@ -2,7 +2,7 @@
 
 A *run* is a dict with at least ``seed``, ``method``, ``noise``, ``final_test_acc``,
 ``best_test_acc``, ``label_recovery`` and ``test_acc_curve`` (see
-:mod:`selfdistill.nn.noisy_runner`).
+:mod:`selfdistill.nn.noisy.runner`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_csv
-from .._stats import sample_std
+from .._util.io import write_csv
+from .._util.stats import sample_std
 from ..catalog import NOISY_RUN_KEYS
 
 __all__ = [

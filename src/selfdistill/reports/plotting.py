@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._io import atomic_write_bytes
+from .._util.io import atomic_write_bytes
 
 __all__ = ["band", "plt", "save_figure"]
 

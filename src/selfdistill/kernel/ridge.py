@@ -1,0 +1,547 @@
+"""Self-distilled kernel ridge regression in closed form (Borup & Andersen 2021; Mobahi 2020).
+
+Step 1 is kernel ridge regression on ``y``; step ``t >= 2`` fits
+``alpha_t y + (1 - alpha_t) y^(t-1)`` where ``y^(t-1)`` are the previous step's training
+predictions (Borup eqs. 3-5), ``f = k(x, X) (K + lam I)^-1 targets``.
+
+Two regimes, picked by the estimator itself:
+
+* **fixed lam** (``lam > 0``): ``K + lam I`` is factored once (Cholesky) and every step is one
+  triangular solve; ``y^(t) = targets_t - lam * coef_t`` needs no product with ``K``. The
+  spectrum (``eigvals_``, ``eigvecs_``, ``B_``) is computed lazily on first access.
+* **epsilon mode** (``lam=None, epsilon > 0``; Mobahi eq. 1, Borup appendix D): ``K`` is
+  eigendecomposed once; every step is the diagonal update ``B^(t) = A_t ((1 - alpha) B^(t-1) +
+  alpha)`` (Borup Lemma 4.2, Mobahi eq. 13) with the ridge ``lam_t`` found on the spectrum alone
+  (:func:`selfdistill.kernel.spectral.epsilon_ridge`), and the coefficients of all steps come from
+  one product ``V (D + lam_t)^-1 ((1 - alpha) B^(t-1) + alpha) V^T y`` -- never through ``D^-1``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg.blas import dtrsv
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from .._util.validation import check_choice, check_int, check_real
+from ..exceptions import CollapseWarning, ToleranceWarning
+from .functions import KERNELS, check_kernel_params, check_spline_input, kernel_matrix
+from .spectral import (
+    EIGVAL_RTOL,
+    b_recursion,
+    eigh_descending,
+    epsilon_ridge,
+    optimal_alpha,
+    shrink_factors,
+)
+
+__all__ = [
+    "EIGVAL_RTOL",
+    "SelfDistilledKernelParams",
+    "SelfDistilledKernelRidge",
+    "check_kernel",
+    "check_kernel_input",
+]
+
+_OPTIMAL = ("optimal", "optimal-clipped")
+#: Relative asymmetry ``max|K - K^T| / max|K|`` above which a precomputed kernel is rejected.
+SYMMETRY_RTOL: float = 1e-8
+
+
+def check_kernel_input(kernel: object, name: str, X: np.ndarray, *, fit: bool) -> None:
+    """Check inputs a kernel needs: spline data in ``[0, 1]``, a square symmetric precomputed Gram.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the input does not suit ``kernel``.
+    """
+    if kernel == "spline":
+        check_spline_input(name, X)
+    if kernel == "precomputed" and fit:
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f'{name} must be a square kernel matrix for kernel="precomputed", '
+                f"got shape {X.shape}"
+            )
+        scale = float(np.abs(X).max()) if X.size else 0.0
+        if X.size and float(np.abs(X - X.T).max()) > SYMMETRY_RTOL * max(scale, 1e-300):
+            raise ValueError(
+                f'{name} must be a symmetric kernel matrix for kernel="precomputed" '
+                f"(max |K - K^T| / max |K| <= {SYMMETRY_RTOL:g})"
+            )
+
+
+def check_kernel(kernel: object) -> None:
+    """Raise ``ValueError`` unless ``kernel`` is a callable or one of :data:`KERNELS`."""
+    if not callable(kernel) and kernel not in KERNELS:
+        raise ValueError(
+            f"kernel must be a callable or one of {', '.join(map(repr, KERNELS))}, got {kernel!r}"
+        )
+
+
+class SelfDistilledKernelParams(BaseEstimator):
+    """Constructor shared by the self-distilled kernel regressor and classifier (same parameters).
+
+    See :class:`SelfDistilledKernelRidge` for their meaning.
+    """
+
+    def __init__(
+        self,
+        kernel: str | Callable[..., float] = "rbf",
+        *,
+        gamma: float | None = None,
+        degree: float = 3,
+        coef0: float = 1,
+        kernel_params: dict[str, Any] | None = None,
+        lam: float | None = 1.0,
+        epsilon: float | None = None,
+        steps: int = 3,
+        alpha: float | Sequence[float] | str = 0.0,
+    ) -> None:
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.lam = lam
+        self.epsilon = epsilon
+        self.steps = steps
+        self.alpha = alpha
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+
+class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
+    """Kernel ridge regression self-distilled for ``steps`` steps, in closed form.
+
+    Parameters
+    ----------
+    kernel : str or callable, default="rbf"
+        Any kernel of :func:`sklearn.metrics.pairwise.pairwise_kernels`, ``"precomputed"`` (``X``
+        is the Gram matrix in ``fit`` and ``k(X_new, X_train)`` in ``predict``), a callable
+        ``k(x, x') -> float``, or ``"spline"``: Mobahi et al. section 4 Green's function for
+        inputs of one feature in ``[0, 1]`` (:func:`selfdistill.kernel.functions.spline_kernel`).
+    gamma, degree, coef0 : float
+        Kernel parameters as in :class:`sklearn.kernel_ridge.KernelRidge`.
+    kernel_params : dict, optional
+        Further keyword arguments of the kernel (callables included).
+    lam : float or None, default=1.0
+        Fixed ridge ``lam > 0`` of every step (Borup eq. 1). Set ``lam=None`` to use ``epsilon``.
+    epsilon : float or None, default=None
+        Loss tolerance ``> 0`` of Mobahi's constrained problem (eq. 1; Borup appendix D): at each
+        step the ridge is the root at which the step's training loss
+        ``alpha mean((f - y)^2) + (1 - alpha) mean((f - y^(t-1))^2)`` equals ``epsilon``, one
+        root per output column. Mobahi's multiplier is ``c_t = lam_t / n``.
+    steps : int, default=3
+        Number of fits, ``>= 1`` (step 1 is ordinary kernel ridge regression).
+    alpha : float, sequence of float, "optimal" or "optimal-clipped", default=0.0
+        Weight of the ground truth ``y`` in the targets of steps ``2..steps``: one float in
+        ``[0, 1]`` for all steps, a sequence of ``steps - 1`` floats in ``[0, 1]``, ``"optimal"``
+        (per step the alpha in R minimising the validation squared error, Borup Thm 4.4 /
+        Algorithm 1, shared by all output columns: Frobenius norm) or ``"optimal-clipped"``
+        (the same clipped to ``[0, 1]``). The optimal variants need ``X_val, y_val`` in ``fit``
+        and a fixed ``lam``. ``alpha = 0`` is Mobahi's setting.
+
+    Attributes
+    ----------
+    X_fit_ : ndarray of shape (n, d)
+        Training inputs (the Gram matrix for ``kernel="precomputed"``).
+    dual_coefs_ : ndarray of shape (steps, n) or (steps, n, q)
+        Coefficients of every step: ``f_t(x) = k(x, X) @ dual_coefs_[t - 1]``.
+    alphas_ : ndarray of shape (steps,)
+        Ground-truth weight used at each step; the first entry is NaN.
+    lams_ : ndarray of shape (steps,) or (steps, q)
+        Ridge of each step; ``(steps, q)`` in epsilon mode with 2-D ``y``. ``inf`` marks a
+        collapsed step, ``0.0`` a step that took the ``lam -> 0+`` limit.
+    collapsed_at_ : int or None
+        First step (1-based) whose solution is the zero function in every output column, or None.
+    eigvals_ : ndarray of shape (n,)
+        Eigenvalues of ``K``, descending; those ``<= EIGVAL_RTOL * max`` are exactly ``0``.
+        Lazy in fixed-lam mode.
+    eigvecs_ : ndarray of shape (n, n)
+        Orthonormal eigenvectors of ``K``, column ``k`` for ``eigvals_[k]``. Lazy in fixed-lam mode.
+    B_ : ndarray of shape (steps, n) or (steps, n, q)
+        Diagonal of ``B^(t)`` (Borup eq. 10-12; Mobahi eq. 19) for each step, in the order of
+        ``eigvals_``; ``(steps, n, q)`` only in epsilon mode with 2-D ``y`` (one ridge per column).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    eigval_rtol_ : float
+        The relative eigenvalue tolerance used (:data:`EIGVAL_RTOL`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfdistill import SelfDistilledKernelRidge
+    >>> X = np.linspace(0, 1, 11)[:, None]
+    >>> y = np.sin(2 * np.pi * X[:, 0])
+    >>> est = SelfDistilledKernelRidge(kernel="rbf", gamma=80.0, lam=0.2, steps=3).fit(X, y)
+    >>> [round(float(np.abs(p).max()), 3) for p in est.staged_predict(X)]
+    [0.715, 0.526, 0.399]
+    """
+
+    # ------------------------------------------------------------------ scikit-learn plumbing
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _kernel(self, X: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
+        return kernel_matrix(
+            X,
+            Y,
+            kernel=self.kernel,
+            gamma=self.gamma,
+            degree=self.degree,
+            coef0=self.coef0,
+            kernel_params=self.kernel_params,
+        )
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self) -> tuple[int, float | None, float | None, np.ndarray | None, str]:
+        """Validate the hyper-parameters; return steps, lam, epsilon, alphas, alpha mode."""
+        steps = check_int("steps", self.steps, low=1)
+        check_kernel(self.kernel)
+        check_kernel_params(self.kernel, self.gamma, self.degree, self.coef0)
+        if self.lam is not None and self.epsilon is not None:
+            raise ValueError(
+                "lam and epsilon are exclusive: set lam (fixed ridge) or lam=None with epsilon, "
+                f"got lam={self.lam!r} and epsilon={self.epsilon!r}"
+            )
+        if self.lam is None and self.epsilon is None:
+            raise ValueError("one of lam or epsilon must be set, got lam=None and epsilon=None")
+        lam = None if self.lam is None else check_real("lam", self.lam, low=0, low_inclusive=False)
+        epsilon = (
+            None
+            if self.epsilon is None
+            else check_real("epsilon", self.epsilon, low=0, low_inclusive=False)
+        )
+        alpha = self.alpha
+        if isinstance(alpha, str):
+            mode = check_choice("alpha", alpha, _OPTIMAL)
+            if lam is None:
+                raise ValueError(
+                    f"alpha={alpha!r} needs a fixed lam (Borup Thm 4.4 holds for a fixed ridge); "
+                    "in epsilon mode pass a float or a sequence"
+                )
+            return steps, lam, epsilon, None, mode
+        alphas = np.full(steps, np.nan)
+        if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
+            alphas[1:] = check_real("alpha", alpha, low=0.0, high=1.0)
+            return steps, lam, epsilon, alphas, "fixed"
+        try:
+            seq = [float(a) for a in alpha]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError(
+                "alpha must be a float in [0, 1], a sequence of steps - 1 floats in [0, 1], "
+                f"'optimal' or 'optimal-clipped', got {alpha!r}"
+            ) from None
+        if len(seq) != steps - 1:
+            raise ValueError(
+                f"alpha as a sequence must have length steps - 1 = {steps - 1}, got {len(seq)}"
+            )
+        for i, a in enumerate(seq):
+            check_real(f"alpha[{i}]", a, low=0.0, high=1.0)
+        alphas[1:] = seq
+        return steps, lam, epsilon, alphas, "sequence"
+
+    def _check_X_kernel(self, name: str, X: np.ndarray, *, fit: bool) -> None:
+        check_kernel_input(self.kernel, name, X, fit=fit)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> SelfDistilledKernelRidge:
+        """Fit all ``steps`` steps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Training inputs (``(n, n)`` Gram matrix for ``kernel="precomputed"``).
+        y : array-like of shape (n,) or (n, q)
+            Targets (one-hot for multiclass, Borup section 3.6).
+        X_val, y_val : array-like, optional
+            Validation data for ``alpha="optimal"`` / ``"optimal-clipped"`` (for
+            ``"precomputed"``, ``X_val`` is ``k(X_val, X)``).
+
+        Returns
+        -------
+        self
+        """
+        steps, lam, epsilon, alphas, mode = self._check_params()
+        n_rows = getattr(X, "shape", (None,))[0]
+        y_rows = getattr(y, "shape", (None,))[0]
+        if n_rows is not None and y_rows is not None and n_rows != y_rows:
+            raise ValueError(f"y must have one row per row of X: X has {n_rows}, y has {y_rows}")
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, ensure_min_samples=1
+        )
+        self._check_X_kernel("X", X, fit=True)
+        y = np.asarray(y, dtype=np.float64)
+        self._y_ndim = y.ndim
+        Y = y.reshape(y.shape[0], -1)
+        q = Y.shape[1]
+        Xv = Yv = None
+        if mode in _OPTIMAL:
+            if X_val is None or y_val is None:
+                raise ValueError(f"alpha={mode!r} needs validation data: pass X_val and y_val")
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together")
+            Xv = check_array(X_val, dtype=np.float64, input_name="X_val")
+            if Xv.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X_val must have {self.n_features_in_} features like X, got {Xv.shape[1]}"
+                )
+            self._check_X_kernel("X_val", Xv, fit=False)
+            yv = check_array(y_val, dtype=np.float64, ensure_2d=False, input_name="y_val")
+            Yv = yv.reshape(yv.shape[0], -1)
+            if Yv.shape != (Xv.shape[0], q):
+                raise ValueError(
+                    f"y_val must have shape ({Xv.shape[0]}, {q}) matching X_val and y, "
+                    f"got {yv.shape}"
+                )
+
+        self.X_fit_ = X
+        self._y_fit = Y
+        self.eigval_rtol_ = EIGVAL_RTOL
+        self._spectrum: tuple[np.ndarray, np.ndarray] | None = None
+        self._limit_coef: np.ndarray | None = None
+        self._B: np.ndarray | None = None
+        K = self._kernel(X)
+        if lam is not None:
+            coefs, alphas = self._fit_fixed_lam(K, Y, lam, steps, alphas, mode, Xv, Yv)
+            self.lams_ = np.full(steps, lam)
+            self.collapsed_at_ = None
+        else:
+            assert epsilon is not None and alphas is not None
+            coefs = self._fit_epsilon(K, Y, epsilon, steps, alphas)
+        self.alphas_ = alphas
+        self.dual_coefs_ = coefs if self._y_ndim == 2 else coefs[:, :, 0]
+        return self
+
+    def _fit_fixed_lam(
+        self,
+        K: np.ndarray,
+        Y: np.ndarray,
+        lam: float,
+        steps: int,
+        alphas: np.ndarray | None,
+        mode: str,
+        Xv: np.ndarray | None,
+        Yv: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed ridge: one factorisation of ``K + lam I``, one solve per step (Borup eqs. 3-5)."""
+        n, q = Y.shape
+        A = K.copy() if (self.kernel == "precomputed" or K is self.X_fit_) else K
+        A[np.diag_indices_from(A)] += lam
+        try:
+            factor = scipy.linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            L = np.asfortranarray(factor[0])  # lower triangle holds L
+
+            def solve(b: np.ndarray) -> np.ndarray:
+                if b.shape[1] > 1:
+                    return scipy.linalg.cho_solve((L, True), b, check_finite=False)
+                # one right-hand side: two BLAS-2 triangular solves (dtrsv) read L once each
+                # and are about twice as fast as LAPACK potrs, which goes through trsm
+                x = dtrsv(L, b[:, 0], lower=1)
+                return dtrsv(L, x, lower=1, trans=1)[:, None]
+
+        except scipy.linalg.LinAlgError:  # an indefinite kernel (e.g. sigmoid): plain LU
+            A = K.copy()
+            A[np.diag_indices_from(A)] += lam
+            lu = scipy.linalg.lu_factor(A, overwrite_a=True, check_finite=False)
+
+            def solve(b: np.ndarray) -> np.ndarray:
+                return scipy.linalg.lu_solve(lu, b, check_finite=False)
+
+        coefs = np.empty((steps, n, q))
+        c1 = solve(Y)
+        coefs[0] = c1
+        prev = Y - lam * c1  # = K c1, the step's training predictions
+        used = np.full(steps, np.nan) if alphas is None else alphas.copy()
+        if mode in _OPTIMAL:
+            assert Xv is not None and Yv is not None
+            Kv = self._kernel(Xv, self.X_fit_)
+            f1v = Kv @ c1
+        for t in range(1, steps):
+            if mode in _OPTIMAL:
+                g = solve(prev)  # step t fitted with alpha = 0 (Borup eq. 7)
+                a = optimal_alpha(Yv, f1v, Kv @ g)
+                if mode == "optimal-clipped":
+                    a = min(max(a, 0.0), 1.0)
+                used[t] = a
+                c = a * c1 + (1.0 - a) * g
+            else:
+                a = used[t]
+                c = solve(a * Y + (1.0 - a) * prev)
+            target = a * Y + (1.0 - a) * prev
+            coefs[t] = c
+            prev = target - lam * c
+        return coefs, used
+
+    def _fit_epsilon(
+        self, K: np.ndarray, Y: np.ndarray, epsilon: float, steps: int, alphas: np.ndarray
+    ) -> np.ndarray:
+        """Epsilon mode: one eigendecomposition, diagonal updates, one root per step and column."""
+        n, q = Y.shape
+        d, V = eigh_descending(K)
+        self._spectrum = (d, V)
+        Z = V.T @ Y
+        coef_eig = np.zeros((steps, n, q))
+        B = np.empty((steps, n, q))
+        lams = np.empty((steps, q))
+        status = np.empty((steps, q), dtype=object)
+        positive = d > 0
+        safe_d = np.where(positive, d, 1.0)
+        for j in range(q):
+            z = Z[:, j]
+            z_prev = z
+            b_prev = np.ones(n)
+            for t in range(steps):
+                a = 1.0 if t == 0 else float(alphas[t])
+                w = a * z + (1.0 - a) * z_prev
+                diff = z - z_prev
+                const = a * (1.0 - a) * float(np.dot(diff, diff)) / n
+                lam_t, st = epsilon_ridge(d, w, const, epsilon)
+                shrink = shrink_factors(d, lam_t)
+                if st == "root":
+                    coef_eig[t, :, j] = w / (d + lam_t)
+                elif st == "limit":
+                    coef_eig[t, :, j] = np.where(positive, w / safe_d, 0.0)
+                b_prev = shrink * ((1.0 - a) * b_prev + a)
+                B[t, :, j] = b_prev
+                z_prev = shrink * w
+                lams[t, j] = lam_t
+                status[t, j] = st
+        collapsed = np.all(status == "collapse", axis=1)
+        self.collapsed_at_ = int(np.argmax(collapsed)) + 1 if collapsed.any() else None
+        if (status == "collapse").any():
+            t, j = np.argwhere(status == "collapse")[0]
+            cols = "" if q == 1 else f" (output column {j})"
+            warnings.warn(
+                f"self-distillation collapsed at step {t + 1}{cols}: the zero function meets "
+                f"epsilon = {epsilon:g}, so this step predicts exactly zero",
+                CollapseWarning,
+                stacklevel=3,
+            )
+        if (status == "limit").any():
+            t, j = np.argwhere(status == "limit")[0]
+            warnings.warn(
+                f"at step {t + 1} no ridge lam > 0 reaches epsilon = {epsilon:g} (the residual "
+                "forced by the kernel's null space and the alpha term exceeds it); took the "
+                "lam -> 0+ limit, the minimum-norm fit on the range of K",
+                ToleranceWarning,
+                stacklevel=3,
+            )
+        self.lams_ = lams if self._y_ndim == 2 else lams[:, 0]
+        self._B = B if self._y_ndim == 2 else B[:, :, 0]
+        # Coefficients of all steps from one product with V (never through D^-1 on tiny d).
+        coefs = V @ coef_eig.transpose(1, 0, 2).reshape(n, steps * q)
+        return coefs.reshape(n, steps, q).transpose(1, 0, 2)
+
+    # ------------------------------------------------------------------ spectrum (lazy)
+    def _get_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        check_is_fitted(self)
+        if self._spectrum is None:
+            self._spectrum = eigh_descending(self._kernel(self.X_fit_))
+        return self._spectrum
+
+    @property
+    def eigvals_(self) -> np.ndarray:
+        """Eigenvalues of ``K``, descending, below-tolerance ones exactly 0 (lazy)."""
+        return self._get_spectrum()[0]
+
+    @property
+    def eigvecs_(self) -> np.ndarray:
+        """Eigenvectors of ``K`` as columns, aligned with :attr:`eigvals_` (lazy)."""
+        return self._get_spectrum()[1]
+
+    @property
+    def B_(self) -> np.ndarray:
+        """Diagonal of ``B^(t)`` for each step (Borup Lemma 4.2), aligned with ``eigvals_``."""
+        check_is_fitted(self)
+        if self._B is None:
+            self._B = b_recursion(self.eigvals_, self.lams_, self.alphas_)
+        return self._B
+
+    # ------------------------------------------------------------------ predict
+    def _coefs3(self) -> np.ndarray:
+        c = self.dual_coefs_
+        return c if c.ndim == 3 else c[:, :, None]
+
+    def _kernel_new(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        self._check_X_kernel("X", X, fit=False)
+        return self._kernel(X, self.X_fit_)
+
+    def _shape_out(self, P: np.ndarray) -> np.ndarray:
+        return P if self._y_ndim == 2 else P[:, 0]
+
+    def predict(self, X: np.ndarray, step: int | None = None) -> np.ndarray:
+        """Predictions of step ``step`` (1..steps; ``None`` = the last step), Borup eq. 4."""
+        check_is_fitted(self)
+        steps = self.dual_coefs_.shape[0]
+        step = steps if step is None else check_int("step", step, low=1, high=steps)
+        Kx = self._kernel_new(X)
+        return self._shape_out(Kx @ self._coefs3()[step - 1])
+
+    def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """Predictions of steps ``1..steps`` in order, from one kernel product."""
+        check_is_fitted(self)
+        Kx = self._kernel_new(X)
+        C = self._coefs3()
+        steps, n, q = C.shape
+        P = (Kx @ C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
+        for t in range(steps):
+            yield self._shape_out(P[:, t, :])
+
+    def predict_limit(self, X: np.ndarray) -> np.ndarray:
+        """Prediction for ``steps -> inf`` with a constant alpha (Borup Thm 4.5).
+
+        ``f_inf(x) = k(x, X) (K + lam I)^-1 (alpha y + (1 - alpha) y_inf)`` with
+        ``y_inf = K (K + lam/alpha I)^-1 y``: kernel ridge regression with the ridge amplified to
+        ``lam / alpha``, distilled once more. The zero function when ``alpha == 0``.
+
+        Raises
+        ------
+        ValueError
+            If ``alpha`` is not one float, or in epsilon mode with ``alpha > 0`` (Borup appendix
+            D: no closed-form limit).
+        """
+        check_is_fitted(self)
+        alpha = self.alpha
+        if isinstance(alpha, str) or not isinstance(alpha, numbers.Real):
+            raise ValueError(
+                f"predict_limit needs one constant float alpha in [0, 1], got alpha={alpha!r}"
+            )
+        Kx = self._kernel_new(X)
+        q = self._y_fit.shape[1]
+        if alpha == 0.0:
+            return self._shape_out(np.zeros((Kx.shape[0], q)))
+        if self.lam is None:
+            raise ValueError(
+                "predict_limit with alpha > 0 needs a fixed lam: in epsilon mode the ridge of "
+                "each step depends on the previous one and there is no closed-form limit"
+            )
+        if self._limit_coef is None:
+            lam = float(self.lam)
+            d, V = self._get_spectrum()
+            # V (D + lam)^-1 (alpha + (1 - alpha) D (D + lam/alpha)^-1) V^T y  (Thm 4.5 + eq. 9)
+            scale = (alpha + (1.0 - alpha) * d / (d + lam / alpha)) / (d + lam)
+            self._limit_coef = V @ (scale[:, None] * (V.T @ self._y_fit))
+        return self._shape_out(Kx @ self._limit_coef)
