@@ -42,7 +42,7 @@ from scipy.linalg.blas import dsyrk, ssyrk
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_info
 
-from selfdistill._io import write_json
+from selfdistill._util.io import write_json
 from selfdistill.kernel.nystrom import select_centres
 from selfdistill.kernel.nystrom_cv import nystrom_cv_scores
 from selfdistill.kernel.nystrom_fit import accumulate, fit_from_statistics, fit_nystrom

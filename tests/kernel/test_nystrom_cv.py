@@ -13,10 +13,10 @@ import pytest
 from sklearn.metrics import mean_squared_error, r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold, PredefinedSplit, ShuffleSplit
 
+from selfdistill.kernel.functions import kernel_matrix
 from selfdistill.kernel.nystrom import select_centres
 from selfdistill.kernel.nystrom_cv import fold_labels, nystrom_cv_scores
 from selfdistill.kernel.nystrom_fit import fit_from_statistics, fit_nystrom
-from selfdistill.kernels import kernel_matrix
 
 METRICS = {
     None: lambda y, f: -mean_squared_error(y, f),
@@ -107,7 +107,7 @@ def test_accuracy_from_a_second_pass_equals_brute_force_fits(n_classes):
     """Accuracy cannot come from sums: the second pass scores each row with its fold's fit."""
     from sklearn.model_selection import StratifiedKFold
 
-    from selfdistill.kernel_classifier import encode_labels, scores_to_labels
+    from selfdistill.kernel.classifier import encode_labels, scores_to_labels
 
     rng = np.random.default_rng(5)
     X = rng.normal(size=(210, 3))

@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selfdistill import SelfDistilledKernelRidge
+from selfdistill.kernel.functions import kernel_matrix
 from selfdistill.kernel.nystrom import NystromAccumulator, kernel_block, select_centres
 from selfdistill.kernel.nystrom_fit import accumulate, fit_from_statistics, fit_nystrom
 from selfdistill.kernel.nystrom_steps import limit_filter
-from selfdistill.kernels import kernel_matrix
 
 RTOL = 1e-8
 KA = {"kernel": "rbf", "gamma": 0.3, "degree": 3, "coef0": 1, "kernel_params": None}

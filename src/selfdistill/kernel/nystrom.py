@@ -26,8 +26,8 @@ import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
 from sklearn.utils import check_random_state
 
-from .._validation import check_choice, check_int
-from ..kernels import kernel_matrix
+from .._util.validation import check_choice, check_int
+from .functions import kernel_matrix
 
 __all__ = [
     "DTYPES",
@@ -79,8 +79,8 @@ def kernel_block(
 
     The RBF kernel is evaluated directly in ``dtype``: ``exp(-gamma (|x|^2 + |c|^2 - 2 x.c))``
     with the cross term one GEMM (``gamma = None`` is ``1 / n_features``, as in scikit-learn).
-    Every other kernel goes through :func:`selfdistill.kernels.kernel_matrix` in float64 and is
-    then cast.
+    Every other kernel goes through :func:`selfdistill.kernel.functions.kernel_matrix` in
+    float64 and is then cast.
 
     Parameters
     ----------

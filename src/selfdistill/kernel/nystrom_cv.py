@@ -10,7 +10,7 @@ coefficient vector ``beta`` on the fold comes from the fold's sums, never from i
     |K_fm beta - y_f|^2 = beta^T G_f beta - 2 beta^T b_f + y_f^T y_f.
 
 Every candidate ``(lam, alpha, t)`` is a filter polynomial on the fold's spectrum (Borup
-Lemma 4.2 eq. 12 unrolled, :func:`selfdistill.spectral.filter_polynomials`):
+Lemma 4.2 eq. 12 unrolled, :func:`selfdistill.kernel.spectral.filter_polynomials`):
 ``beta = P E_lam c_(alpha,t)`` with the ``max_steps`` basis columns
 ``E_lam[:, j] = A^j / (d + lam) * h`` and ``c_(alpha,t)`` the polynomial's coefficients. So per
 fold and ``lam`` one ``T x T`` matrix ``H = E^T (P^T G_f P) E`` and one vector ``E^T P^T b_f``
@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ..kernel_classifier import scores_to_labels
-from ..spectral import filter_polynomials
+from .classifier import scores_to_labels
 from .nystrom import NystromAccumulator, kernel_block
 from .nystrom_fit import n_rows
 from .nystrom_steps import CENTRE_RTOL, NystromSpectrum, nystrom_spectrum, whitening
+from .spectral import filter_polynomials
 
 __all__ = ["SUM_SCORINGS", "fold_labels", "fold_squared_errors", "nystrom_cv_scores"]
 
@@ -100,7 +100,7 @@ def fold_squared_errors(
         ``G_f`` (m, m), ``b_f`` (m, q), ``y_f^T y_f`` (q,) of the validation fold.
     lams : tuple of float
     poly : ndarray of shape (n_alpha, steps, steps)
-        :func:`selfdistill.spectral.filter_polynomials`.
+        :func:`selfdistill.kernel.spectral.filter_polynomials`.
 
     Returns
     -------

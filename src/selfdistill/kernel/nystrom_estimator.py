@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.utils.validation import check_array, validate_data
 
-from .._validation import check_choice, check_int
+from .._util.validation import check_choice, check_int
 from .nystrom import DTYPES, check_n_components
 from .nystrom_fit import NystromFit, is_dask_array
 

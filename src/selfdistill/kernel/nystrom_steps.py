@@ -11,13 +11,13 @@ tolerance). Kernel ridge regression with ``K~`` is ridge regression on ``phi``; 
 
     f_t(x) = k(x, C) P diag(S^(t) / (d + lam)) h,   P = T Q,   h = P^T K_mn y,
 
-with ``S^(1) = 1``, ``S^(t) = (1 - alpha_t) B^(t-1) + alpha_t`` and ``B^(t) = A S^(t)``,
-``A = d / (d + lam)`` (:func:`selfdistill.spectral.b_recursion`): every step is a diagonal filter
-on ``h`` and the coefficients on the centres are ``beta_t = P diag(...) h`` -- ``O(m^2)`` per step,
-no pass over the data. Optimal alpha (Borup Thm 4.4) needs the validation predictions of the
-filters ``1 / (d + lam)`` and ``B^(t-1) / (d + lam)``; epsilon mode (Mobahi eq. 1, 13; Borup
-appendix D) finds each step's ridge on ``d`` plus the energy of ``y`` outside the range of
-``K~`` (``y^T y - |d^-1/2 h|^2``), with :func:`selfdistill.spectral.epsilon_ridge`.
+with ``S^(1) = 1``, ``S^(t) = (1 - alpha_t) B^(t-1) + alpha_t`` and ``B^(t) = A S^(t)``, ``A = d /
+(d + lam)`` (:func:`selfdistill.kernel.spectral.b_recursion`): every step is a diagonal filter on
+``h`` and the coefficients on the centres are ``beta_t = P diag(...) h`` -- ``O(m^2)`` per step, no
+pass over the data. Optimal alpha (Borup Thm 4.4) needs the validation predictions of the filters
+``1 / (d + lam)`` and ``B^(t-1) / (d + lam)``; epsilon mode (Mobahi eq. 1, 13; Borup appendix D)
+finds each step's ridge on ``d`` plus the energy of ``y`` outside the range of ``K~`` (``y^T y -
+|d^-1/2 h|^2``), with :func:`selfdistill.kernel.spectral.epsilon_ridge`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spectral import (
+from .spectral import (
     EIGVAL_RTOL,
     b_recursion,
     eigh_descending,
@@ -48,14 +48,14 @@ __all__ = [
 
 #: Relative tolerance on the eigenvalues of ``K_mm`` per kernel-block precision: directions with
 #: ``s <= CENTRE_RTOL[dtype] * max(s)`` are left out of ``K_mm^+`` (the Nyström kernel's
-#: pseudo-inverse). float64: :data:`~selfdistill.spectral.EIGVAL_RTOL`, far above the rounding of
-#: ``K_mm`` (about ``m * eps``). float32: a block's products carry relative rounding of about
-#: ``sqrt(block) * 6e-8`` (4e-6 for 4096 rows), which the whitening ``s^-1/2`` amplifies in the
-#: directions of small ``s``; directions below ``1e-5 * max(s)`` are cut. Measured (docs/kernel.md):
-#: on an ill-conditioned ``K_mm`` (RBF, 300 centres in 2-D, 94 % of its spectrum below
-#: ``1e-6 max``) with ``lam = 0.01`` the float32 test MSE was 0.0244 at a cut of 1e-10, 0.0029 at
-#: 1e-6 and 0.00025 at 1e-5 against 0.00014 in float64; on well-conditioned problems the cut
-#: changed nothing.
+#: pseudo-inverse). float64: :data:`~selfdistill.kernel.spectral.EIGVAL_RTOL`, far above the
+#: rounding of ``K_mm`` (about ``m * eps``). float32: a block's products carry relative rounding of
+#: about ``sqrt(block) * 6e-8`` (4e-6 for 4096 rows), which the whitening ``s^-1/2`` amplifies in
+#: the directions of small ``s``; directions below ``1e-5 * max(s)`` are cut. Measured
+#: (docs/kernel.md): on an ill-conditioned ``K_mm`` (RBF, 300 centres in 2-D, 94 % of its spectrum
+#: below ``1e-6 max``) with ``lam = 0.01`` the float32 test MSE was 0.0244 at a cut of 1e-10,
+#: 0.0029 at 1e-6 and 0.00025 at 1e-5 against 0.00014 in float64; on well-conditioned problems the
+#: cut changed nothing.
 CENTRE_RTOL: dict[str, float] = {"float64": EIGVAL_RTOL, "float32": 1e-5}
 
 
@@ -252,7 +252,7 @@ def epsilon_filters(
     The targets of step ``t`` in the eigenbasis of ``K~`` are ``w = alpha z + (1 - alpha) z_prev``
     on the range and ``alpha`` times the null-space part of ``y`` outside it (the previous step's
     predictions lie in the range), so the step loss of
-    :func:`selfdistill.spectral.step_loss` is a function of ``d``, ``w`` and one number, the
+    :func:`selfdistill.kernel.spectral.step_loss` is a function of ``d``, ``w`` and one number, the
     null-space energy.
 
     Returns
