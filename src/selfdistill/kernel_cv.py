@@ -42,6 +42,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._validation import check_choice, check_int, check_real
+from .kernel.nystrom import select_centres
+from .kernel.nystrom_cv import SUM_SCORINGS, nystrom_cv_scores
+from .kernel.nystrom_estimator import check_nystrom_params, validate_nystrom_input
+from .kernel.nystrom_fit import check_centres_count, fit_from_statistics
 from .kernel_classifier import SelfDistilledKernelClassifier, encode_labels, scores_to_labels
 from .kernel_ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
 from .kernels import check_kernel_params, kernel_matrix
@@ -331,6 +335,9 @@ class _BaseKernelCV(BaseEstimator):
         refit: bool = True,
         n_jobs: int | None = None,
         random_state: int | None = None,
+        n_components: int | None = None,
+        block_size: int = 4096,
+        dtype: str = "float64",
         **kernel_params: Any,
     ) -> None:
         self.kernel = kernel
@@ -343,6 +350,9 @@ class _BaseKernelCV(BaseEstimator):
         self.refit = refit
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.n_components = n_components
+        self.block_size = block_size
+        self.dtype = dtype
         self._kernel_params = dict(kernel_params)
 
     # ------------------------------------------------------------- parameters (**kernel_params)
@@ -479,6 +489,8 @@ class _BaseKernelCV(BaseEstimator):
         self
         """
         gammas, lams, alphas, max_steps, ridge_args = self._check_params()
+        if self.n_components is not None:
+            return self._fit_nystrom(X, y, gammas, lams, alphas, max_steps, ridge_args)
         self._check_scoring()
         n_rows = getattr(X, "shape", (None,))[0]
         y_rows = getattr(y, "shape", (None,))[0]
@@ -536,6 +548,72 @@ class _BaseKernelCV(BaseEstimator):
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         return y.reshape(y.shape[0], -1)
+
+    # ------------------------------------------------------------- Nyström (n_components)
+    def _nystrom_scoring(self) -> str | None:
+        allowed = ("accuracy", "neg_mean_squared_error") if self._classifier else SUM_SCORINGS
+        if self.scoring is not None and self.scoring not in allowed:
+            raise ValueError(
+                f"scoring must be None or one of {', '.join(map(repr, allowed))} with "
+                f"n_components (scored from accumulated sums), got {self.scoring!r}"
+            )
+        if self._classifier and self.scoring is None:
+            return "accuracy"
+        return self.scoring
+
+    def _fit_nystrom(self, X, y, gammas, lams, alphas, T, ridge_args) -> _BaseKernelCV:
+        """``n_components`` set: every candidate from ONE pass (module ``nystrom_cv``)."""
+        m, block_size, dtype = check_nystrom_params(self)
+        if self.cv == "gcv":
+            raise ValueError(
+                "cv='gcv' is not available with n_components: use an int cv or a splitter"
+            )
+        scoring = self._nystrom_scoring()
+        X, y = validate_nystrom_input(self, X, y, classifier=self._classifier)
+        y = self._validate_y(y)
+        Y = self._targets(y)
+        splits = self._splits(X, y)
+        self.n_splits_ = len(splits)
+        seed = self.random_state
+        if seed is None:  # one draw shared by the search and the refit (the same centres)
+            seed = int(np.random.default_rng().integers(2**31))
+        m = check_centres_count(m, Y.shape[0])
+        centres = select_centres(X, m, seed)
+        scores, accs = nystrom_cv_scores(
+            X,
+            Y,
+            splits,
+            centres=centres,
+            kernel_args=[{**ridge_args, "gamma": g} for g in gammas],
+            lams=lams,
+            alphas=alphas,
+            max_steps=T,
+            scoring=scoring,
+            dtype=dtype,
+            block_size=block_size,
+            y_labels=y if self._classifier else None,
+            classes=getattr(self, "classes_", None),
+        )
+        per_split = scores.transpose(0, 3, 1, 2, 4).reshape(scores.shape[0], -1)
+        self._store_results(per_split, gammas, lams, alphas, T)
+        if self.refit:
+            best = self.best_params_
+            nystrom_args = {"n_components": m, "block_size": block_size, "dtype": dtype}
+            est = self._estimator({**ridge_args, **nystrom_args, "random_state": seed}, **best)
+            steps = best["steps"]
+            fit = fit_from_statistics(
+                accs[gammas.index(best["gamma"])],
+                lam=best["lam"],
+                epsilon=None,
+                steps=steps,
+                alphas=np.r_[np.nan, np.full(steps - 1, best["alpha"])],
+                mode="fixed",
+            )
+            self.best_estimator_ = self._refitted(est, fit, y, Y)
+        return self
+
+    def _refitted(self, est, fit, y: np.ndarray, Y: np.ndarray):
+        return est._set_nystrom_fit(fit, Y, y.ndim)
 
     def _gcv(self, X, y, gammas, lams, alphas, T, ridge_args) -> np.ndarray:
         Y = self._targets(y)
@@ -724,6 +802,13 @@ class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
         return SelfDistilledKernelClassifier(
             **ridge_args, gamma=gamma, lam=lam, alpha=alpha, steps=steps
         )
+
+    def _refitted(self, est, fit, y: np.ndarray, Y: np.ndarray) -> SelfDistilledKernelClassifier:
+        ridge = SelfDistilledKernelRidge(**est.get_params())
+        est.ridge_ = ridge._set_nystrom_fit(fit, Y, 2)
+        est.classes_ = self.classes_
+        est.n_features_in_ = self.n_features_in_
+        return est
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Scores of :attr:`best_estimator_` (needs ``refit=True``)."""

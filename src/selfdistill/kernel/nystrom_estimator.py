@@ -20,7 +20,13 @@ from .._validation import check_choice, check_int
 from .nystrom import DTYPES, check_n_components
 from .nystrom_fit import NystromFit, is_dask_array
 
-__all__ = ["check_nystrom_params", "is_streamable", "nystrom_attributes", "validate_nystrom_input"]
+__all__ = [
+    "check_nystrom_params",
+    "check_same_rows",
+    "is_streamable",
+    "nystrom_attributes",
+    "validate_nystrom_input",
+]
 
 
 def check_nystrom_params(est: Any) -> tuple[int, int, str]:
@@ -58,6 +64,14 @@ def is_streamable(X: object) -> bool:
     )
 
 
+def check_same_rows(X: object, y: object) -> None:
+    """``ValueError`` when ``X`` and ``y`` both have a known, different number of rows."""
+    n_rows = getattr(X, "shape", (None,))[0]
+    y_rows = getattr(y, "shape", (None,))[0]
+    if n_rows is not None and y_rows is not None and n_rows != y_rows:
+        raise ValueError(f"y must have one row per row of X: X has {n_rows}, y has {y_rows}")
+
+
 def validate_nystrom_input(
     est: Any, X: Any, y: Any, *, classifier: bool = False
 ) -> tuple[Any, np.ndarray]:
@@ -68,6 +82,7 @@ def validate_nystrom_input(
     pass (width, finiteness), here only for its shape. ``y`` is always loaded.
     """
     if not is_streamable(X):
+        check_same_rows(X, y)
         return validate_data(
             est,
             X,
