@@ -32,21 +32,27 @@ def problem(n=240, q=2, seed=1):
     return X, Y
 
 
+def brute_fold_predictions(X, Y, tr, te, C, ka, lams, alphas, T):
+    """Yield (lam index, alpha index, step index, validation predictions) by explicit solves."""
+    pinv = np.linalg.pinv(kernel_matrix(C, **ka), hermitian=True)
+    Ktr, Kte = kernel_matrix(X[tr], C, **ka), kernel_matrix(X[te], C, **ka)
+    Kt, Kv = Ktr @ pinv @ Ktr.T, Kte @ pinv @ Ktr.T
+    for li, lam in enumerate(lams):
+        for ai, a0 in enumerate(alphas):
+            prev = Y[tr]
+            for t in range(T):
+                a = 1.0 if t == 0 else a0
+                c = np.linalg.solve(Kt + lam * np.eye(len(tr)), a * Y[tr] + (1 - a) * prev)
+                prev = Kt @ c
+                yield li, ai, t, Kv @ c
+
+
 def brute_scores(X, Y, splits, C, kas, lams, alphas, T, scoring):
     out = np.empty((len(splits), len(kas), len(lams), len(alphas), T))
     for f, (tr, te) in enumerate(splits):
         for g, ka in enumerate(kas):
-            pinv = np.linalg.pinv(kernel_matrix(C, **ka), hermitian=True)
-            Ktr, Kte = kernel_matrix(X[tr], C, **ka), kernel_matrix(X[te], C, **ka)
-            Kt, Kv = Ktr @ pinv @ Ktr.T, Kte @ pinv @ Ktr.T
-            for li, lam in enumerate(lams):
-                for ai, a0 in enumerate(alphas):
-                    prev = Y[tr]
-                    for t in range(T):
-                        a = 1.0 if t == 0 else a0
-                        c = np.linalg.solve(Kt + lam * np.eye(len(tr)), a * Y[tr] + (1 - a) * prev)
-                        prev = Kt @ c
-                        out[f, g, li, ai, t] = METRICS[scoring](Y[te], Kv @ c)
+            for li, ai, t, F in brute_fold_predictions(X, Y, tr, te, C, ka, lams, alphas, T):
+                out[f, g, li, ai, t] = METRICS[scoring](Y[te], F)
     return out
 
 
@@ -123,16 +129,7 @@ def test_accuracy_from_a_second_pass_equals_brute_force_fits(n_classes):
         X, Y, splits, centres=C, kernel_args=[ka], lams=lams, alphas=alphas, max_steps=T,
         scoring="accuracy", y_labels=y, classes=classes, block_size=40,
     )  # fmt: skip
-    pinv = np.linalg.pinv(kernel_matrix(C, **ka), hermitian=True)
     for f, (tr, te) in enumerate(splits):
-        Ktr, Kte = kernel_matrix(X[tr], C, **ka), kernel_matrix(X[te], C, **ka)
-        Kt, Kv = Ktr @ pinv @ Ktr.T, Kte @ pinv @ Ktr.T
-        for li, lam in enumerate(lams):
-            for ai, a0 in enumerate(alphas):
-                prev = Y[tr]
-                for t in range(T):
-                    a = 1.0 if t == 0 else a0
-                    c = np.linalg.solve(Kt + lam * np.eye(len(tr)), a * Y[tr] + (1 - a) * prev)
-                    prev = Kt @ c
-                    acc = np.mean(scores_to_labels(Kv @ c, classes) == y[te])
-                    assert ours[f, 0, li, ai, t] == pytest.approx(acc, abs=1e-12)
+        for li, ai, t, F in brute_fold_predictions(X, Y, tr, te, C, ka, lams, alphas, T):
+            acc = np.mean(scores_to_labels(F, classes) == y[te])
+            assert ours[f, 0, li, ai, t] == pytest.approx(acc, abs=1e-12)

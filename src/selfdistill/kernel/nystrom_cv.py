@@ -32,7 +32,15 @@ from .nystrom_fit import n_rows
 from .nystrom_steps import CENTRE_RTOL, NystromSpectrum, nystrom_spectrum, whitening
 from .spectral import filter_polynomials
 
-__all__ = ["SUM_SCORINGS", "fold_labels", "fold_squared_errors", "nystrom_cv_scores"]
+__all__ = [
+    "SUM_SCORINGS",
+    "centre_whitening",
+    "fold_labels",
+    "fold_squared_errors",
+    "nystrom_cv_scores",
+    "nystrom_fold_spectrum",
+    "nystrom_pass",
+]
 
 #: Scorers computed from accumulated sums (no second pass); None means the first.
 SUM_SCORINGS: tuple[str, ...] = (
@@ -138,17 +146,18 @@ def _score(
     return np.mean(r2, axis=-1) if n_f >= 2 else np.full(sse.shape[:-1], np.nan)
 
 
-def _one_pass(
+def nystrom_pass(
     X: Any,
     Y: np.ndarray,
-    labels: np.ndarray,
-    groups: int,
     centres: np.ndarray,
     kernel_args: list[dict[str, Any]],
+    *,
     dtype: str,
     block_size: int,
+    labels: np.ndarray | None = None,
+    groups: int = 1,
 ) -> list[NystromAccumulator]:
-    """Per-fold statistics of every kernel (one per gamma) in a single pass over ``X``."""
+    """Statistics of every kernel (one per gamma) in a single pass over ``X``, per fold label."""
     accs = [
         NystromAccumulator(
             centres, ka, n_outputs=Y.shape[1], n_folds=groups, dtype=dtype, block_size=block_size
@@ -160,8 +169,31 @@ def _one_pass(
         rows = slice(start, min(start + block_size, n))
         Xb = np.asarray(X[rows])
         for acc in accs:
-            acc.partial_fit(Xb, Y[rows], labels[rows])
+            acc.partial_fit(Xb, Y[rows], None if labels is None else labels[rows])
     return accs
+
+
+def centre_whitening(acc: NystromAccumulator) -> np.ndarray:
+    """:func:`~selfdistill.kernel.nystrom_steps.whitening` of the accumulator's ``K_mm``."""
+    K_mm = kernel_block(acc.centres, acc.centres, acc.kernel_args, "float64")
+    return whitening(0.5 * (K_mm + K_mm.T), CENTRE_RTOL[acc.dtype])
+
+
+def nystrom_fold_spectrum(
+    acc: NystromAccumulator, fold: int | None, T: np.ndarray | None = None
+) -> NystromSpectrum:
+    """Spectrum of the training statistics of ``fold`` (all rows minus the fold's; None: all)."""
+    T = centre_whitening(acc) if T is None else T
+    G, b, yy, n = acc.totals()
+    if fold is None:
+        return nystrom_spectrum(T, G, b, yy, n)
+    return nystrom_spectrum(
+        T,
+        G - acc.gram(fold),
+        b - acc.target_[fold],
+        yy - acc.target_sq_[fold],
+        n - int(acc.n_samples_[fold]),
+    )
 
 
 def _accuracy_pass(
@@ -244,29 +276,23 @@ def nystrom_cv_scores(
         (:func:`~selfdistill.kernel.nystrom_fit.fit_from_statistics`).
     """
     labels, groups = fold_labels(splits, n_rows(X))
-    accs = _one_pass(X, Y, labels, groups, centres, kernel_args, dtype, block_size)
+    accs = nystrom_pass(
+        X, Y, centres, kernel_args, dtype=dtype, block_size=block_size, labels=labels,
+        groups=groups,
+    )  # fmt: skip
     poly = filter_polynomials(np.asarray(alphas), max_steps)
     k = len(splits)
     out = np.empty((k, len(kernel_args), len(lams), len(alphas), max_steps))
     specs: list[list[NystromSpectrum]] = []
-    for g_idx, (ka, acc) in enumerate(zip(kernel_args, accs, strict=True)):
-        K_mm = kernel_block(centres, centres, ka, "float64")
-        T = whitening(0.5 * (K_mm + K_mm.T), CENTRE_RTOL[dtype])
-        G_all, b_all, yy_all, n_all = acc.totals()
+    for g_idx, acc in enumerate(accs):
+        T = centre_whitening(acc)
         specs.append([])
         for f in range(k):
-            G_f = acc.gram(f)
-            n_f = int(acc.n_samples_[f])
-            spec = nystrom_spectrum(
-                T,
-                G_all - G_f,
-                b_all - acc.target_[f],
-                yy_all - acc.target_sq_[f],
-                n_all - n_f,
-            )
+            spec = nystrom_fold_spectrum(acc, f, T)
             specs[-1].append(spec)
             if scoring == "accuracy":
                 continue
+            G_f, n_f = acc.gram(f), int(acc.n_samples_[f])
             sse = fold_squared_errors(spec, G_f, acc.target_[f], acc.target_sq_[f], lams, poly)
             out[f, g_idx] = _score(sse, n_f, acc.target_sum_[f], acc.target_sq_[f], scoring)
     if scoring == "accuracy":

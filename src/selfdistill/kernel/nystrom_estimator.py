@@ -10,6 +10,7 @@ in blocks as well), and the fitted attributes of a :class:`NystromFit`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -20,28 +21,41 @@ from .._util.validation import check_choice, check_int
 from .nystrom import DTYPES, check_n_components
 from .nystrom_fit import NystromFit, is_dask_array
 
-__all__ = ["check_nystrom_params", "is_streamable", "nystrom_attributes", "validate_nystrom_input"]
+__all__ = [
+    "check_nystrom_params",
+    "check_same_rows",
+    "is_streamable",
+    "nystrom_attributes",
+    "validate_nystrom_input",
+]
 
 
-def check_nystrom_params(est: Any) -> tuple[int, int, str]:
-    """``(n_components, block_size, dtype)`` of an estimator with ``n_components`` set.
+def check_nystrom_params(est: Any, *, warn: bool = True) -> tuple[int, int, str] | None:
+    """``(n_components, block_size, dtype)``, or None for the exact engine.
+
+    None when ``n_components`` is None, and when ``kernel="precomputed"``: the Gram matrix is
+    then already in memory and the exact engine runs (with a ``UserWarning`` if ``warn``).
 
     Raises
     ------
     ValueError
         ``n_components`` not an int >= 1, ``block_size`` not an int >= 1, ``dtype`` not
-        ``"float64"``/``"float32"``, or ``kernel="precomputed"`` (Nyström needs a kernel on
-        features).
+        ``"float64"``/``"float32"``.
     """
     m = check_n_components(est.n_components)
-    assert m is not None
+    if m is None:
+        return None
     block = check_int("block_size", est.block_size, low=1)
     dtype = check_choice("dtype", est.dtype, DTYPES)
     if est.kernel == "precomputed":
-        raise ValueError(
-            'n_components needs a kernel on features, not kernel="precomputed" (the Nyström '
-            "centres are rows of X); use n_components=None for a precomputed Gram matrix"
-        )
+        if warn:
+            warnings.warn(
+                'n_components is ignored with kernel="precomputed": the n x n Gram matrix is '
+                "already in memory, so the exact engine runs",
+                UserWarning,
+                stacklevel=3,
+            )
+        return None
     return m, block, dtype
 
 
@@ -58,6 +72,14 @@ def is_streamable(X: object) -> bool:
     )
 
 
+def check_same_rows(X: object, y: object) -> None:
+    """``ValueError`` when ``X`` and ``y`` both have a known, different number of rows."""
+    n_rows = getattr(X, "shape", (None,))[0]
+    y_rows = getattr(y, "shape", (None,))[0]
+    if n_rows is not None and y_rows is not None and n_rows != y_rows:
+        raise ValueError(f"y must have one row per row of X: X has {n_rows}, y has {y_rows}")
+
+
 def validate_nystrom_input(
     est: Any, X: Any, y: Any, *, classifier: bool = False
 ) -> tuple[Any, np.ndarray]:
@@ -68,6 +90,7 @@ def validate_nystrom_input(
     pass (width, finiteness), here only for its shape. ``y`` is always loaded.
     """
     if not is_streamable(X):
+        check_same_rows(X, y)
         return validate_data(
             est,
             X,
