@@ -179,6 +179,7 @@ class NystromAccumulator:
     # ------------------------------------------------------------------ accumulation
     @property
     def n_features(self) -> int:
+        """Number of columns of ``X`` (that of the centres)."""
         return int(self.centres.shape[1])
 
     def _check_block(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
