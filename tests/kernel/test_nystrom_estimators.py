@@ -248,3 +248,14 @@ def test_fit_nystrom_is_what_the_estimator_runs():
         alphas=np.r_[np.nan, 0.0], mode="fixed", random_state=0,
     )  # fmt: skip
     np.testing.assert_array_equal(est.dual_coefs_, fit.coefs[:, :, 0])
+
+
+def test_predictions_run_in_blocks_and_equal_one_product():
+    X, y, Xt = problem(n=200)
+    est = SelfDistilledKernelRidge(gamma=0.4, lam=0.1, steps=3, alpha=0.5, n_components=20)
+    est.set_params(random_state=0, block_size=7).fit(X, y)
+    K = kernel_matrix(Xt, est.centres_, gamma=0.4)
+    np.testing.assert_allclose(est.predict(Xt), K @ est.dual_coefs_[-1], rtol=1e-12)
+    staged = list(est.staged_predict(Xt))
+    np.testing.assert_allclose(staged[0], K @ est.dual_coefs_[0], rtol=1e-12)
+    assert est.predict_limit(Xt).shape == (40,)

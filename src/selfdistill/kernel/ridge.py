@@ -599,6 +599,20 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         self._check_X_kernel("X", X, fit=False)
         return self._kernel(X, self.X_fit_)
 
+    def _apply(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``k(X, X_fit_) @ C``; with ``n_components`` in row blocks of ``block_size`` (memory
+        ``block_size * m`` for the kernel, never ``n_new * m``)."""
+        check_is_fitted(self)
+        if self._nystrom is None:
+            return self._kernel_new(X) @ C
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        self._check_X_kernel("X", X, fit=False)
+        rows = check_int("block_size", self.block_size, low=1)
+        out = np.empty((X.shape[0], C.shape[1]))
+        for start in range(0, X.shape[0], rows):
+            out[start : start + rows] = self._kernel(X[start : start + rows], self.X_fit_) @ C
+        return out
+
     def _shape_out(self, P: np.ndarray) -> np.ndarray:
         return P if self._y_ndim == 2 else P[:, 0]
 
@@ -607,16 +621,14 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         check_is_fitted(self)
         steps = self.dual_coefs_.shape[0]
         step = steps if step is None else check_int("step", step, low=1, high=steps)
-        Kx = self._kernel_new(X)
-        return self._shape_out(Kx @ self._coefs3()[step - 1])
+        return self._shape_out(self._apply(X, self._coefs3()[step - 1]))
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Predictions of steps ``1..steps`` in order, from one kernel product."""
         check_is_fitted(self)
-        Kx = self._kernel_new(X)
         C = self._coefs3()
         steps, n, q = C.shape
-        P = (Kx @ C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
+        P = self._apply(X, C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
         for t in range(steps):
             yield self._shape_out(P[:, t, :])
 
@@ -639,10 +651,11 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             raise ValueError(
                 f"predict_limit needs one constant float alpha in [0, 1], got alpha={alpha!r}"
             )
-        Kx = self._kernel_new(X)
         q = self._y_fit.shape[1]
         if alpha == 0.0:
-            return self._shape_out(np.zeros((Kx.shape[0], q)))
+            return self._shape_out(
+                np.zeros_like(self._apply(X, np.zeros((self.X_fit_.shape[0], q))))
+            )
         if self.lam is None:
             raise ValueError(
                 "predict_limit with alpha > 0 needs a fixed lam: in epsilon mode the ridge of "
@@ -656,4 +669,4 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             # V (D + lam)^-1 (alpha + (1 - alpha) D (D + lam/alpha)^-1) V^T y  (Thm 4.5 + eq. 9)
             scale = (alpha + (1.0 - alpha) * d / (d + lam / alpha)) / (d + lam)
             self._limit_coef = V @ (scale[:, None] * (V.T @ self._y_fit))
-        return self._shape_out(Kx @ self._limit_coef)
+        return self._shape_out(self._apply(X, self._limit_coef))
