@@ -56,7 +56,9 @@ ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="draws (default 3; quick 1)")
     parser.add_argument(
-        "--datasets", default=",".join(DATASETS), help=f"comma list from {', '.join(DATASETS)}"
+        "--datasets",
+        default=",".join(DATASETS),
+        help=f"comma list from {', '.join(DATASETS)} (default: all)",
     )
     parser.add_argument(
         "--n-train", type=int, default=None, help="synthetic training points (default 10^5)"
@@ -75,7 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training points of the exact-engine comparison (default 4000; 0 skips it)",
     )
     parser.add_argument(
-        "--dtype", default="float64", help="kernel-block precision: float64 or float32"
+        "--dtype",
+        default="float64",
+        help="kernel-block precision: float64 or float32 (default: %(default)s)",
     )
 
 
