@@ -4,6 +4,8 @@ the built-in sets load as arrays, and ``reproduce sd-vs-ridge`` reads MNIST-1D w
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,14 @@ def test_every_module_imports_and_loads_digits_without_torch() -> None:
         "print('ok')\n"
     )
     proc = run_without_torch(code)
+    assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr
+
+
+def test_imports_with_torch_set_to_none_in_sys_modules() -> None:
+    """The issue's own check: ``sys.modules['torch'] = None`` (SciPy's array-API helpers fail on
+    that entry, so importing the package must not import scipy.stats or scikit-learn)."""
+    code = "import sys; sys.modules['torch'] = None; import selfdistill.datasets; print('ok')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr
 
 

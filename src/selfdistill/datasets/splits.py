@@ -6,7 +6,6 @@ NumPy and scikit-learn only: importable without torch.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 __all__ = ["standardisation", "stratified_split"]
 
@@ -24,6 +23,8 @@ def stratified_split(
     count = round(held_out * n) if isinstance(held_out, float) else int(held_out)
     if count <= 0:
         return rng.permutation(n), np.zeros(0, dtype=np.int64)
+    from sklearn.model_selection import train_test_split  # on first use: keeps the import light
+
     state = int(rng.integers(0, 2**31 - 1))
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 and min(count, n - count) >= len(counts) else None
