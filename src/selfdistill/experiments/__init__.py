@@ -89,6 +89,12 @@ EXPERIMENTS: dict[str, Experiment] = _experiments(
         "Does self-distillation help kernel ridge with tuned (gamma, lam)? 5-fold CV and GCV "
         "on diabetes, digits, MNIST-1D and the Borup toy function",
     ),
+    Experiment(
+        "sd-vs-ridge-large",
+        "selfdistill.experiments.kernel.sd_vs_ridge_large",
+        "The sd-vs-ridge question at 10^5-10^6 samples with Nyström kernels (synthetic data "
+        "with a known target, generated MNIST-1D), and Nyström against the exact engine",
+    ),
     # Neural networks (torch extra).
     Experiment(
         "mobahi-fig3",

@@ -24,6 +24,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .nystrom_estimator import check_nystrom_params, validate_nystrom_input
 from .ridge import SelfDistilledKernelParams, SelfDistilledKernelRidge
 
 __all__ = ["SelfDistilledKernelClassifier", "pm_one_targets", "scores_to_labels"]
@@ -66,7 +67,9 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
     Parameters
     ----------
     kernel, gamma, degree, coef0, kernel_params, lam, epsilon, steps, alpha
-        As in :class:`~selfdistill.SelfDistilledKernelRidge`. With ``alpha="optimal"`` the
+    n_components, block_size, dtype, random_state
+        As in :class:`~selfdistill.SelfDistilledKernelRidge` (``n_components``: the Nyström
+        kernel of that many centres, streamed ``X`` accepted). With ``alpha="optimal"`` the
         validation labels ``y_val`` are encoded like ``y`` and one alpha is shared by all columns
         (Borup section 5). In epsilon mode every column has its own ridge (Mobahi sec. 3.6).
 
@@ -113,7 +116,10 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        if check_nystrom_params(self, warn=False) is None:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        else:
+            X, y = validate_nystrom_input(self, X, y, classifier=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         self.classes_, Y = pm_one_targets(y)

@@ -44,6 +44,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from .._util.validation import check_choice, check_int, check_real
 from .classifier import SelfDistilledKernelClassifier, pm_one_targets, scores_to_labels
 from .functions import check_kernel_params, kernel_matrix
+from .nystrom import select_centres
+from .nystrom_cv import SUM_SCORINGS, nystrom_cv_scores, nystrom_fold_spectrum, nystrom_pass
+from .nystrom_estimator import check_nystrom_params, validate_nystrom_input
+from .nystrom_fit import check_centres_count, fit_from_statistics
 from .ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
 from .spectral import b_recursion, eigh_descending, filter_polynomials, shrink_factors
 
@@ -273,6 +277,9 @@ def gcv_scores(
     lams: tuple[float, ...],
     alphas: tuple[float, ...],
     steps: int,
+    *,
+    n_samples: int | None = None,
+    null_sq: np.ndarray | None = None,
 ) -> np.ndarray:
     """Generalised cross-validation of every ``(lam, alpha, t)`` from the spectrum of the full data.
 
@@ -291,19 +298,25 @@ def gcv_scores(
         Grids.
     steps : int
         Largest step.
+    n_samples : int, optional
+        ``n`` when ``eigvals`` holds only part of the spectrum (the Nyström kernel's non-zero
+        eigenvalues); the others are 0 and add their energy ``null_sq`` (per column of ``Z``) to
+        the residual (``B = 0`` there).
+    null_sq : ndarray of shape (q,), optional
 
     Returns
     -------
     ndarray of shape (n_lam, n_alpha, steps)
         GCV values (``inf`` where ``tr(S) = n``).
     """
-    n = eigvals.shape[0]
+    n = eigvals.shape[0] if n_samples is None else n_samples
     z2 = Z * Z
+    null = 0.0 if null_sq is None else np.asarray(null_sq, dtype=float)
     out = np.empty((len(lams), len(alphas), steps))
     for l_idx, lam in enumerate(lams):
         for a_idx, alpha in enumerate(alphas):
             B = b_recursion(eigvals, np.full(steps, lam), np.full(steps, alpha))  # (T, n)
-            resid = np.mean((1.0 - B) ** 2 @ z2, axis=-1) / n
+            resid = np.mean((1.0 - B) ** 2 @ z2 + null, axis=-1) / n
             denom = (1.0 - B.sum(axis=1) / n) ** 2
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[l_idx, a_idx] = np.where(denom > 0.0, resid / denom, np.inf)
@@ -331,6 +344,9 @@ class _BaseKernelCV(BaseEstimator):
         refit: bool = True,
         n_jobs: int | None = None,
         random_state: int | None = None,
+        n_components: int | None = None,
+        block_size: int = 4096,
+        dtype: str = "float64",
         **kernel_params: Any,
     ) -> None:
         self.kernel = kernel
@@ -343,6 +359,9 @@ class _BaseKernelCV(BaseEstimator):
         self.refit = refit
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.n_components = n_components
+        self.block_size = block_size
+        self.dtype = dtype
         self._kernel_params = dict(kernel_params)
 
     # ------------------------------------------------------------- parameters (**kernel_params)
@@ -479,6 +498,9 @@ class _BaseKernelCV(BaseEstimator):
         self
         """
         gammas, lams, alphas, max_steps, ridge_args = self._check_params()
+        nystrom = check_nystrom_params(self)
+        if nystrom is not None:
+            return self._fit_nystrom(X, y, gammas, lams, alphas, max_steps, ridge_args, nystrom)
         self._check_scoring()
         n_rows = getattr(X, "shape", (None,))[0]
         y_rows = getattr(y, "shape", (None,))[0]
@@ -536,6 +558,96 @@ class _BaseKernelCV(BaseEstimator):
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         return y.reshape(y.shape[0], -1)
+
+    # ------------------------------------------------------------- Nyström (n_components)
+    def _nystrom_scoring(self) -> str | None:
+        allowed = ("accuracy", "neg_mean_squared_error") if self._classifier else SUM_SCORINGS
+        if self.scoring is not None and self.scoring not in allowed:
+            raise ValueError(
+                f"scoring must be None or one of {', '.join(map(repr, allowed))} with "
+                f"n_components (scored from accumulated sums), got {self.scoring!r}"
+            )
+        if self._classifier and self.scoring is None:
+            return "accuracy"
+        return self.scoring
+
+    def _fit_nystrom(self, X, y, gammas, lams, alphas, T, ridge_args, nystrom) -> _BaseKernelCV:
+        """``n_components`` set: every candidate from ONE pass (module ``nystrom_cv``)."""
+        m, block_size, dtype = nystrom
+        gcv = self.cv == "gcv"
+        if gcv and self.scoring is not None:
+            raise ValueError(f"scoring must be None with cv='gcv', got {self.scoring!r}")
+        scoring = self._nystrom_scoring()
+        X, y = validate_nystrom_input(self, X, y, classifier=self._classifier)
+        y = self._validate_y(y)
+        Y = self._targets(y)
+        if isinstance(self.cv, str) and not gcv:
+            check_choice("cv", self.cv, ("gcv",))
+        splits = [] if gcv else self._splits(X, y)
+        self.n_splits_ = len(splits)
+        seed = self.random_state
+        if seed is None:  # one draw shared by the search and the refit (the same centres)
+            seed = int(np.random.default_rng().integers(2**31))
+        m = check_centres_count(m, Y.shape[0])
+        centres = select_centres(X, m, seed)
+        kernel_args = [{**ridge_args, "gamma": g} for g in gammas]
+        if gcv:
+            scores, accs = self._nystrom_gcv(X, Y, centres, kernel_args, lams, alphas, T, nystrom)
+        else:
+            scores, accs = nystrom_cv_scores(
+                X,
+                Y,
+                splits,
+                centres=centres,
+                kernel_args=kernel_args,
+                lams=lams,
+                alphas=alphas,
+                max_steps=T,
+                scoring=scoring,
+                dtype=dtype,
+                block_size=block_size,
+                y_labels=y if self._classifier else None,
+                classes=getattr(self, "classes_", None),
+            )
+        per_split = scores.transpose(0, 3, 1, 2, 4).reshape(scores.shape[0], -1)
+        self._store_results(per_split, gammas, lams, alphas, T)
+        if self.refit:
+            best = self.best_params_
+            nystrom_args = {"n_components": m, "block_size": block_size, "dtype": dtype}
+            est = self._estimator({**ridge_args, **nystrom_args, "random_state": seed}, **best)
+            steps = best["steps"]
+            fit = fit_from_statistics(
+                accs[gammas.index(best["gamma"])],
+                lam=best["lam"],
+                epsilon=None,
+                steps=steps,
+                alphas=np.r_[np.nan, np.full(steps - 1, best["alpha"])],
+                mode="fixed",
+            )
+            self.best_estimator_ = self._refitted(est, fit, y, Y)
+        return self
+
+    def _nystrom_gcv(self, X, Y, centres, kernel_args, lams, alphas, T, nystrom):
+        """GCV of the Nyström smoother from one pass: the spectrum ``d`` of ``K~`` and the energy
+        of ``y`` outside its range (the ``n - r`` zero eigenvalues, where ``B = 0``)."""
+        _, block_size, dtype = nystrom
+        accs = nystrom_pass(X, Y, centres, kernel_args, dtype=dtype, block_size=block_size)
+        out = np.empty((1, len(kernel_args), len(lams), len(alphas), T))
+        for g_idx, acc in enumerate(accs):
+            spec = nystrom_fold_spectrum(acc, None)
+            out[0, g_idx] = -gcv_scores(
+                spec.eigvals,
+                spec.range_coords(),
+                lams,
+                alphas,
+                T,
+                n_samples=spec.n_samples,
+                null_sq=spec.null_sq(),
+            )
+        return out, accs
+
+    def _refitted(self, est, fit, y: np.ndarray, Y: np.ndarray):
+        return est._set_nystrom_fit(fit, Y, y.ndim)
 
     def _gcv(self, X, y, gammas, lams, alphas, T, ridge_args) -> np.ndarray:
         Y = self._targets(y)
@@ -724,6 +836,13 @@ class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
         return SelfDistilledKernelClassifier(
             **ridge_args, gamma=gamma, lam=lam, alpha=alpha, steps=steps
         )
+
+    def _refitted(self, est, fit, y: np.ndarray, Y: np.ndarray) -> SelfDistilledKernelClassifier:
+        ridge = SelfDistilledKernelRidge(**est.get_params())
+        est.ridge_ = ridge._set_nystrom_fit(fit, Y, 2)
+        est.classes_ = self.classes_
+        est.n_features_in_ = self.n_features_in_
+        return est
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Scores of :attr:`best_estimator_` (needs ``refit=True``)."""

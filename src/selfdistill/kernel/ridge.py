@@ -27,7 +27,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import scipy.linalg
@@ -38,6 +38,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .._util.validation import check_choice, check_int, check_real
 from ..exceptions import CollapseWarning, ToleranceWarning
 from .functions import KERNELS, check_kernel_params, check_spline_input, kernel_matrix
+from .nystrom_estimator import (
+    check_nystrom_params,
+    check_same_rows,
+    nystrom_attributes,
+    validate_nystrom_input,
+)
+from .nystrom_fit import NystromFit, fit_nystrom
+from .nystrom_steps import NystromSpectrum, limit_filter
 from .spectral import (
     EIGVAL_RTOL,
     b_recursion,
@@ -92,6 +100,28 @@ def check_kernel(kernel: object) -> None:
         )
 
 
+def _warn_epsilon(status: np.ndarray, epsilon: float, q: int) -> None:
+    """One CollapseWarning / ToleranceWarning per fit for the first collapsed / limit step."""
+    if (status == "collapse").any():
+        t, j = np.argwhere(status == "collapse")[0]
+        cols = "" if q == 1 else f" (output column {j})"
+        warnings.warn(
+            f"self-distillation collapsed at step {t + 1}{cols}: the zero function meets "
+            f"epsilon = {epsilon:g}, so this step predicts exactly zero",
+            CollapseWarning,
+            stacklevel=4,
+        )
+    if (status == "limit").any():
+        t, j = np.argwhere(status == "limit")[0]
+        warnings.warn(
+            f"at step {t + 1} no ridge lam > 0 reaches epsilon = {epsilon:g} (the residual "
+            "forced by the kernel's null space and the alpha term exceeds it); took the "
+            "lam -> 0+ limit, the minimum-norm fit on the range of K",
+            ToleranceWarning,
+            stacklevel=4,
+        )
+
+
 class SelfDistilledKernelParams(BaseEstimator):
     """Constructor shared by the self-distilled kernel regressor and classifier (same parameters).
 
@@ -110,6 +140,10 @@ class SelfDistilledKernelParams(BaseEstimator):
         epsilon: float | None = None,
         steps: int = 3,
         alpha: float | Sequence[float] | str = 0.0,
+        n_components: int | None = None,
+        block_size: int = 4096,
+        dtype: str = "float64",
+        random_state: int | None = None,
     ) -> None:
         self.kernel = kernel
         self.gamma = gamma
@@ -120,6 +154,10 @@ class SelfDistilledKernelParams(BaseEstimator):
         self.epsilon = epsilon
         self.steps = steps
         self.alpha = alpha
+        self.n_components = n_components
+        self.block_size = block_size
+        self.dtype = dtype
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -157,6 +195,21 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         Algorithm 1, shared by all output columns: Frobenius norm) or ``"optimal-clipped"``
         (the same clipped to ``[0, 1]``). The optimal variants need ``X_val, y_val`` in ``fit``
         and a fixed ``lam``. ``alpha = 0`` is Mobahi's setting.
+    n_components : int or None, default=None
+        None: the exact engine (the ``n x n`` Gram matrix). An int ``m >= 1``: self-distillation
+        of the Nyström kernel ``k(x, C) K_mm^+ k(C, x')`` on ``m`` centres ``C`` drawn uniformly
+        from the rows of ``X`` (seeded by ``random_state``), fitted from one streamed pass over
+        ``X`` in blocks of ``block_size`` rows (memory ``O(m^2 + block_size m)`` beyond ``X``;
+        :mod:`selfdistill.kernel.nystrom_steps`). ``X`` may then be a numpy memmap, anything
+        with ``shape``, ``dtype`` and row slices, or a ``dask.array`` (the ``dask`` extra). An
+        ``m`` larger than the number of samples uses every row as a centre, with a warning.
+    block_size : int, default=4096
+        Rows per kernel block of the Nyström pass (ignored without ``n_components``).
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the Nyström kernel blocks and their products (sums are float64 either way;
+        float32 is about twice as fast, see docs/kernel.md for its measured error).
+    random_state : int or None, default=None
+        Seed of the Nyström centres.
 
     Attributes
     ----------
@@ -183,6 +236,12 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         Number of features seen in ``fit``.
     eigval_rtol_ : float
         The relative eigenvalue tolerance used (:data:`EIGVAL_RTOL`).
+    centres_ : ndarray of shape (m, d)
+        The Nyström centres (with ``n_components``; ``X_fit_`` is then the same array and
+        ``dual_coefs_`` are coefficients on the centres, ``eigvals_`` the non-zero spectrum of
+        the Nyström Gram matrix, whose other ``n - m`` eigenvalues are 0).
+    n_components_ : int
+        Number of centres used (with ``n_components``).
 
     Examples
     --------
@@ -288,14 +347,21 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         self
         """
         steps, lam, epsilon, alphas, mode = self._check_params()
-        n_rows = getattr(X, "shape", (None,))[0]
-        y_rows = getattr(y, "shape", (None,))[0]
-        if n_rows is not None and y_rows is not None and n_rows != y_rows:
-            raise ValueError(f"y must have one row per row of X: X has {n_rows}, y has {y_rows}")
-        X, y = validate_data(
-            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, ensure_min_samples=1
-        )
-        self._check_X_kernel("X", X, fit=True)
+        nystrom = check_nystrom_params(self)
+        if nystrom is not None:
+            X, y = validate_nystrom_input(self, X, y)
+        else:
+            check_same_rows(X, y)
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=np.float64,
+                multi_output=True,
+                y_numeric=True,
+                ensure_min_samples=1,
+            )
+            self._check_X_kernel("X", X, fit=True)
         y = np.asarray(y, dtype=np.float64)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
@@ -321,12 +387,15 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                     f"got {yv.shape}"
                 )
 
-        self.X_fit_ = X
         self._y_fit = Y
         self.eigval_rtol_ = EIGVAL_RTOL
         self._spectrum: tuple[np.ndarray, np.ndarray] | None = None
         self._limit_coef: np.ndarray | None = None
         self._B: np.ndarray | None = None
+        self._nystrom: NystromSpectrum | None = None
+        if nystrom is not None:
+            return self._fit_nystrom(X, Y, Xv, Yv, nystrom, lam, epsilon, steps, alphas, mode)
+        self.X_fit_ = X
         K = self._kernel(X)
         if lam is not None:
             coefs, alphas = self._fit_fixed_lam(K, Y, lam, steps, alphas, mode, Xv, Yv)
@@ -435,40 +504,81 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                 status[t, j] = st
         collapsed = np.all(status == "collapse", axis=1)
         self.collapsed_at_ = int(np.argmax(collapsed)) + 1 if collapsed.any() else None
-        if (status == "collapse").any():
-            t, j = np.argwhere(status == "collapse")[0]
-            cols = "" if q == 1 else f" (output column {j})"
-            warnings.warn(
-                f"self-distillation collapsed at step {t + 1}{cols}: the zero function meets "
-                f"epsilon = {epsilon:g}, so this step predicts exactly zero",
-                CollapseWarning,
-                stacklevel=3,
-            )
-        if (status == "limit").any():
-            t, j = np.argwhere(status == "limit")[0]
-            warnings.warn(
-                f"at step {t + 1} no ridge lam > 0 reaches epsilon = {epsilon:g} (the residual "
-                "forced by the kernel's null space and the alpha term exceeds it); took the "
-                "lam -> 0+ limit, the minimum-norm fit on the range of K",
-                ToleranceWarning,
-                stacklevel=3,
-            )
+        _warn_epsilon(status, epsilon, q)
         self.lams_ = lams if self._y_ndim == 2 else lams[:, 0]
         self._B = B if self._y_ndim == 2 else B[:, :, 0]
         # Coefficients of all steps from one product with V (never through D^-1 on tiny d).
         coefs = V @ coef_eig.transpose(1, 0, 2).reshape(n, steps * q)
         return coefs.reshape(n, steps, q).transpose(1, 0, 2)
 
+    def _fit_nystrom(self, X, Y, Xv, Yv, nystrom, lam, epsilon, steps, alphas, mode):
+        """``n_components`` set: one streamed pass, the steps as filters (module nystrom_steps)."""
+        m, block_size, dtype = nystrom
+        fit = fit_nystrom(
+            X,
+            Y,
+            n_components=m,
+            kernel_args=self._kernel_args(),
+            lam=lam,
+            epsilon=epsilon,
+            steps=steps,
+            alphas=alphas,
+            mode=mode,
+            X_val=Xv,
+            Y_val=Yv,
+            block_size=block_size,
+            dtype=dtype,
+            random_state=self.random_state,
+        )
+        self._set_nystrom_fit(fit, Y, self._y_ndim)
+        if fit.status is not None:
+            assert epsilon is not None
+            _warn_epsilon(fit.status, epsilon, Y.shape[1])
+        return self
+
+    def _set_nystrom_fit(self, fit: NystromFit, Y: np.ndarray, y_ndim: int) -> Self:
+        """Fitted state from a Nyström fit (also used by the CV refit from its statistics)."""
+        self._y_ndim = y_ndim
+        self._y_fit = Y
+        self.eigval_rtol_ = EIGVAL_RTOL
+        self._spectrum = None
+        self._limit_coef = None
+        self.n_features_in_ = int(fit.centres.shape[1])
+        for name, value in nystrom_attributes(fit, y_ndim).items():
+            setattr(self, name, value)
+        return self
+
+    def _kernel_args(self) -> dict[str, Any]:
+        return {
+            "kernel": self.kernel,
+            "gamma": self.gamma,
+            "degree": self.degree,
+            "coef0": self.coef0,
+            "kernel_params": self.kernel_params,
+        }
+
     # ------------------------------------------------------------------ spectrum (lazy)
     def _get_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self)
+        if self._nystrom is not None:
+            raise AttributeError(
+                "eigvecs_: with n_components the n x n eigenvectors of the Nyström Gram matrix "
+                "are never formed (its eigenvalues are eigvals_)"
+            )
         if self._spectrum is None:
             self._spectrum = eigh_descending(self._kernel(self.X_fit_))
         return self._spectrum
 
     @property
     def eigvals_(self) -> np.ndarray:
-        """Eigenvalues of ``K``, descending, below-tolerance ones exactly 0 (lazy)."""
+        """Eigenvalues of ``K``, descending, below-tolerance ones exactly 0 (lazy).
+
+        With ``n_components``: the non-zero spectrum of the Nyström Gram matrix (``m`` values;
+        its other ``n - m`` eigenvalues are exactly 0).
+        """
+        check_is_fitted(self)
+        if self._nystrom is not None:
+            return self._nystrom.eigvals
         return self._get_spectrum()[0]
 
     @property
@@ -495,6 +605,20 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         self._check_X_kernel("X", X, fit=False)
         return self._kernel(X, self.X_fit_)
 
+    def _apply(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``k(X, X_fit_) @ C``; with ``n_components`` in row blocks of ``block_size`` (memory
+        ``block_size * m`` for the kernel, never ``n_new * m``)."""
+        check_is_fitted(self)
+        if self._nystrom is None:
+            return self._kernel_new(X) @ C
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        self._check_X_kernel("X", X, fit=False)
+        rows = check_int("block_size", self.block_size, low=1)
+        out = np.empty((X.shape[0], C.shape[1]))
+        for start in range(0, X.shape[0], rows):
+            out[start : start + rows] = self._kernel(X[start : start + rows], self.X_fit_) @ C
+        return out
+
     def _shape_out(self, P: np.ndarray) -> np.ndarray:
         return P if self._y_ndim == 2 else P[:, 0]
 
@@ -503,16 +627,14 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         check_is_fitted(self)
         steps = self.dual_coefs_.shape[0]
         step = steps if step is None else check_int("step", step, low=1, high=steps)
-        Kx = self._kernel_new(X)
-        return self._shape_out(Kx @ self._coefs3()[step - 1])
+        return self._shape_out(self._apply(X, self._coefs3()[step - 1]))
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Predictions of steps ``1..steps`` in order, from one kernel product."""
         check_is_fitted(self)
-        Kx = self._kernel_new(X)
         C = self._coefs3()
         steps, n, q = C.shape
-        P = (Kx @ C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
+        P = self._apply(X, C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
         for t in range(steps):
             yield self._shape_out(P[:, t, :])
 
@@ -535,19 +657,22 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             raise ValueError(
                 f"predict_limit needs one constant float alpha in [0, 1], got alpha={alpha!r}"
             )
-        Kx = self._kernel_new(X)
         q = self._y_fit.shape[1]
         if alpha == 0.0:
-            return self._shape_out(np.zeros((Kx.shape[0], q)))
+            return self._shape_out(
+                np.zeros_like(self._apply(X, np.zeros((self.X_fit_.shape[0], q))))
+            )
         if self.lam is None:
             raise ValueError(
                 "predict_limit with alpha > 0 needs a fixed lam: in epsilon mode the ridge of "
                 "each step depends on the previous one and there is no closed-form limit"
             )
+        if self._limit_coef is None and self._nystrom is not None:
+            self._limit_coef = limit_filter(self._nystrom, float(self.lam), float(alpha))
         if self._limit_coef is None:
             lam = float(self.lam)
             d, V = self._get_spectrum()
             # V (D + lam)^-1 (alpha + (1 - alpha) D (D + lam/alpha)^-1) V^T y  (Thm 4.5 + eq. 9)
             scale = (alpha + (1.0 - alpha) * d / (d + lam / alpha)) / (d + lam)
             self._limit_coef = V @ (scale[:, None] * (V.T @ self._y_fit))
-        return self._shape_out(Kx @ self._limit_coef)
+        return self._shape_out(self._apply(X, self._limit_coef))
