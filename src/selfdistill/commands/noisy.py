@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util.io import write_json
-from .._util.outdir import output_folder
+from .._util.outdir import check_output_file, check_output_folder, output_folder
 from .._util.validation import (
     MAX_SAMPLES,
     check_int,
@@ -187,7 +187,7 @@ def main(args: argparse.Namespace) -> int:
     execution = execution_from_args(args)
     try:
         from ..nn.noisy.config import NoisyConfig
-        from ..nn.noisy.runner import run_noisy
+        from ..nn.noisy.runner import load_noisy_data, run_noisy
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
@@ -199,16 +199,14 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         from ..nn.noisy.config import config_dict
 
-        return print_dry_run(args, {"config": {**config_dict(config), **sweep}})
-    # a bad data file fails before --out is created
-    sweep["class_names"] = config.dataset.class_names()
+        return print_dry_run(args, {"config": {**config_dict(config), **sweep}}, command="noisy")
+    _check_outputs(args, config.dataset, export)  # every output path, before any work
+    # the data of the first seed: a bad file or a size the data lack fails before --out is made
+    first = load_noisy_data(config, seeds[0])
+    sweep["class_names"] = first.class_names if config.dataset.is_file() else None
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.budget.device}
-    if args.tensorboard is not None:
-        from ..nn.training.metrics_log import tensorboard_writer
-
-        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
-    with output_folder(args.out) as out:
+    with output_folder(args.out, command="noisy") as out:
         outputs = RunOutputs(
             root=str(out / "runs"),
             tensorboard=None if args.tensorboard is None else str(args.tensorboard),
@@ -230,6 +228,21 @@ def main(args: argparse.Namespace) -> int:
             )  # fmt: skip
             print(f"wrote {export} (the labels of {folder})", file=sys.stderr)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, dataset: Any, export: Path | None) -> None:
+    """``--out``, ``--tensorboard`` and ``--export-relabelled`` can be written, and replace
+    neither the data nor another command's results (one-line ValueErrors)."""
+    check_output_folder(args.out, command="noisy")
+    if args.tensorboard is not None:
+        from ..nn.training.metrics_log import check_tensorboard
+
+        check_output_folder(args.tensorboard, name="--tensorboard")
+        check_tensorboard()  # a missing package fails now, not after the training
+    if export is not None:
+        own = [args.out / name for name in ("results.json", "runs.csv", "curves.png")]
+        data = {"--data": dataset.name if dataset.is_file() else None}
+        check_output_file(export, name="--export-relabelled", inputs=data, outputs=own)
 
 
 def _check_export(path: Path | None) -> Path | None:
