@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "learn from noisy labels: self-distillation and rivals",
     ),
     "predict": ("selfdistill.commands.predict", "predict with a saved model (model.json)"),
+    "report": ("selfdistill.commands.report", "(re)write OUT/report.html of a finished run"),
 }
 
 
