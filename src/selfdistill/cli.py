@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "selfdistill.commands.clean",
         "find the wrong labels in your data set (out of sample) and train the model you keep",
     ),
+    "report": ("selfdistill.commands.report", "(re)write OUT/report.html of a finished run"),
 }
 
 

@@ -13,7 +13,8 @@ trainings), and plug-ins installed under the entry-point group selfdistill.metho
 runs them side by side; the printed table then ends with the method each seed would choose on
 the NOISY validation split (no clean labels or noise rate needed).
 
-Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png,
+Writes OUT/results.json ({"command": "noisy", "config": {...}, "runs": [...]}), OUT/runs.csv,
+OUT/curves.png and OUT/report.html (the page of the sweep: tables, figures, settings),
 and per (seed, noise, method) run a folder OUT/runs/seed{S}-noise{R}-{method}/ with the model
 (model.json card + model.pt weights: `selfdistill predict --model` reads them), labels.csv (every
 training sample, the labels the model believes are wrong first) and metrics.csv (per epoch).
@@ -58,6 +59,7 @@ from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
+from .report import write_run_report
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -277,7 +279,8 @@ def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: di
 
     cfg = {**config_dict(config), **sweep}
     write_json(
-        out / "results.json", {"config": cfg, "runs": [{k: r[k] for k in RUN_KEYS} for r in runs]}
+        out / "results.json",
+        {"command": "noisy", "config": cfg, "runs": [{k: r[k] for k in RUN_KEYS} for r in runs]},
     )
     write_runs_csv(out / "runs.csv", runs)
     plot_curves(
@@ -285,4 +288,5 @@ def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: di
         title=f"{config.dataset.name}, {config.noise_kind} noise: clean test accuracy per epoch",
     )  # fmt: skip
     print(selection_table(runs), end="")
-    print(f"wrote {out / 'results.json'}, runs.csv and curves.png", file=sys.stderr)
+    write_run_report(out)
+    print(f"wrote {out / 'results.json'}, runs.csv, curves.png and report.html", file=sys.stderr)
