@@ -199,13 +199,9 @@ def test_the_page_works_without_local_storage(browser, image_run):
         context.close()
 
 
-def test_run_pages_open_offline_with_their_figures(offline_page, tmp_path):
-    from selfdistill.cli import main as cli_main
-
-    out = tmp_path / "borup"
-    assert cli_main(["reproduce", "borup-fig2", "--quick", "--no-progress", "--out", str(out)]) == 0
-    assert json.loads((out / "results.json").read_text())["command"] == "reproduce"
-    offline_page.goto((out / "report.html").as_uri())
+def test_run_pages_open_offline_with_their_figures(offline_page, reproduce_run):
+    assert json.loads((reproduce_run / "results.json").read_text())["command"] == "reproduce"
+    offline_page.goto((reproduce_run / "report.html").as_uri())
     widths = offline_page.eval_on_selector_all("figure img", "is => is.map(i => i.naturalWidth)")
     assert widths and all(w > 100 for w in widths)
     assert offline_page.blocked == []
