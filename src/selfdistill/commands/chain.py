@@ -27,11 +27,12 @@ example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._util.outdir import output_folder
+from .._util.outdir import check_output_folder, output_folder
 from .._util.validation import (
     MAX_GENERATIONS,
     check_int,
@@ -41,6 +42,7 @@ from .._util.validation import (
 )
 from ..catalog import DATASETS, DISTILL_LOSSES, canonical_loss
 from ..config_file import add_config_option, resolved_options
+from ..exceptions import Interrupted
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
@@ -224,15 +226,31 @@ def main(args: argparse.Namespace) -> int:
     config = build_config(args)  # validates before any data is loaded
     execution = execution_from_args(args)
     if args.dry_run:
-        return print_dry_run(args, {"chain": config.describe(), "seeds": seeds})
+        return print_dry_run(args, {"chain": config.describe(), "seeds": seeds}, command="chain")
+    check_output_folder(args.out, command="chain")  # every output path, before any work
     if args.tensorboard is not None:
-        from ..nn.training.metrics_log import tensorboard_writer
+        from ..nn.training.metrics_log import check_tensorboard
 
-        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
+        check_output_folder(args.tensorboard, name="--tensorboard")
+        check_tensorboard()  # a missing package fails now, not after the training
     data = _load(args)  # a bad data file fails before --out is created
-    with output_folder(args.out) as out:
-        _run(args, out, data, config, seeds, execution)
+    with output_folder(args.out, command="chain") as out:
+        try:
+            _run(args, out, data, config, seeds, execution)
+        except KeyboardInterrupt as exc:  # count the generations kept, not the seeds' chains
+            kept, total = _generations_kept(out / "state", config, seeds)
+            signum = getattr(exc, "signum", signal.SIGINT)
+            raise Interrupted(signum, kept, total, "generations") from None
     return 0
+
+
+def _generations_kept(state: Path, config: Any, seeds: list) -> tuple[int, int]:
+    """Finished generation records under ``state`` and the number a finished run has (the
+    shared first generation and generations 2..T of each chain of every seed)."""
+    chains = len(config.grid) if config.alpha == "grid" else 1
+    per_seed = 1 + chains * (config.generations - 1)
+    kept = sum(1 for s in seeds for _ in (state / f"seed-{s}").rglob("gen-*.json"))
+    return min(kept, per_seed * len(seeds)), per_seed * len(seeds)
 
 
 def _load(args: argparse.Namespace) -> Any:

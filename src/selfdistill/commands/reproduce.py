@@ -49,7 +49,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run:
         return print_dry_run(
-            args, {"experiment": name, "settings": experiment_settings(name, args)}
+            args,
+            {"experiment": name, "settings": experiment_settings(name, args)},
+            command=f"reproduce {name}",
         )
     run_experiment(name, args)
     write_run_report(args.out)
