@@ -54,7 +54,13 @@ def parse(page: str) -> _Collect:
 
 
 def payload(page: str) -> dict:
-    return json.loads(parse(page).scripts["review-data"])
+    """The data of the review table, with the thumbnails that follow it merged in."""
+    scripts = parse(page).scripts
+    data = json.loads(scripts["review-data"])
+    later = json.loads(scripts["review-thumbs"])
+    assert not set(later) & set(data["thumbs"])
+    data["thumbs"].update(later)
+    return data
 
 
 def external_references(page: str) -> list[str]:
@@ -182,7 +188,7 @@ def test_evidence_for_a_data_file_that_changed_since_is_left_out(tmp_path):
     np.savez(data, x=np.zeros((31, 4)), y=np.array(["cat", "dog"] * 15 + ["owl"]))
     page = render_report(out)
     assert payload(page)["features"] == {}
-    assert "it holds 31 samples, the run judged 30" in page
+    assert "it holds 31 samples that are not the 30 rows the run judged" in page
 
 
 def test_the_summary_shows_the_counts_the_methods_and_both_charts(tmp_path):
