@@ -24,18 +24,31 @@
   var decisions = loadDecisions();
 
   function loadDecisions() {
-    var out = {};
+    var out = null;
     try {
       var text = window.localStorage.getItem(KEY);
       window.localStorage.setItem(KEY + ":probe", "1");
       window.localStorage.removeItem(KEY + ":probe");
       if (text) {
         var saved = JSON.parse(text);
+        out = {};
         Object.keys(saved).forEach(function (k) { if (byRow.has(k)) out[k] = saved[k]; });
       }
     } catch (e) {
       storageOk = false;
     }
+    return out || earlierDecisions();
+  }
+
+  // the first visit: the labels decided in an earlier review (clean --corrections) are decided
+  function earlierDecisions() {
+    var out = {};
+    Object.keys(data.corrected || {}).forEach(function (k) {
+      var r = byRow.get(k);
+      if (!r) return;
+      var label = data.corrected[k];
+      out[k] = [label === classes[r[GIVEN]] ? "keep" : "set", label, "earlier"];
+    });
     return out;
   }
 
@@ -115,13 +128,7 @@
     var td = el("td");
     var key = String(r[INDEX]);
     if (data.kind === "images") {
-      var uri = data.thumbs[key];
-      if (uri) {
-        td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
-          alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
-      } else {
-        td.textContent = "no thumbnail";
-      }
+      thumbnail(td, r);
     } else if (data.kind === "table") {
       td.className = "features";
       var values = data.features[key];
@@ -152,6 +159,37 @@
       td.textContent = "–";
     }
     return td;
+  }
+
+  function thumbnail(td, r) {
+    var uri = data.thumbs[String(r[INDEX])];
+    td.replaceChildren();
+    td.className = "";
+    if (uri) {
+      td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
+        alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
+    } else if (!laterThumbs) {
+      td.className = "pending";
+      td.textContent = "loading…";
+    } else {
+      td.textContent = "no thumbnail";
+    }
+  }
+
+  // the thumbnails past the first pages follow the script: read once the page is parsed
+  var laterThumbs = false;
+  function readLaterThumbs() {
+    if (laterThumbs) return;
+    var block = document.getElementById("review-thumbs");
+    if (block) {
+      var more = JSON.parse(block.textContent);
+      Object.keys(more).forEach(function (k) { data.thumbs[k] = more[k]; });
+    }
+    laterThumbs = true;
+    tbody.querySelectorAll("td.pending").forEach(function (td) {
+      thumbnail(td, byRow.get(td.parentElement.dataset.row));
+    });
+    document.documentElement.setAttribute("data-review-complete", "true");
   }
 
   function decisionCell(r) {
@@ -208,7 +246,8 @@
     var select = tr.querySelector("select[data-d]");
     select.value = kind === "set" ? d[1] : "";
     tr.querySelector(".decision").textContent = kind ?
-      KINDS[kind] + (kind === "unsure" ? "" : ": " + labelOf(r, kind, d[1])) : "undecided";
+      KINDS[kind] + (kind === "unsure" ? "" : ": " + d[1]) +
+      (d[2] === "earlier" ? " (in an earlier review)" : "") : "undecided";
   }
 
   var activeRow = null;
@@ -415,6 +454,11 @@
   applyFilters();
   render();
   updateCount();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", readLaterThumbs);
+  } else {
+    readLaterThumbs();
+  }
   if (window.performance && performance.mark) performance.mark("review-rendered");
   document.documentElement.setAttribute("data-review-ready", "true");
 })();
