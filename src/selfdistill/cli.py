@@ -29,6 +29,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "learn from noisy labels: self-distillation and rivals",
     ),
     "predict": ("selfdistill.commands.predict", "predict with a saved model (model.json)"),
+    "clean": (
+        "selfdistill.commands.clean",
+        "find the wrong labels in your data set (out of sample) and train the model you keep",
+    ),
+    "report": ("selfdistill.commands.report", "(re)write OUT/report.html of a finished run"),
 }
 
 

@@ -7,8 +7,9 @@ one value per step 2..T, `estimate` (closed-form alpha-hat from the validation p
 extra alpha = 0 fit per step, Borup sec. 5: 2(T-1)+1 fits) or `grid` (best fixed alpha of --grid on
 validation: g(T-1)+1 fits).
 
-Writes OUT/results.json ({"config", "runs": [{"seed", "generations": [...]}], "summary"}),
-OUT/generations.csv and OUT/accuracy.png (accuracy against generation, mean +- std over seeds).
+Writes OUT/results.json ({"command": "chain", "config", "runs": [{"seed", "generations": [...]}],
+"summary"}), OUT/generations.csv, OUT/accuracy.png (accuracy against generation, mean +- std over
+seeds) and OUT/report.html (the page of the study: summary table, figure, settings).
 Finished generations are kept in OUT/state: rerunning the same command after an interruption
 continues at the first unfinished generation, with the same result. Every generation writes
 OUT/models/seed-S/<chain>/gen-T/: metrics.csv (per epoch), its model (model.json card + model.pt
@@ -45,6 +46,7 @@ from ..exceptions import Interrupted
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
+from .report import write_run_report
 
 
 def _optional_int(text: str) -> int | None:
@@ -324,4 +326,5 @@ def _write(
         out, record, runs, title=f"{args.data} / {args.model}, loss {config.loss}"
     )
     print(format_summary(summarise_chain(runs)))
-    print(f"wrote {paths['results']}, {paths['csv'].name} and {paths['png'].name}")
+    write_run_report(out)
+    print(f"wrote {paths['results']}, {paths['csv'].name}, {paths['png'].name} and report.html")

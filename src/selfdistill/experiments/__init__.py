@@ -202,7 +202,8 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
         results = module.compute(args)
         config = recorded_config(args, results)
         path = write_json(
-            out / "results.json", {"experiment": name, "config": config, "results": results}
+            out / "results.json",
+            {"command": "reproduce", "experiment": name, "config": config, "results": results},
         )
         if plot:
             module.plot(read_json(path)["results"], out)
