@@ -315,7 +315,11 @@ def test_read_only_export_folder_fails_before_training(capsys, tmp_path, no_writ
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("command", [NOISY, CHAIN])
+@pytest.mark.parametrize(
+    "command",
+    [NOISY, CHAIN, ["reproduce", "mobahi-fig3", "--quick", "--no-progress"]],
+    ids=["noisy", "chain", "reproduce"],
+)
 def test_n_train_larger_than_the_data_fails_up_front(capsys, tmp_path, command):
     pytest.importorskip("torch")
     argv = [*command, "--out", str(tmp_path / "o"), "--n-train", "100000"]
