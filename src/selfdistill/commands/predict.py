@@ -41,14 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _model_files(model: Path) -> dict[str, Path]:
+    """The files of ``--model`` (a folder or its ``model.json``) that ``--out`` must not be."""
+    folder = model if model.is_dir() else model.parent
+    files = {"--model": model} if not model.is_dir() else {}
+    files.update({f"--model {name}": folder / name for name in ("model.json", "model.pt")})
+    return files
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         from ..nn.saved import load_model
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill predict` needs PyTorch: {exc}") from None
     from .._util.io import write_csv
+    from .._util.outdir import check_output_file
     from ..label_report import prediction_rows
 
+    model_files = _model_files(args.model)
+    check_output_file(args.out, name="--out", inputs={"--data": args.data, **model_files})
     saved = load_model(args.model)
     x, labels = saved.read_data(args.data, label_column=args.label_column)
     try:

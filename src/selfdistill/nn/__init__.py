@@ -17,6 +17,9 @@ Needs the torch extra: ``pip install 'selfdistill[torch]'``. The rooms, by job:
 ``chains``
     chains of self-distilled generations, :func:`distill_step` and :func:`split_metrics`, teacher
     studies.
+``clean``
+    :func:`find_label_issues` / :class:`LabelIssues`: every label of a data set judged out of
+    sample (``selfdistill clean``); :class:`SelfDistillationClassifier` for scikit-learn.
 ``noisy``
     learning from noisy labels: Dong et al.'s self-distillation, ``sd-margin``, the rivals, the
     method registry and the runner :func:`~selfdistill.nn.noisy.run_noisy`.
@@ -34,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
     ) from exc
 
 from .chains.distill import distill_step, split_metrics
+from .clean import LabelIssues, SelfDistillationClassifier, find_label_issues
 from .data_splits import DATASETS, DataSpec, DataSplits, load_dataset, random_crop_flip
 from .models import MODELS, build_model
 from .saved import SavedModel, load_model
@@ -57,14 +61,17 @@ __all__ = [
     "DataSpec",
     "DataSplits",
     "History",
+    "LabelIssues",
     "LossFn",
     "SavedModel",
+    "SelfDistillationClassifier",
     "StepContext",
     "TrainConfig",
     "accuracy",
     "build_model",
     "cross_entropy_loss",
     "distill_step",
+    "find_label_issues",
     "fit",
     "load_dataset",
     "load_model",

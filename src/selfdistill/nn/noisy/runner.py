@@ -62,6 +62,7 @@ __all__ = [
     "RUN_KEYS",
     "corrupt_splits",
     "label_recovery",
+    "load_noisy_data",
     "make_method_loss",
     "method_context",
     "noisy_run",
@@ -238,6 +239,13 @@ def _load_data(dataset: str, seed: int) -> DataSplits:
     return DataSpec(**json.loads(dataset)).load(seed)
 
 
+def load_noisy_data(config: NoisyConfig, seed: int) -> DataSplits:
+    """The splits of ``config.dataset`` at ``seed``, as a run of the sweep loads them (and kept
+    for the runs of this process): every check of the data and of its sizes, before any run."""
+    dataset = json.dumps(config_spec(config)["dataset"], sort_keys=True)
+    return _load_data(dataset, int(seed))
+
+
 def noisy_run(
     spec: dict[str, Any], data: DataSplits | None = None, outputs: RunOutputs | None = None
 ) -> dict[str, Any]:
@@ -352,6 +360,8 @@ def run_noisy(
     if data is None and config.dataset.name is None:
         raise ValueError("data: the config names no data set, so run_noisy needs data=DataSplits")
     specs = noisy_specs(config, methods, noises, seeds)
+    if data is None:  # a data set without the samples asked for fails once, before any file
+        load_noisy_data(config, seeds[0])
     if store is not None:
         described = {"config": specs[0]["config"]}
         if data is not None:
