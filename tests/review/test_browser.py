@@ -88,6 +88,7 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.click(f'#issues tr[data-row="{r0}"] button[data-d="accept"]')
     page.click(f'#issues tr[data-row="{r1}"] button[data-d="keep"]')
     other = next(c for c in CLASSES if c not in (issues[r2]["given_label"],))
+    page.click(f'#issues tr[data-row="{r2}"] button[data-d="set"]')
     page.select_option(f'#issues tr[data-row="{r2}"] select', other)
     page.click(f'#issues tr[data-row="{r3}"] button[data-d="unsure"]')
     # keyboard: focus the next row, then a (accept), k (keep), 3 (class 3); focus follows
@@ -131,6 +132,13 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.focus(f'#issues tr[data-row="{r0}"]')
     page.keyboard.press("c")
     assert page.inner_text(f'#issues tr[data-row="{r0}"] .decision') == "undecided"
+    # s opens the list of labels on the row, Escape closes it and returns to the row
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.tagName") == "SELECT"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.row") == r0
+    assert page.locator(f'#issues tr[data-row="{r0}"] select').count() == 0
+    assert page.inner_text(f'#issues tr[data-row="{r2}"] button[data-d="set"]') == f"Set: {other}…"
 
 
 def test_decisions_are_kept_per_run(offline_page, tmp_path):

@@ -34,6 +34,8 @@ THUMB_SIZE = 64
 #: feature values shown per table row
 MAX_FEATURES = 12
 NEIGHBOURS = 3
+#: built-in data sets whose feature vectors are images: (C, H, W), and whether ink is high
+BUILTIN_IMAGES = {"digits": ((1, 8, 8), True)}
 
 
 @dataclass
@@ -173,6 +175,11 @@ def _array_evidence(
             "judged (changed since?)"
         )
     x = read.x
+    if read.source in BUILTIN_IMAGES and x.ndim == 2:
+        shape, invert = BUILTIN_IMAGES[read.source]
+        if int(np.prod(shape)) == x.shape[1]:  # the features are the pixels of an image
+            x = x.reshape(len(x), *shape)
+            x = x.max() - x if invert else x
     if x.ndim >= 3:
         evidence.kind = "images"
         thumbs = {i: _array_thumbnail(x[i]) for i in shown}
