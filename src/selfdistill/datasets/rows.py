@@ -27,8 +27,9 @@ import numpy as np
 
 from .._util.io import atomic_write_bytes, atomic_write_text
 from ..catalog import DATASETS, check_data_source
+from .images import _class_files, _layout
 from .registry import loader_for
-from .user_files import SPLITS, _image_files, pandas_module, read_data_file
+from .user_files import SPLITS, pandas_module, read_data_file
 
 __all__ = [
     "DATA_KINDS",
@@ -115,8 +116,9 @@ def read_rows(
 
 def _image_paths(root: Path) -> list[Path]:
     """The image files of ``root`` in the order :func:`read_image_folder` reads them."""
-    layout = {s: root / s for s in SPLITS if (root / s).is_dir()} or {"train": root}
-    return [f for split in SPLITS if split in layout for f, _ in _image_files(layout[split])]
+    skipped: list[Path] = []  # hidden and system files: left out as image_arrays leaves them
+    layout = _layout(root, skipped)
+    return [f for s in SPLITS if s in layout for f, _ in _class_files(root, layout[s], skipped)]
 
 
 def _builtin_rows(name: str) -> DataRows:
