@@ -153,7 +153,7 @@ def main(args: argparse.Namespace) -> int:
     trusted[list(fixes)] = True
     check_folds(labels, args.folds, rows.class_names, flag="--folds")
     options = {k: flags[k] for k in _CONFIG_FLAGS}
-    with output_folder(args.out) as out:
+    with output_folder(args.out, command="clean") as out:
         issues = find_label_issues(
             rows.x, labels, classes=rows.class_names, methods=methods, method=args.method,
             folds=args.folds, seed=args.seed, trusted=trusted, execution=execution,
