@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -417,3 +418,15 @@ def test_the_cli_prints_one_line_and_exits_130_or_143(capsys, monkeypatch, tmp_p
 
         monkeypatch.setattr(demo, "main", stop)
         _error_line(capsys, ["demo", "--out", str(tmp_path)], needle, status=status)
+
+
+def test_the_guarantees_page_names_tests_that_exist():
+    """docs/guarantees.md, "Files and signals": every test it cites is one of these files'."""
+    page = Path(__file__).parents[2] / "docs" / "guarantees.md"
+    section = page.read_text(encoding="utf-8").split("## Files and signals")[1].split("\n## ")[0]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    here = Path(__file__).parent
+    defined = set()
+    for name in ("test_files_signals.py", "test_fuzz.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", (here / name).read_text(), re.M))
+    assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
