@@ -32,14 +32,15 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def assert_replots(name: str, out: Path, fresh: Path, pngs: Iterable[str]) -> None:
     """``selfdistill reproduce NAME --replot FRESH`` with only ``out/results.json`` copied into
-    ``fresh`` draws every figure in ``pngs`` there (PNG files of a real size) and nothing else."""
+    ``fresh`` draws every figure in ``pngs`` there (PNG files of a real size) and the page
+    (report.html), and nothing else."""
     from selfdistill.cli import main
 
     fresh.mkdir(parents=True)
     shutil.copyfile(out / "results.json", fresh / "results.json")
     assert main(["reproduce", name, "--replot", str(fresh)]) == 0
     pngs = sorted(pngs)
-    assert sorted(p.name for p in fresh.iterdir()) == sorted(["results.json", *pngs])
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(["results.json", "report.html", *pngs])
     for png in pngs:
         data = (fresh / png).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 10_000, png

@@ -150,8 +150,14 @@ def parse_methods(
 
 
 def parse_noises(text: str, flag: str = "--noise") -> list[float]:
-    """``"0.4"`` or ``"0,0.2,0.4"`` -> noise rates in [0, 1] (ValueError naming ``flag``)."""
-    return list(parse_float_list(flag, text, low=0.0, high=1.0))
+    """``"0.4"`` or ``"0,0.2,0.4"`` -> distinct noise rates in [0, 1] (ValueError naming
+    ``flag``; a rate named twice would repeat the same runs)."""
+    noises = list(parse_float_list(flag, text, low=0.0, high=1.0))
+    repeated = sorted({r for r in noises if noises.count(r) > 1})
+    if repeated:
+        names = ", ".join(f"{r:g}" for r in repeated)
+        raise ValueError(f"{flag} names {names} more than once")
+    return noises
 
 
 def check_data_source(value: str, name: str = "data") -> str:

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._util.outdir import results_owner
+
 __all__ = [
     "add_config_option",
     "argv_with_config",
@@ -48,14 +50,21 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The options of a TOML file, or the ``config.options`` of a ``results.json``."""
+def read_config_file(path: str | os.PathLike[str], command: str | None = None) -> dict[str, Any]:
+    """The options of a TOML file, or the ``config.options`` of a ``results.json`` (with
+    ``command``, one written by that command: another's is refused naming its command)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--config: no such file: {path}")
     try:
         if path.suffix.lower() == ".json":
             record = json.loads(path.read_text(encoding="utf-8"))
+            owner = results_owner(record)
+            if command is not None and owner is not None and owner != command:
+                raise ValueError(
+                    f"this is the results.json of `selfdistill {owner}`, not of "
+                    f"`selfdistill {command}`; give a results.json of a {command} run"
+                )
             options = record.get("config", {}).get("options") if isinstance(record, dict) else None
             if not isinstance(options, dict):
                 raise ValueError("a .json config must be a results.json holding config.options")
@@ -133,13 +142,20 @@ def config_argv(
 
 
 def argv_with_config(
-    parser: argparse.ArgumentParser, argv: Sequence[str], command: str, path: str | os.PathLike[str]
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    command: str,
+    path: str | os.PathLike[str],
+    *,
+    owner: str | None = None,
 ) -> list[str]:
     """``argv`` with the options of the config file ``path`` inserted right after ``command``
-    (so that the command line, which follows, overrides them)."""
+    (so that the command line, which follows, overrides them); a ``results.json`` must be one
+    of ``owner`` (default ``command``)."""
     argv = list(argv)
     at = argv.index(command) + 1
-    return [*argv[:at], *config_argv(parser, read_config_file(path), str(path)), *argv[at:]]
+    values = read_config_file(path, owner or command)
+    return [*argv[:at], *config_argv(parser, values, str(path)), *argv[at:]]
 
 
 def resolved_options(args: argparse.Namespace, exclude: Sequence[str] = ()) -> dict[str, Any]:

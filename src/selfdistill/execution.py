@@ -30,11 +30,16 @@ also need the same number of threads per run (parallel reductions round differen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import socket
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -46,6 +51,7 @@ from typing import Any
 from ._util.io import read_json, to_jsonable, write_json
 from ._util.progress import progress_bar
 from ._util.validation import check_choice, check_int, check_real
+from .exceptions import Interrupted
 
 __all__ = [
     "EXECUTION_OPTIONS",
@@ -55,6 +61,7 @@ __all__ = [
     "RunStore",
     "SweepError",
     "add_execution_arguments",
+    "check_ray_address",
     "execution_from_args",
     "run_sweep",
     "spec_key",
@@ -214,6 +221,72 @@ def _limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _init_worker(threads: int) -> None:
+    """Initialiser of a ``processes`` worker: its threads limited, Ctrl-C left to the driver.
+
+    The terminal sends SIGINT to the driver and its workers alike; a worker ignores it (no
+    traceback per worker) and the driver stops the workers itself (:func:`_stop_pool`). On Linux
+    the worker also asks for SIGTERM when the driver dies, however it dies (even SIGKILL), so
+    that no worker trains on without a driver to store its result.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:  # the driver died before the request
+                os._exit(1)
+    _limit_threads(threads)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM while the workers are stopped (a second Ctrl-C must not leave
+    them running); only the main thread can change handlers, elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while the ``with`` block starts processes (only in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued runs and stop the running ones: terminate every worker and wait for
+    it (SIGKILL after 5 s), so that none outlives the driver."""
+    with _signals_ignored():
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):
+                process.terminate()
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                process.join(5.0)
+                if process.exitcode is None:
+                    process.kill()
+                    process.join(5.0)
+        pool.shutdown(wait=True)
+
+
 def _call(fn: RunFn, spec: Spec) -> Outcome:
     """Run one specification; an ordinary exception becomes an ``("error", ...)`` outcome."""
     try:
@@ -241,16 +314,23 @@ def _processes(
 ) -> Iterator[tuple[int, Outcome]]:
     workers = min(ex.jobs or os.cpu_count() or 1, max(1, len(items)))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_limit_threads, initargs=(ex.threads_per_run,)
-    ) as pool:
-        futures = {pool.submit(_call, fn, spec): index for index, spec in items}
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(ex.threads_per_run,)
+    )
+    try:
+        with _sigint_ignored():  # the workers start with Ctrl-C ignored (inherited), so that
+            # none prints a traceback when it comes before its initialiser has run
+            futures = {pool.submit(_call, fn, spec): index for index, spec in items}
         for future in as_completed(futures):
             try:
                 outcome = future.result()
             except BrokenProcessPool:
                 outcome = ("error", "a worker process died (killed or out of memory)")
             yield futures[future], outcome
+    except BaseException:  # Ctrl-C, SIGTERM, or the sweep closed early: no worker goes on
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ray_task(fn: RunFn, spec: Spec, threads: int) -> Outcome:
@@ -278,6 +358,7 @@ def _ray(fn: RunFn, items: list[tuple[int, Spec]], ex: Execution) -> Iterator[tu
                 log_to_driver=False,
             )
         else:
+            check_ray_address(ex.ray_address)  # ray.init would retry it without end
             ray.init(address=ex.ray_address, log_to_driver=False)
         started = True
     try:
@@ -289,13 +370,21 @@ def _ray(fn: RunFn, items: list[tuple[int, Spec]], ex: Execution) -> Iterator[tu
         )
         refs = {task.remote(fn, spec, ex.threads_per_run): index for index, spec in items}
         pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            try:
-                outcome = ray.get(done[0])
-            except ray.exceptions.RayError as exc:  # the worker died on every attempt
-                outcome = ("error", f"{type(exc).__name__} after {ex.max_retries} retries: {exc}")
-            yield refs[done[0]], outcome
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                try:
+                    outcome = ray.get(done[0])
+                except ray.exceptions.RayError as exc:  # the worker died on every attempt
+                    error = f"{type(exc).__name__} after {ex.max_retries} retries: {exc}"
+                    outcome = ("error", error)
+                yield refs[done[0]], outcome
+        except BaseException:  # interrupted: the cluster's tasks stop too
+            with _signals_ignored():
+                for ref in pending:
+                    with contextlib.suppress(Exception):
+                        ray.cancel(ref, force=True)
+            raise
     finally:
         if started:
             ray.shutdown()
@@ -344,6 +433,9 @@ def run_sweep(
         After every other run finished, if any run raised or its worker died on every attempt.
     ValueError
         For a repeated specification.
+    selfdistill.exceptions.Interrupted
+        On Ctrl-C (``KeyboardInterrupt``) or a SIGTERM turned into :class:`Interrupted`: the
+        workers are stopped first, and it counts the runs kept in ``store`` (0 without one).
     """
     execution = execution or Execution()
     canonical = [_canonical(spec) for spec in specs]
@@ -359,25 +451,72 @@ def run_sweep(
         results[index] = None if runs is None else runs.load(spec)
     todo = [(i, spec) for i, spec in enumerate(canonical) if results[i] is None]
     failures: list[RunFailure] = []
-    bar = progress_bar(
-        _EXECUTE[execution.executor](fn, todo, execution),
-        desc=desc,
-        total=len(todo),
-        enabled=progress and bool(todo),
-    )
-    for index, (status, value) in bar:
-        if status == "ok":
-            results[index] = value
-            if runs is not None:
-                runs.save(canonical[index], value)
-        else:
-            failures.append(RunFailure(index, canonical[index], value))
+    outcomes = _EXECUTE[execution.executor](fn, todo, execution)
+    bar = progress_bar(outcomes, desc=desc, total=len(todo), enabled=progress and bool(todo))
+    try:
+        for index, (status, value) in bar:
+            if status == "ok":
+                results[index] = value
+                if runs is not None:
+                    runs.save(canonical[index], value)
+            else:
+                failures.append(RunFailure(index, canonical[index], value))
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (Interrupted): say what is kept
+        kept = 0 if runs is None else sum(r is not None for r in results)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise Interrupted(signum, kept, len(canonical)) from None
+    finally:
+        getattr(bar, "close", lambda: None)()
+        outcomes.close()  # stops the workers when the loop ended early
     if failures:
         raise SweepError(sorted(failures, key=lambda f: f.index), len(canonical), name)
     return results  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------- CLI
+
+
+#: seconds :func:`check_ray_address` waits for the cluster to answer
+RAY_CONNECT_TIMEOUT = 10.0
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``host:port`` or ``ray://host:port``; None for ``auto``, ``local``
+    and anything else Ray resolves itself."""
+    text = address.strip()
+    if text.startswith("ray://"):
+        text = text[len("ray://") :]
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> str:
+    """Check that something answers at the Ray cluster ``address`` (``host:port`` or
+    ``ray://host:port``) within ``timeout`` seconds, before any work: ``ray.init`` itself
+    retries an address where nothing listens without end.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the address, when nothing accepts a connection there in time.
+    """
+    target = _host_port(address)
+    if target is None:
+        return address
+    start = time.monotonic()
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        waited = time.monotonic() - start
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise RuntimeError(
+            f"--ray-address {address}: no Ray cluster answers there ({why} after {waited:.0f} s); "
+            "start one with `ray start --head` or leave --ray-address out to run a local one"
+        ) from None
+    return address
 
 
 def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
@@ -423,6 +562,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         executor = "processes"  # --jobs N alone means a local pool
     if executor == "ray":
         _import_ray()  # a one-line error before any work when Ray is missing
+        if args.ray_address is not None:
+            check_ray_address(args.ray_address)
     return Execution(
         executor=executor,
         jobs=args.jobs,

@@ -18,6 +18,13 @@ import contextlib
 import io
 import json
 import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -156,3 +163,147 @@ def test_random_arguments_exit_0_or_2_without_a_traceback(command, paths, data):
     else:  # the resolved configuration, as JSON
         assert json.loads(stdout.getvalue())["dry_run"] is True, argv
     assert not paths["missing"].exists(), argv  # a dry run creates nothing
+
+
+# ---- signals at random moments (issue 24) ------------------------------------------------------
+#
+# A command is started as its own process (session), then Ctrl-C (SIGINT to the whole process
+# group, as a terminal sends it) or SIGTERM (to the command alone, as `timeout` and schedulers
+# send it) comes at a moment drawn from a seeded generator: once the command holds its folder and
+# k more runs were stored, plus a random delay. The command must end with one line and status
+# 130 / 143 (or 0 when it finished first), no process it started may outlive it, and the same
+# command run again must give the results of an uninterrupted run. The executor is not part of
+# a run's configuration, so one folder is interrupted with --jobs 2 (SIGTERM, then Ctrl-C) and
+# serially (Ctrl-C) before it is finished: fewer processes to start, every path covered.
+
+SIGNAL_DATA = ["--data", "digits", "--n-train", "120", "--width", "8", "--no-progress"]
+SIGNAL_NOISY = ["noisy", *SIGNAL_DATA, "--epochs", "2", "--method", "ce,gce,sd", "--seeds", "0,1"]
+SIGNAL_NOISY += ["--noise", "0.3"]
+SIGNAL_CHAIN = ["chain", *SIGNAL_DATA, "--epochs", "2", "--generations", "4", "--seeds", "0"]
+JOBS2 = ["--jobs", "2"]
+INTERRUPTED = re.compile(
+    r"^selfdistill (noisy|chain): interrupted( \(SIGTERM\))?; ((\d+) of (\d+) "
+    r"(runs|generations) kept, )?rerun the same command to resume$"
+)
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (from /proc; zombies count as gone)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if state[state.rindex(")") + 2] != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _cli(argv: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "selfdistill.cli", *argv], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True, env=env,
+    )  # fmt: skip
+
+
+def _stored(out: Path) -> int:
+    return sum(1 for _ in (out / "state").rglob("*.json")) if (out / "state").is_dir() else 0
+
+
+def _interrupt(argv: list[str], out: Path, how: str, rng: random.Random) -> tuple[int, str]:
+    """Run ``argv`` into ``out`` and send ``how`` (``int``: SIGINT to the process group,
+    ``term``: SIGTERM to the command) at a seeded moment; return (status, stderr) after checking
+    that no descendant of the command outlived it."""
+    (out / ".selfdistill.lock").unlink(missing_ok=True)  # it reappears once the command holds out
+    first, more, delay = _stored(out), rng.randint(0, 2), rng.uniform(0.0, 0.5)
+    process = _cli([*argv, "--out", str(out)])
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while (
+        process.poll() is None
+        and time.monotonic() < deadline
+        and (not (out / ".selfdistill.lock").exists() or _stored(out) < first + more)
+    ):
+        seen |= _children(process.pid)
+        time.sleep(0.05)
+    end = time.monotonic() + delay
+    while process.poll() is None and time.monotonic() < end:
+        seen |= _children(process.pid)
+        time.sleep(0.02)
+    if process.poll() is None:
+        seen |= _children(process.pid)
+        if how == "int":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    grace = time.monotonic() + 3  # the resource tracker leaves when its pipe closes
+    while _alive(seen) and time.monotonic() < grace:
+        time.sleep(0.05)
+    assert not _alive(seen), (argv, how, _alive(seen), err)
+    return process.returncode, err
+
+
+def _results(out: Path) -> list:
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    for run in runs:  # the wall-clock seconds of each generation differ, of course
+        for record in run.get("generations", []):
+            record.pop("seconds", None)
+    return runs
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize(
+    ("argv", "steps", "seed"),
+    [
+        (SIGNAL_NOISY, [(JOBS2, "term"), (JOBS2, "int"), ([], "int")], 0),
+        (SIGNAL_CHAIN, [([], "int")], 1),
+    ],
+    ids=["noisy", "chain"],
+)
+def test_signals_at_random_moments_keep_what_finished(tmp_path, argv, steps, seed):
+    torch = pytest.importorskip("torch")
+    rng = random.Random(seed)
+    out = tmp_path / "interrupted"
+    for extra, how in steps:
+        status, err = _interrupt([*argv, *extra], out, how, rng)
+        assert "Traceback" not in err, err
+        if status != 0:
+            assert status == (130 if how == "int" else 143), (status, err)
+            line = err.strip().splitlines()[-1]
+            match = INTERRUPTED.match(line)
+            assert match, line
+            assert match[3] is None or int(match[4]) <= int(match[5])
+    rerun = _cli([*argv, "--out", str(out)])
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the processes above (the results do not depend on it here)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main([*argv, "--out", str(tmp_path / "reference")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert _results(out) == _results(tmp_path / "reference")

@@ -226,7 +226,7 @@ def test_weights_that_do_not_match_the_architecture(saved, tmp_path: Path, capsy
         (lambda f: (f / "model.pt").unlink(), "the weights of model card"),
         (lambda f: (f / "model.json").write_text("{"), "not a readable model card"),
         (lambda f: (f / "model.json").write_text('{"format": "x"}'), "not a model card"),
-        (lambda f: (f / "model.pt").write_bytes(b"junk"), "the weights do not match"),
+        (lambda f: (f / "model.pt").write_bytes(b"junk"), "the weights file is damaged"),
     ],
 )
 def test_damaged_saved_models_are_one_line_errors(saved, tmp_path: Path, damage, match) -> None:
@@ -272,7 +272,7 @@ def test_read_features_formats(tmp_path: Path) -> None:
         ("missing.csv", None, "no such data file"),
         ("a.txt", "1,2\n", "unknown data file extension"),
         ("a.npz", "npz-without-x", "has no array 'x'"),
-        ("a.csv", "f0,name\n1,bob\n", "must be numeric, not name"),
+        ("a.csv", "f0,name\n1,bob\n", "must be numeric; .name. hold"),
     ],
 )
 def test_read_features_bad_input(tmp_path: Path, name: str, content, match: str) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "as_real_array",
     "check_choice",
     "check_int",
+    "check_numeric_columns",
     "check_real",
     "check_seeds",
     "parse_float_list",
@@ -189,3 +190,25 @@ def parse_float_list(
     if not values:
         raise ValueError(f"{name} must name at least one number, got {text!r}")
     return tuple(check_real(name, v, low=low, high=high) for v in values)
+
+
+def check_numeric_columns(X: object, name: str = "X") -> None:
+    """ValueError naming the columns of a DataFrame ``X`` (anything with ``dtypes`` and
+    ``columns``, e.g. pandas) that do not hold numbers: text, dates, categories. Arrays and
+    other inputs pass unchecked (scikit-learn's own checks follow)."""
+    dtypes = getattr(X, "dtypes", None)
+    columns = getattr(X, "columns", None)
+    if dtypes is None or columns is None or not hasattr(dtypes, "__iter__"):
+        return
+    bad = [
+        (str(c), str(t))
+        for c, t in zip(columns, dtypes, strict=False)
+        if getattr(t, "kind", "O") not in "biuf"
+    ]
+    if bad:
+        shown = ", ".join(f"{c!r} ({t})" for c, t in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"{name} must hold numbers only; column(s) {shown}{more} hold text, dates or "
+            "categories: encode them as numbers or drop them"
+        )

@@ -34,10 +34,14 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if not callable(v) and not k.startswith("_")}
 
 
-def print_dry_run(args: argparse.Namespace, resolved: Mapping[str, Any]) -> int:
-    """Check ``args.out`` (nothing is created), print ``{"options", **resolved}`` as JSON and
-    return 0."""
-    check_output_folder(args.out)
+def print_dry_run(
+    args: argparse.Namespace, resolved: Mapping[str, Any], command: str | None = None
+) -> int:
+    """Check ``args.out`` (nothing is created; with ``command``, that it is not another
+    command's folder), print ``{"options", **resolved}`` as JSON and return 0."""
+    check_output_folder(args.out, command=command)
+    if getattr(args, "tensorboard", None) is not None:
+        check_output_folder(args.tensorboard, name="--tensorboard")
     report = {"dry_run": True, "options": options_of(args), **resolved}
     print(json.dumps(to_jsonable(report), indent=2, sort_keys=True))
     return 0

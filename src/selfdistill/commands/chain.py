@@ -7,8 +7,9 @@ one value per step 2..T, `estimate` (closed-form alpha-hat from the validation p
 extra alpha = 0 fit per step, Borup sec. 5: 2(T-1)+1 fits) or `grid` (best fixed alpha of --grid on
 validation: g(T-1)+1 fits).
 
-Writes OUT/results.json ({"config", "runs": [{"seed", "generations": [...]}], "summary"}),
-OUT/generations.csv and OUT/accuracy.png (accuracy against generation, mean +- std over seeds).
+Writes OUT/results.json ({"command": "chain", "config", "runs": [{"seed", "generations": [...]}],
+"summary"}), OUT/generations.csv, OUT/accuracy.png (accuracy against generation, mean +- std over
+seeds) and OUT/report.html (the page of the study: summary table, figure, settings).
 Finished generations are kept in OUT/state: rerunning the same command after an interruption
 continues at the first unfinished generation, with the same result. Every generation writes
 OUT/models/seed-S/<chain>/gen-T/: metrics.csv (per epoch), its model (model.json card + model.pt
@@ -26,11 +27,12 @@ example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._util.outdir import output_folder
+from .._util.outdir import check_output_folder, output_folder
 from .._util.validation import (
     MAX_GENERATIONS,
     check_int,
@@ -40,9 +42,11 @@ from .._util.validation import (
 )
 from ..catalog import DATASETS, DISTILL_LOSSES, canonical_loss
 from ..config_file import add_config_option, resolved_options
+from ..exceptions import Interrupted
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
+from .report import write_run_report
 
 
 def _optional_int(text: str) -> int | None:
@@ -222,15 +226,31 @@ def main(args: argparse.Namespace) -> int:
     config = build_config(args)  # validates before any data is loaded
     execution = execution_from_args(args)
     if args.dry_run:
-        return print_dry_run(args, {"chain": config.describe(), "seeds": seeds})
+        return print_dry_run(args, {"chain": config.describe(), "seeds": seeds}, command="chain")
+    check_output_folder(args.out, command="chain")  # every output path, before any work
     if args.tensorboard is not None:
-        from ..nn.training.metrics_log import tensorboard_writer
+        from ..nn.training.metrics_log import check_tensorboard
 
-        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
+        check_output_folder(args.tensorboard, name="--tensorboard")
+        check_tensorboard()  # a missing package fails now, not after the training
     data = _load(args)  # a bad data file fails before --out is created
-    with output_folder(args.out) as out:
-        _run(args, out, data, config, seeds, execution)
+    with output_folder(args.out, command="chain") as out:
+        try:
+            _run(args, out, data, config, seeds, execution)
+        except KeyboardInterrupt as exc:  # count the generations kept, not the seeds' chains
+            kept, total = _generations_kept(out / "state", config, seeds)
+            signum = getattr(exc, "signum", signal.SIGINT)
+            raise Interrupted(signum, kept, total, "generations") from None
     return 0
+
+
+def _generations_kept(state: Path, config: Any, seeds: list) -> tuple[int, int]:
+    """Finished generation records under ``state`` and the number a finished run has (the
+    shared first generation and generations 2..T of each chain of every seed)."""
+    chains = len(config.grid) if config.alpha == "grid" else 1
+    per_seed = 1 + chains * (config.generations - 1)
+    kept = sum(1 for s in seeds for _ in (state / f"seed-{s}").rglob("gen-*.json"))
+    return min(kept, per_seed * len(seeds)), per_seed * len(seeds)
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -306,4 +326,5 @@ def _write(
         out, record, runs, title=f"{args.data} / {args.model}, loss {config.loss}"
     )
     print(format_summary(summarise_chain(runs)))
-    print(f"wrote {paths['results']}, {paths['csv'].name} and {paths['png'].name}")
+    write_run_report(out)
+    print(f"wrote {paths['results']}, {paths['csv'].name}, {paths['png'].name} and report.html")

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._util.outdir import check_output_folder, output_folder
 from ..experiments import EXPERIMENTS, add_experiment_arguments, run_experiment, torch_available
 
 
@@ -47,6 +48,17 @@ def main(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"--only names unknown parts {unknown}; parts: {', '.join(names)}")
         names = [n for n in names if n in wanted]
+    check_output_folder(args.out, command="demo")  # every output folder, before any work
+    for name in names:
+        check_output_folder(args.out / name, command=f"reproduce {name}")
+    with output_folder(args.out, command="demo"):
+        _run_parts(args, names)
+    print(f"demo finished: results in {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_parts(args: argparse.Namespace, names: list[str]) -> None:
+    """Run the quick variant (the full one with ``--full``) of every part into OUT/NAME."""
     for name in names:
         experiment = EXPERIMENTS[name]
         if experiment.needs_torch and not torch_available():
@@ -62,5 +74,3 @@ def main(args: argparse.Namespace) -> int:
             argv.append("--no-progress")
         run_experiment(name, parser.parse_args(argv))
         print(f"   wrote {args.out / name}", flush=True)
-    print(f"demo finished: results in {args.out}", file=sys.stderr)
-    return 0

@@ -13,7 +13,8 @@ trainings), and plug-ins installed under the entry-point group selfdistill.metho
 runs them side by side; the printed table then ends with the method each seed would choose on
 the NOISY validation split (no clean labels or noise rate needed).
 
-Writes OUT/results.json ({"config": {...}, "runs": [...]}), OUT/runs.csv and OUT/curves.png,
+Writes OUT/results.json ({"command": "noisy", "config": {...}, "runs": [...]}), OUT/runs.csv,
+OUT/curves.png and OUT/report.html (the page of the sweep: tables, figures, settings),
 and per (seed, noise, method) run a folder OUT/runs/seed{S}-noise{R}-{method}/ with the model
 (model.json card + model.pt weights: `selfdistill predict --model` reads them), labels.csv (every
 training sample, the labels the model believes are wrong first) and metrics.csv (per epoch).
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util.io import write_json
-from .._util.outdir import output_folder
+from .._util.outdir import check_output_file, check_output_folder, output_folder
 from .._util.validation import (
     MAX_SAMPLES,
     check_int,
@@ -58,6 +59,7 @@ from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_data_option, add_training_flags, file_options, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
+from .report import write_run_report
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -189,7 +191,7 @@ def main(args: argparse.Namespace) -> int:
     execution = execution_from_args(args)
     try:
         from ..nn.noisy.config import NoisyConfig
-        from ..nn.noisy.runner import run_noisy
+        from ..nn.noisy.runner import load_noisy_data, run_noisy
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill noisy` needs PyTorch: {exc}") from None
 
@@ -201,16 +203,14 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         from ..nn.noisy.config import config_dict
 
-        return print_dry_run(args, {"config": {**config_dict(config), **sweep}})
-    # a bad data file fails before --out is created
-    sweep["class_names"] = config.dataset.class_names()
+        return print_dry_run(args, {"config": {**config_dict(config), **sweep}}, command="noisy")
+    _check_outputs(args, config.dataset, export)  # every output path, before any work
+    # the data of the first seed: a bad file or a size the data lack fails before --out is made
+    first = load_noisy_data(config, seeds[0])
+    sweep["class_names"] = first.class_names if config.dataset.is_file() else None
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.budget.device}
-    if args.tensorboard is not None:
-        from ..nn.training.metrics_log import tensorboard_writer
-
-        tensorboard_writer(args.tensorboard).close()  # fails now, not after the training
-    with output_folder(args.out) as out:
+    with output_folder(args.out, command="noisy") as out:
         outputs = RunOutputs(
             root=str(out / "runs"),
             tensorboard=None if args.tensorboard is None else str(args.tensorboard),
@@ -232,6 +232,21 @@ def main(args: argparse.Namespace) -> int:
             )  # fmt: skip
             print(f"wrote {export} (the labels of {folder})", file=sys.stderr)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, dataset: Any, export: Path | None) -> None:
+    """``--out``, ``--tensorboard`` and ``--export-relabelled`` can be written, and replace
+    neither the data nor another command's results (one-line ValueErrors)."""
+    check_output_folder(args.out, command="noisy")
+    if args.tensorboard is not None:
+        from ..nn.training.metrics_log import check_tensorboard
+
+        check_output_folder(args.tensorboard, name="--tensorboard")
+        check_tensorboard()  # a missing package fails now, not after the training
+    if export is not None:
+        own = [args.out / name for name in ("results.json", "runs.csv", "curves.png")]
+        data = {"--data": dataset.name if dataset.is_file() else None}
+        check_output_file(export, name="--export-relabelled", inputs=data, outputs=own)
 
 
 def _noise_option(args: argparse.Namespace) -> str:
@@ -264,7 +279,8 @@ def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: di
 
     cfg = {**config_dict(config), **sweep}
     write_json(
-        out / "results.json", {"config": cfg, "runs": [{k: r[k] for k in RUN_KEYS} for r in runs]}
+        out / "results.json",
+        {"command": "noisy", "config": cfg, "runs": [{k: r[k] for k in RUN_KEYS} for r in runs]},
     )
     write_runs_csv(out / "runs.csv", runs)
     plot_curves(
@@ -272,4 +288,5 @@ def _write_outputs(out: Path, config: Any, runs: list[dict[str, Any]], sweep: di
         title=f"{config.dataset.name}, {config.noise_kind} noise: clean test accuracy per epoch",
     )  # fmt: skip
     print(selection_table(runs), end="")
-    print(f"wrote {out / 'results.json'}, runs.csv and curves.png", file=sys.stderr)
+    write_run_report(out)
+    print(f"wrote {out / 'results.json'}, runs.csv, curves.png and report.html", file=sys.stderr)

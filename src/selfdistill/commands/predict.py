@@ -3,7 +3,8 @@
 --model is a model folder (or its model.json) written by `selfdistill noisy` or `selfdistill
 chain`; the model card's standardisation is applied to the raw inputs of --data, an .npz (array
 x) or a .csv / .tsv / .parquet table (every column but --label-column is a feature; the label
-column may be absent), or an image folder (resized as the model's training images were). Writes
+column may be absent; a model trained on a table takes its feature columns by name, in any
+order), or an image folder (resized as the model's training images were). Writes
 --out (CSV): index, predicted_label, predicted_name, confidence and p_<class> for every class;
 when the data has labels, their accuracy is printed.
 
@@ -30,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the samples to predict: .npz (array x), .csv / .tsv / .parquet, or an image folder",
     )  # fmt: skip
     parser.add_argument(
-        "--label-column", default="label",
-        help="a table's label column, left out of the features when present (default: label)",
+        "--label-column", default=None,
+        help="a table's label column, left out of the features when present (default: the "
+        "label column the model was trained with, else label)",
     )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=Path("predictions.csv"), metavar="PATH",
@@ -39,17 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _model_files(model: Path) -> dict[str, Path]:
+    """The files of ``--model`` (a folder or its ``model.json``) that ``--out`` must not be."""
+    folder = model if model.is_dir() else model.parent
+    files = {"--model": model} if not model.is_dir() else {}
+    files.update({f"--model {name}": folder / name for name in ("model.json", "model.pt")})
+    return files
+
+
 def main(args: argparse.Namespace) -> int:
     try:
-        from ..nn.saved import load_model, read_features
+        from ..nn.saved import load_model
     except ImportError as exc:
         raise RuntimeError(f"`selfdistill predict` needs PyTorch: {exc}") from None
     from .._util.io import write_csv
+    from .._util.outdir import check_output_file
     from ..label_report import prediction_rows
 
+    model_files = _model_files(args.model)
+    check_output_file(args.out, name="--out", inputs={"--data": args.data, **model_files})
     saved = load_model(args.model)
-    image_size = (saved.card.get("data") or {}).get("image_size")
-    x, labels = read_features(args.data, label_column=args.label_column, image_size=image_size)
+    x, labels = saved.read_data(args.data, label_column=args.label_column)
     try:
         proba = saved.predict_proba(x)
     except ValueError as exc:

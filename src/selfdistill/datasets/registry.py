@@ -83,6 +83,12 @@ class RawData:
     y_val: np.ndarray | None = None
     #: the row of each pool sample in the source (a data file's training rows, in reading order)
     pool_rows: np.ndarray | None = None
+    #: a table's feature columns and label column (``None`` for other sources)
+    feature_names: tuple[str, ...] | None = None
+    label_column: str | None = None
+    #: whether the test set was held out of the pool (:func:`hold_out_test`), so that every class
+    #: needs a test sample besides its training ones
+    test_held_out: bool = False
 
 
 Loader = Callable[..., RawData]
@@ -140,7 +146,9 @@ def hold_out_test(
         high_inclusive=False,
     )  # fmt: skip
     pool, test = stratified_split(y, test_fraction, rng)
-    return RawData(x[pool], y[pool], x[test], y[test], num_classes, pool_rows=pool)
+    return RawData(
+        x[pool], y[pool], x[test], y[test], num_classes, pool_rows=pool, test_held_out=True
+    )
 
 
 def load_file(
@@ -184,6 +192,9 @@ def raw_from_file(data: FileData, rng: np.random.Generator, test_fraction: float
         x_val,
         y_val,
         pool_rows=raw.pool_rows,
+        feature_names=data.feature_names,
+        label_column=data.label_column,
+        test_held_out=raw.test_held_out,
     )
 
 

@@ -21,6 +21,7 @@ nothing is written. NumPy only at import: importable without torch, pandas or Pi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +29,26 @@ from typing import Any
 
 import numpy as np
 
-from .._util.validation import check_int
 from ..catalog import DATA_FILE_SUFFIXES, check_data_source
+from .images import IMAGE_SIZE_MAX, IMAGE_SUFFIXES, image_arrays
 
 __all__ = [
+    "IMAGE_SIZE_MAX",
     "IMAGE_SUFFIXES",
     "FileData",
+    "class_order",
     "encode_labels",
+    "feature_frame",
     "file_arrays",
+    "id_columns",
     "pandas_module",
     "read_data_file",
+    "read_frame",
     "read_image_folder",
     "read_npz",
     "read_table",
 ]
 
-#: image files of an image folder (case-insensitive)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SPLITS = ("train", "val", "test")
 _NPZ_KEYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
 
@@ -56,6 +60,10 @@ class FileData:
 
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
     class_names: tuple[str, ...]
+    #: a table's feature columns, in the order of the features (``None`` for other formats)
+    feature_names: tuple[str, ...] | None = None
+    #: a table's label column (``None`` for other formats)
+    label_column: str | None = None
 
 
 def read_data_file(
@@ -83,11 +91,14 @@ def read_data_file(
 
 
 def _label_values(source: str, what: str, y: np.ndarray) -> np.ndarray:
-    """Labels as int64 or str: integral floats are integers, anything else is refused."""
+    """Labels as int64 or str: integral floats are integers, booleans and bytes are text,
+    anything else is refused."""
     if y.ndim != 1:
         raise ValueError(f"{source}: {what} must be one label per sample (1-D), got {y.shape}")
-    if y.dtype.kind in "biu":
+    if y.dtype.kind in "iu":
         return y.astype(np.int64)
+    if y.dtype.kind == "b":
+        return y.astype(str)
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
             raise ValueError(f"{source}: {what} has missing or non-finite labels")
@@ -96,32 +107,60 @@ def _label_values(source: str, what: str, y: np.ndarray) -> np.ndarray:
                 f"{source}: {what} must hold class labels (integers or strings), got fractions"
             )
         return y.astype(np.int64)
+    if y.dtype.kind == "S":
+        try:
+            return np.array([v.decode("utf-8") for v in y.tolist()], dtype=str)
+        except UnicodeDecodeError:
+            raise ValueError(f"{source}: {what} holds bytes that are not UTF-8 text") from None
     if y.dtype.kind in "UO":
         if any(v is None or (isinstance(v, float) and v != v) for v in y.tolist()):
             raise ValueError(f"{source}: {what} has missing labels")
-        return y.astype(str)
+        return np.array([str(v) for v in y.tolist()], dtype=str)
     raise ValueError(f"{source}: {what} must hold integers or strings, got dtype {y.dtype}")
+
+
+def class_order(classes: np.ndarray) -> np.ndarray:
+    """The distinct labels ``classes`` in class order: numbers by value; text by the number it
+    reads as when every label reads as a finite number (``"2"`` before ``"10"``; ties, such as
+    ``"1"`` and ``"01"``, which stay distinct classes, by text), else in text order."""
+    if classes.dtype.kind != "U":
+        return np.sort(classes)
+    try:
+        numbers = [float(c) for c in classes.tolist()]
+    except ValueError:
+        return np.sort(classes)
+    if not all(np.isfinite(numbers)):
+        return np.sort(classes)
+    order = sorted(range(len(classes)), key=lambda i: (numbers[i], str(classes[i])))
+    return classes[order]
 
 
 def encode_labels(
     source: str, ys: Mapping[str, np.ndarray]
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
-    """Map the labels of every split to ``0 .. K-1`` (the sorted distinct labels of all splits).
+    """Map the labels of every split to ``0 .. K-1`` (the distinct labels of all splits, in the
+    order of :func:`class_order`).
 
-    Returns the int64 codes per split and the class names (``str`` of each label). Integer and
-    text labels mixed across splits are compared as text. ValueError naming ``source`` for fewer
-    than two classes.
+    Returns the int64 codes per split and the class names (``str`` of each label: text labels
+    exactly as given, so ``"01"``, ``"1"`` and ``"1.0"`` are three classes). Integer and text
+    labels mixed across splits are compared as text. ValueError naming ``source`` for fewer than
+    two classes.
     """
     values = {split: _label_values(source, what, y) for (split, what), y in _named(ys).items()}
     if len({v.dtype.kind for v in values.values()}) > 1:
         values = {k: v.astype(str) for k, v in values.items()}
-    classes = np.unique(np.concatenate(list(values.values())))
+    classes = class_order(np.unique(np.concatenate(list(values.values()))))
     if len(classes) < 2:
         only = f" ({classes[0]!s})" if len(classes) else ""
         raise ValueError(
             f"{source}: the labels hold {len(classes)} class{only}; at least 2 are needed"
         )
-    codes = {k: np.searchsorted(classes, v).astype(np.int64) for k, v in values.items()}
+    position = {c: i for i, c in enumerate(classes.tolist())}
+    codes = {}
+    for split, v in values.items():
+        distinct, inverse = np.unique(v, return_inverse=True)
+        lookup = np.array([position[c] for c in distinct.tolist()], dtype=np.int64)
+        codes[split] = lookup[inverse.reshape(-1)]
     return codes, tuple(str(c) for c in classes.tolist())
 
 
@@ -221,26 +260,72 @@ def pandas_module() -> Any:
     return pandas
 
 
+_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical-bar"}
+_ID_NAMES = frozenset({"id", "ids", "index", "idx", "row", "rowid", "row_id", "row id",
+                       "sample_id", "sampleid", "uid", "uuid", "guid", ""})  # fmt: skip
+
+
+def id_columns(columns: list[str]) -> list[str]:
+    """The columns whose name says they hold row ids, not features: ``id``, ``index``,
+    ``row_id``, ``uuid``, ... (any case), names ending in ``_id`` / ``-id`` / `` id``, and the
+    ``Unnamed: N`` of an unnamed index column that pandas wrote."""
+    out = []
+    for c in columns:
+        low = c.strip().lower()
+        if low in _ID_NAMES or low.startswith("unnamed: ") or low.endswith(("_id", "-id", " id")):
+            out.append(c)
+    return out
+
+
+def _separator_hint(path: Path, sep: str, header: str) -> str:
+    """A sentence saying which separator a one-column table's header really uses, or ''."""
+    counts = {s: header.count(s) for s in _SEPARATORS if s != sep}
+    found, count = max(counts.items(), key=lambda kv: kv[1])
+    if count == 0:
+        return ""
+    fix = {",": "name it .csv", "\t": "name it .tsv"}.get(found, "save it comma-separated as .csv")
+    return (
+        f"{path}: the file is read as {_SEPARATORS[sep]}-separated ({path.suffix}) but its "
+        f"header holds {count} {_SEPARATORS[found]}(s) and no {_SEPARATORS[sep]}: it looks "
+        f"{_SEPARATORS[found]}-separated; {fix}"
+    )
+
+
+def _header_row(path: Path, sep: str) -> list[str]:
+    """The first line of a CSV / TSV as the user wrote it (no renaming of duplicates)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return next(csv.reader(f, delimiter=sep), [])
+
+
 def _check_label_column(path: Path, label_column: str, columns: list[str]) -> None:
     if label_column not in columns:
         shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+        hint = ""
+        try:
+            [float(c) for c in columns]
+            hint = " (the first row holds numbers: does the file lack a header row?)"
+        except ValueError:
+            pass
         raise ValueError(
-            f"{path}: no label column {label_column!r} (columns: {shown}); "
+            f"{path}: no label column {label_column!r} (columns: {shown}){hint}; "
             "name it with --label-column / label_column"
         )
 
 
-def read_table(path: str | Path, *, label_column: str = "label") -> FileData:
-    """Read a table with one row per sample: numeric feature columns and ``label_column``.
+def read_frame(path: Path, label_column: str | None) -> tuple[Any, Any]:
+    """A table read with pandas, and its label column as written (text from CSV / TSV, typed
+    from Parquet; ``None`` without ``label_column`` or when the table lacks it).
 
-    ``.csv`` (comma-separated) and ``.tsv`` (tab-separated) are read with :func:`pandas.read_csv`,
-    ``.parquet`` with :func:`pandas.read_parquet` (pyarrow). The whole table is the training pool.
+    ValueError naming the file for an unreadable or empty table, a table with no rows, repeated
+    column names, and a one-column table whose header uses another separator.
     """
-    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data: no such file: {path}")
     pd = pandas_module()
     suffix = path.suffix.lower()
+    sep = "\t" if suffix == ".tsv" else ","
     try:
         if suffix == ".parquet":
             try:
@@ -250,23 +335,70 @@ def read_table(path: str | Path, *, label_column: str = "label") -> FileData:
                     "reading Parquet data needs pyarrow: pip install 'selfdistill[tables]'"
                 ) from None
             frame = pd.read_parquet(path)
+            header = [str(c) for c in frame.columns]
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    except ImportError:
-        raise
+            header = _header_row(path, sep)
+            if not header:
+                raise ValueError(f"{path}: the file is empty")
+            frame = pd.read_csv(path, sep=sep, index_col=False)
+    except (ImportError, ValueError) as exc:
+        if isinstance(exc, ImportError) or str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # pandas / pyarrow parser errors of many types
         raise ValueError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from None
-    columns = [str(c) for c in frame.columns]
-    _check_label_column(path, label_column, columns)
-    frame.columns = columns
-    features = frame.drop(columns=[label_column])
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once"
+        )
+    if suffix != ".parquet" and len(header) == 1:
+        hint = _separator_hint(path, sep, header[0])
+        if hint:
+            raise ValueError(hint)
+    frame.columns = [str(c) for c in frame.columns]
+    if len(frame) == 0:
+        raise ValueError(f"{path}: the table has a header ({len(header)} columns) but no rows")
+    labels = None
+    if label_column is not None and label_column in frame.columns:
+        if suffix == ".parquet":
+            labels = frame[label_column]
+        else:  # the labels as written: "01", "1" and "1.0" are three different strings
+            labels = pd.read_csv(
+                path, sep=sep, index_col=False, usecols=[label_column], dtype=str,
+                keep_default_na=False,
+            )[label_column]  # fmt: skip
+            labels = labels.where(labels.str.strip() != "", None)
+    return frame, labels
+
+
+def feature_frame(path: Path, frame: Any, drop: list[str], *, ids: bool = True) -> Any:
+    """The numeric feature columns of ``frame``: ``drop`` and (with ``ids``) id columns
+    (:func:`id_columns`, left out with a warning naming them) removed; ValueError naming the
+    columns that hold text, dates or other non-numbers (with a value and its row) and those with
+    missing values."""
+    ids = id_columns([c for c in frame.columns if c not in drop]) if ids else []
+    if ids:
+        warnings.warn(
+            f"{path}: column(s) {', '.join(map(repr, ids))} hold row ids, not features, and "
+            "are left out",
+            UserWarning,
+            stacklevel=3,
+        )
+    features = frame.drop(columns=drop + ids)
     if features.shape[1] == 0:
-        raise ValueError(f"{path}: no feature columns besides the label column {label_column!r}")
+        raise ValueError(f"{path}: no feature columns besides {', '.join(map(repr, drop + ids))}")
     text = [c for c in features.columns if features[c].dtype.kind not in "biuf"]
     if text:
+        column = features[text[0]]
+        pd = pandas_module()
+        numbers = pd.to_numeric(column, errors="coerce")
+        row = int(np.argmax((numbers.isna() & column.notna()).to_numpy()))
+        kind = "dates or times" if column.dtype.kind in "mM" else "text or other values"
         raise ValueError(
             f"{path}: feature columns must be numeric; {', '.join(map(repr, text[:5]))} "
-            "hold(s) text or other values"
+            f"hold(s) {kind} (column {text[0]!r}, row {row}: {column.iloc[row]!r}); drop "
+            "or encode them"
         )
     x = features.to_numpy(dtype=np.float64)
     bad = [c for c, ok in zip(features.columns, np.isfinite(x).all(axis=0), strict=True) if not ok]
@@ -275,15 +407,33 @@ def read_table(path: str | Path, *, label_column: str = "label") -> FileData:
             f"{path}: feature column(s) {', '.join(map(repr, bad[:5]))} hold missing, NaN or "
             "infinite values"
         )
-    labels = frame[label_column]
-    if labels.isna().any():
+    return features
+
+
+def read_table(path: str | Path, *, label_column: str = "label") -> FileData:
+    """Read a table with one row per sample: numeric feature columns and ``label_column``.
+
+    ``.csv`` (comma-separated) and ``.tsv`` (tab-separated) are read with :func:`pandas.read_csv`,
+    ``.parquet`` with :func:`pandas.read_parquet` (pyarrow). The whole table is the training pool.
+    The labels stay as written (a CSV's ``"01"`` and ``"1"`` are two classes); every other column
+    is a feature, except row ids by their name (:func:`id_columns`: left out with a warning);
+    a column of text or dates is refused by name.
+    """
+    path = Path(path)
+    frame, labels = read_frame(path, label_column)
+    columns = [str(c) for c in frame.columns]
+    _check_label_column(path, label_column, columns)
+    features = feature_frame(path, frame, [label_column])
+    missing = labels.isna().to_numpy()
+    if missing.any():
         raise ValueError(
             f"{path}: label column {label_column!r} has missing values "
-            f"(first in row {int(np.argmax(labels.isna().to_numpy()))})"
+            f"(first in row {int(np.argmax(missing))})"
         )
     y = labels.to_numpy()
     y = y.astype(str) if y.dtype.kind not in "biuf" else y
-    return file_arrays(str(path), {"x": x, "y": y})
+    data = file_arrays(str(path), {"x": features.to_numpy(dtype=np.float64), "y": y})
+    return FileData(data.splits, data.class_names, tuple(features.columns), label_column)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,83 +441,15 @@ def read_table(path: str | Path, *, label_column: str = "label") -> FileData:
 # --------------------------------------------------------------------------------------------
 
 
-def _pillow() -> Any:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError(
-            "reading an image folder needs Pillow: pip install 'selfdistill[images]'"
-        ) from None
-    return Image
-
-
-def _image_files(folder: Path) -> list[tuple[Path, str]]:
-    """``(file, class)`` of ``folder/<class>/*.png|jpg|jpeg``, sorted."""
-    out = []
-    for cls in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        out += [
-            (f, cls.name)
-            for f in sorted(cls.iterdir())
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        ]
-    return out
-
-
-def _decode(image_module: Any, path: Path, size: int | None) -> Any:
-    """One image, fully decoded (grey stays grey, anything else becomes RGB), resized."""
-    try:
-        with image_module.open(path) as im:
-            im.load()
-            grey = im.mode in ("1", "L", "LA", "I", "I;16", "F")
-            im = im.convert("L" if grey else "RGB")
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ValueError(f"{path}: cannot read the image ({exc})") from None
-    if size is not None and im.size != (size, size):
-        im = im.resize((size, size), image_module.Resampling.BILINEAR)
-    return im
-
-
 def read_image_folder(root: str | Path, *, image_size: int | None = None) -> FileData:
     """Read images laid out as class sub-folders (the ImageFolder convention).
 
-    ``root/<class>/*.png|jpg|jpeg`` is the training pool; or ``root/train/<class>/...`` is, with
+    ``root/<class>/<image>`` is the training pool; or ``root/train/<class>/...`` is, with
     ``root/val/<class>/...`` and ``root/test/<class>/...`` as given validation and test splits
-    when present. Images are decoded with Pillow (greyscale stays one channel; a folder mixing
-    greyscale and colour is read as RGB), resized to ``image_size`` × ``image_size`` (bilinear)
-    when given, and returned as uint8 ``(N, C, H, W)``; the class names are the folder names.
+    when present. Every file under ``root`` is read or refused by name, and the images are read
+    as the user sees them (:func:`selfdistill.datasets.images.image_arrays`: greyscale stays one
+    channel, a folder with colour is RGB, real transparency a fourth channel), resized to
+    ``image_size`` × ``image_size`` (bilinear, at most :data:`IMAGE_SIZE_MAX`) when given, and
+    returned as uint8 ``(N, C, H, W)``; the class names are the folder names.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"data: no such folder: {root}")
-    if image_size is not None:
-        image_size = check_int("image_size", image_size, low=1)
-    layout = {s: root / s for s in SPLITS if (root / s).is_dir()}
-    if layout and "train" not in layout:
-        raise ValueError(f"{root}: has {'/, '.join(layout)}/ but no train/ folder")
-    layout = layout or {"train": root}
-    files = {split: _image_files(folder) for split, folder in layout.items()}
-    if not files["train"]:
-        raise ValueError(
-            f"{layout['train']}: no images ({', '.join(IMAGE_SUFFIXES)}) in class sub-folders "
-            f"{layout['train']}/<class>/"
-        )
-    image_module = _pillow()
-    decoded = {s: [_decode(image_module, f, image_size) for f, _ in fs] for s, fs in files.items()}
-    every = [(im, f) for s in decoded for im, (f, _) in zip(decoded[s], files[s], strict=True)]
-    if len({im.size for im, _ in every}) > 1:
-        (a, fa), (b, fb) = every[0], next(p for p in every if p[0].size != every[0][0].size)
-        raise ValueError(
-            f"{root}: images of different sizes ({fa.relative_to(root)} {a.size[0]}x{a.size[1]}, "
-            f"{fb.relative_to(root)} {b.size[0]}x{b.size[1]}); pass --image-size / image_size "
-            "to resize them"
-        )
-    rgb = any(im.mode == "RGB" for im, _ in every)
-    arrays: dict[str, Any] = {}
-    for split, images in decoded.items():
-        if not images:
-            continue
-        stack = np.stack([np.asarray(im.convert("RGB") if rgb else im) for im in images])
-        x = stack.transpose(0, 3, 1, 2) if rgb else stack[:, None]
-        kx, ky = ("x", "y") if split == "train" else (f"x_{split}", f"y_{split}")
-        arrays[kx], arrays[ky] = np.ascontiguousarray(x), np.array([c for _, c in files[split]])
-    return file_arrays(str(root), arrays)
+    return file_arrays(str(root), image_arrays(root, image_size=image_size))

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from .._util.io import read_json, write_json
-from .._util.outdir import output_folder
+from .._util.outdir import output_folder, results_owner
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 
 __all__ = [
@@ -197,12 +197,13 @@ def run_experiment(name: str, args: argparse.Namespace, *, plot: bool = True) ->
         from ..nn.training.device import resolve_device
 
         resolve_device(args.device)  # a device this machine lacks fails before OUT is made
-    with output_folder(args.out) as out:
+    with output_folder(args.out, command=f"reproduce {name}") as out:
         args.out = out
         results = module.compute(args)
         config = recorded_config(args, results)
         path = write_json(
-            out / "results.json", {"experiment": name, "config": config, "results": results}
+            out / "results.json",
+            {"command": "reproduce", "experiment": name, "config": config, "results": results},
         )
         if plot:
             module.plot(read_json(path)["results"], out)
@@ -251,11 +252,17 @@ def replot_experiment(name: str, out: str | Path) -> dict[str, Any]:
         saved = read_json(path)
     except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
         raise ValueError(f"--replot: {path} is not valid JSON ({exc})") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("results"), dict):
-        raise ValueError(f"--replot: {path} has no 'results' object: not a results.json")
-    if saved.get("experiment") != name:
-        raise ValueError(
-            f"--replot: {path} holds the results of {saved.get('experiment')!r}, not {name!r}"
+    owner = results_owner(saved)
+    if owner != f"reproduce {name}":
+        whose = (
+            f"the results of `selfdistill {owner}`"
+            if owner is not None
+            else "no selfdistill command's results"
         )
+        raise ValueError(
+            f"--replot: {path} holds {whose}, not those of `selfdistill reproduce {name}`"
+        )
+    if not isinstance(saved.get("results"), dict):
+        raise ValueError(f"--replot: {path} has no 'results' object (damaged)")
     EXPERIMENTS[name].load().plot(saved["results"], out)
     return saved["results"]

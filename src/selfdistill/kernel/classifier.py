@@ -24,6 +24,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._util.validation import check_numeric_columns
 from .nystrom_estimator import check_nystrom_params, validate_nystrom_input
 from .ridge import SelfDistilledKernelParams, SelfDistilledKernelRidge
 
@@ -117,6 +118,7 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
         self
         """
         if check_nystrom_params(self, warn=False) is None:
+            check_numeric_columns(X)
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         else:
             X, y = validate_nystrom_input(self, X, y, classifier=True)
@@ -144,18 +146,21 @@ class SelfDistilledKernelClassifier(ClassifierMixin, SelfDistilledKernelParams):
         For two classes a positive score means ``classes_[1]``.
         """
         check_is_fitted(self)
+        check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return self._scores(self.ridge_.predict(X, step=step))
 
     def predict(self, X: np.ndarray, step: int | None = None) -> np.ndarray:
         """Class of largest score at step ``step`` (``None`` = the last)."""
         check_is_fitted(self)
+        check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return scores_to_labels(self.ridge_.predict(X, step=step), self.classes_)
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Predicted classes of steps ``1..steps`` in order, from one kernel product."""
         check_is_fitted(self)
+        check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         for P in self.ridge_.staged_predict(X):
             yield scores_to_labels(P, self.classes_)

@@ -41,7 +41,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._util.validation import check_choice, check_int, check_real
+from .._util.validation import check_choice, check_int, check_numeric_columns, check_real
 from .classifier import SelfDistilledKernelClassifier, pm_one_targets, scores_to_labels
 from .functions import check_kernel_params, kernel_matrix
 from .nystrom import select_centres
@@ -506,6 +506,7 @@ class _BaseKernelCV(BaseEstimator):
         y_rows = getattr(y, "shape", (None,))[0]
         if n_rows is not None and y_rows is not None and n_rows != y_rows:
             raise ValueError(f"y must have one row per row of X: X has {n_rows}, y has {y_rows}")
+        check_numeric_columns(X)
         X, y = validate_data(
             self,
             X,

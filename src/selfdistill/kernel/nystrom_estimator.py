@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.utils.validation import check_array, validate_data
 
-from .._util.validation import check_choice, check_int
+from .._util.validation import check_choice, check_int, check_numeric_columns
 from .nystrom import DTYPES, check_n_components
 from .nystrom_fit import NystromFit, is_dask_array
 
@@ -91,6 +91,7 @@ def validate_nystrom_input(
     """
     if not is_streamable(X):
         check_same_rows(X, y)
+        check_numeric_columns(X)
         return validate_data(
             est,
             X,

@@ -35,7 +35,7 @@ from scipy.linalg.blas import dtrsv
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .._util.validation import check_choice, check_int, check_real
+from .._util.validation import check_choice, check_int, check_numeric_columns, check_real
 from ..exceptions import CollapseWarning, ToleranceWarning
 from .functions import KERNELS, check_kernel_params, check_spline_input, kernel_matrix
 from .nystrom_estimator import (
@@ -352,6 +352,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             X, y = validate_nystrom_input(self, X, y)
         else:
             check_same_rows(X, y)
+            check_numeric_columns(X)
             X, y = validate_data(
                 self,
                 X,
@@ -373,6 +374,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together")
+            check_numeric_columns(X_val, "X_val")
             Xv = check_array(X_val, dtype=np.float64, input_name="X_val")
             if Xv.shape[1] != self.n_features_in_:
                 raise ValueError(
@@ -601,6 +603,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
 
     def _kernel_new(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
+        check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         self._check_X_kernel("X", X, fit=False)
         return self._kernel(X, self.X_fit_)
@@ -611,6 +614,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         check_is_fitted(self)
         if self._nystrom is None:
             return self._kernel_new(X) @ C
+        check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         self._check_X_kernel("X", X, fit=False)
         rows = check_int("block_size", self.block_size, low=1)

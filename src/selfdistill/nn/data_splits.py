@@ -56,7 +56,7 @@ from ..datasets.registry import (
     raw_from_file,
 )
 from ..datasets.splits import standardisation, stratified_split
-from ..datasets.user_files import file_arrays, read_data_file
+from ..datasets.user_files import IMAGE_SIZE_MAX, file_arrays, read_data_file
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -100,6 +100,10 @@ class DataSplits:
     #: the row of each training sample in its source (a data file, or the arrays given to
     #: :meth:`from_arrays`), so a report on training samples can point at the user's own rows
     train_rows: np.ndarray | None = None
+    #: a table's feature columns, in the order of the features, and its label column (``None``
+    #: for other data): a saved model matches a new table's columns by these names
+    feature_names: tuple[str, ...] | None = None
+    label_column: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -274,7 +278,9 @@ def _from_raw(
 ) -> DataSplits:
     """Split the pool (or take the given validation split), subset, standardise."""
     n_train, n_val, n_test = counts
-    if raw.x_val is not None and raw.y_val is not None:
+    given_val = raw.x_val is not None and raw.y_val is not None
+    check_class_counts(name, raw, held_out_val=not given_val and val_fraction > 0)
+    if given_val:
         pool = len(raw.y_pool)
         train_idx, _ = _train_val_indices(raw.y_pool, name, 0.0, n_train, rng)
         val_idx = pool + np.arange(len(raw.y_val))
@@ -290,7 +296,71 @@ def _from_raw(
     test_idx = np.arange(len(raw.y_test))
     if n_test is not None and n_test < len(raw.y_test):
         test_idx = np.sort(rng.permutation(len(raw.y_test))[:n_test])
+    _check_trained_classes(name, raw, raw.y_pool[train_idx], n_train)
     return _splits(name, raw, (train_idx, val_idx, test_idx), standardize=standardize)
+
+
+def _class_list(raw: RawData, classes: np.ndarray, counts: np.ndarray | None = None) -> str:
+    names = raw.class_names or tuple(str(c) for c in range(raw.num_classes))
+    shown = [
+        repr(names[c]) + ("" if counts is None else f" ({int(counts[c])})") for c in classes[:8]
+    ]
+    return ", ".join(shown) + (f" and {len(classes) - 8} more" if len(classes) > 8 else "")
+
+
+def check_class_counts(name: str, raw: RawData, *, held_out_val: bool) -> None:
+    """Refuse data that makes a meaningless run, naming the classes: every label distinct, a
+    class of the given validation or test split absent from the training pool, and a class
+    with fewer samples than the splits drawn from it need (one for training, one for each
+    held-out split), so that a run never depends on which seed happens to leave a class out."""
+    k = raw.num_classes
+    pool = np.bincount(raw.y_pool, minlength=k)
+    test = np.bincount(raw.y_test, minlength=k)
+    val = np.bincount(raw.y_val, minlength=k) if raw.y_val is not None else np.zeros(k, int)
+    total = pool + test + val
+    present = total > 0
+    n = int(total.sum())
+    if n > 2 and (total[present] == 1).all():
+        raise ValueError(
+            f"{name}: every label is distinct ({n} samples, each its own class); a class needs "
+            "several samples to be learned and tested: are the labels row ids?"
+        )
+    drawn = pool + (test if raw.test_held_out else 0)
+    need = 1 + int(raw.test_held_out) + int(held_out_val)
+    for split, counts in (("test", test), ("validation", val)):
+        unseen = np.flatnonzero((counts > 0) & (drawn == 0))
+        if len(unseen) and not (split == "test" and raw.test_held_out):
+            raise ValueError(
+                f"{name}: class(es) {_class_list(raw, unseen)} of the {split} split have no "
+                "training sample; a model cannot learn them"
+            )
+    few = np.flatnonzero((drawn > 0) & (drawn < need))
+    if len(few):
+        splits = ["training"] + ["test"] * raw.test_held_out + ["validation"] * held_out_val
+        raise ValueError(
+            f"{name}: class(es) {_class_list(raw, few, drawn)} have fewer samples than the "
+            f"{need} the splits need (one each for {', '.join(splits)}); add samples or remove "
+            "those classes"
+        )
+
+
+def _check_trained_classes(
+    name: str, raw: RawData, y_train: np.ndarray, n_train: int | None
+) -> None:
+    """Refuse a training split without a sample of some class the data holds (``n_train``
+    smaller than the number of classes)."""
+    present = np.bincount(raw.y_pool, minlength=raw.num_classes) > 0
+    missing = np.flatnonzero(present & (np.bincount(y_train, minlength=raw.num_classes) == 0))
+    if len(missing) and n_train is None:
+        raise ValueError(
+            f"{name}: the validation split takes every sample of class(es) "
+            f"{_class_list(raw, missing)}; add samples of them or lower val_fraction"
+        )
+    if len(missing):
+        raise ValueError(
+            f"n_train={n_train} leaves class(es) {_class_list(raw, missing)} of {name} without "
+            f"a training sample; keep at least one per class (n_train >= {int(present.sum())})"
+        )
 
 
 def _train_val_indices(
@@ -362,6 +432,8 @@ def _splits(
         class_names=raw.class_names,
         standardisation=stats,
         train_rows=None if raw.pool_rows is None else np.asarray(raw.pool_rows)[train_idx],
+        feature_names=raw.feature_names,
+        label_column=raw.label_column,
     )
 
 
@@ -407,7 +479,7 @@ class DataSpec:
         if self.name is not None:
             check_data_source(self.name)
         if self.image_size is not None:
-            check_int("image_size", self.image_size, low=1)
+            check_int("image_size", self.image_size, low=1, high=IMAGE_SIZE_MAX)
         check_real("val_fraction", self.val_fraction, low=0.0, high=1.0, high_inclusive=False)
         if self.seed is not None:
             check_int("seed", self.seed, low=0)

@@ -108,15 +108,17 @@ def write_chain_outputs(
     *,
     title: str = "Self-distillation chain",
 ) -> dict[str, Path]:
-    """Write ``results.json`` (``{"config", "runs", "summary"}``), ``generations.csv`` and
-    ``accuracy.png`` (accuracy against generation, mean ± std over seeds) into ``out``."""
+    """Write ``results.json`` (``{"command": "chain", "config", "runs", "summary"}``),
+    ``generations.csv`` and ``accuracy.png`` (accuracy against generation, mean ± std over seeds)
+    into ``out``."""
     from .plotting import plt, save_figure
 
     out = Path(out)
     summary = summarise_chain(runs)
     paths = {
         "results": write_json(
-            out / "results.json", {"config": config, "runs": runs, "summary": summary}
+            out / "results.json",
+            {"command": "chain", "config": config, "runs": runs, "summary": summary},
         ),
         "csv": write_csv(out / "generations.csv", chain_rows(runs)),
     }

@@ -116,7 +116,8 @@ def test_noisy_command_end_to_end(tmp_path, capsys):
     argv += ["--seeds", "0,1", "--out", str(out), "--no-progress"]
     assert cli_main(argv) == 0
     results = json.loads((out / "results.json").read_text())
-    assert list(results) == ["config", "runs"]
+    assert list(results) == ["command", "config", "runs"]
+    assert (out / "report.html").is_file()
     assert len(results["runs"]) == 8
     for run in results["runs"]:
         assert list(run) == list(RUN_KEYS)

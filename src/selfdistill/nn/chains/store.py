@@ -149,6 +149,12 @@ def check_state(
     ``name`` file is damaged (the message names the file and what to do).
     """
     path = state_dir / name
+    others = sorted(p.name for p in state_dir.glob("*-config.json") if p.name != name)
+    if others:
+        raise ValueError(
+            f"state_dir {state_dir} holds the state of another kind of run ({others[0]}); "
+            "use a new output folder"
+        )
     if path.exists():
         try:
             saved = read_json(path)

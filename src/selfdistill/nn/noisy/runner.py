@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,16 +43,18 @@ from ...catalog import (
     NOISY_METHODS,
     NOISY_RUN_KEYS,
 )
-from ...execution import Execution, run_sweep
+from ...exceptions import DamagedStateWarning
+from ...execution import Execution, run_sweep, spec_key
 from ...label_report import flag_scores
 from ...noise import corrupt_labels
 from ..chains.store import check_state
 from ..data_splits import DataSpec, DataSplits, check_splits
+from ..saved import CARD_NAME, weights_damage
 from ..training.loop import Callback, LossFn, cross_entropy_loss, fit, predict_logits
 from ..training.seeds import derive_seed
 from .base import DataChoice, MethodContext
 from .config import NoisyConfig, config_from_spec, config_spec
-from .outputs import RunOutputs
+from .outputs import RunOutputs, run_folder
 from .registry import get_method, method_names
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "RUN_KEYS",
     "corrupt_splits",
     "label_recovery",
+    "load_noisy_data",
     "make_method_loss",
     "method_context",
     "noisy_run",
@@ -235,6 +239,13 @@ def _load_data(dataset: str, seed: int) -> DataSplits:
     return DataSpec(**json.loads(dataset)).load(seed)
 
 
+def load_noisy_data(config: NoisyConfig, seed: int) -> DataSplits:
+    """The splits of ``config.dataset`` at ``seed``, as a run of the sweep loads them (and kept
+    for the runs of this process): every check of the data and of its sizes, before any run."""
+    dataset = json.dumps(config_spec(config)["dataset"], sort_keys=True)
+    return _load_data(dataset, int(seed))
+
+
 def noisy_run(
     spec: dict[str, Any], data: DataSplits | None = None, outputs: RunOutputs | None = None
 ) -> dict[str, Any]:
@@ -349,11 +360,15 @@ def run_noisy(
     if data is None and config.dataset.name is None:
         raise ValueError("data: the config names no data set, so run_noisy needs data=DataSplits")
     specs = noisy_specs(config, methods, noises, seeds)
+    if data is None:  # a data set without the samples asked for fails once, before any file
+        load_noisy_data(config, seeds[0])
     if store is not None:
         described = {"config": specs[0]["config"]}
         if data is not None:
             described["data_sha256"] = _fingerprint(data)
         check_state(Path(store), described, name="noisy-config.json")
+    if store is not None and outputs is not None and outputs.root is not None:
+        _redo_damaged(Path(store) / "runs", specs, outputs)
     fn = functools.partial(noisy_run, data=data, outputs=outputs)
     results = run_sweep(
         fn, specs, execution=execution, store=None if store is None else Path(store) / "runs",
@@ -364,6 +379,27 @@ def run_noisy(
         if on_run is not None:
             on_run(run)
     return runs
+
+
+def _redo_damaged(runs: Path, specs: list[dict[str, Any]], outputs: RunOutputs) -> None:
+    """Forget the stored runs whose saved models are damaged or missing (a truncated
+    ``model.pt``: its SHA-256 differs from its card's), with a :class:`DamagedStateWarning`
+    naming the file, so that the sweep trains them again and rewrites their files."""
+    for spec in specs:
+        record = runs / f"{spec_key(spec)}.json"
+        if not record.is_file():
+            continue
+        for method in spec["methods"]:
+            card = run_folder(outputs.root, spec["seed"], spec["noise"], method) / CARD_NAME
+            why = weights_damage(card)
+            if why is not None:
+                warnings.warn(
+                    f"{why}; the run {_run_name(spec)} is trained again",
+                    DamagedStateWarning,
+                    stacklevel=3,
+                )
+                record.unlink()
+                break
 
 
 def _run_name(spec: dict[str, Any]) -> str:

@@ -254,6 +254,11 @@ def _check_inputs(
             )
         labels = targets_train.argmax(dim=1)
     else:
+        if targets_train.dtype == torch.bool:
+            raise ValueError(
+                "targets_train must be integer class labels (N,) or float soft targets (N, C), "
+                "got torch.bool"
+            )
         if targets_train.dim() != 1:
             raise ValueError(
                 f"integer targets_train must have shape (N,), got {tuple(targets_train.shape)}"
@@ -265,12 +270,43 @@ def _check_inputs(
                 f"eval_sets names must be non-empty strings other than 'train', got {name!r}"
             )
         x, y = pair
-        if len(x) != len(y) or y.dtype.is_floating_point or y.dim() != 1:
+        if (
+            len(x) != len(y) or y.dtype.is_floating_point or y.dtype == torch.bool
+            or y.dim() != 1
+        ):  # fmt: skip
             raise ValueError(
-                f"eval_sets[{name!r}] must be (inputs, int64 labels) of equal length, got "
+                f"eval_sets[{name!r}] must be (inputs, integer labels) of equal length, got "
                 f"{tuple(x.shape)} and {tuple(y.shape)} {y.dtype}"
             )
+        if x.shape[1:] != x_train.shape[1:]:
+            raise ValueError(
+                f"eval_sets[{name!r}] inputs must have samples of shape "
+                f"{tuple(x_train.shape[1:])} as x_train, got {tuple(x.shape[1:])}"
+            )
     return labels
+
+
+def _check_probabilities(targets: Tensor) -> None:
+    """Soft targets of the default cross-entropy must be distributions: otherwise the loss has
+    no minimum (it goes negative and diverges)."""
+    low = float(targets.min())
+    sums = targets.double().sum(dim=1)
+    worst = int((sums - 1).abs().argmax())
+    if low < -1e-6 or abs(float(sums[worst]) - 1) > 1e-3:
+        raise ValueError(
+            "targets_train: soft targets of the cross-entropy must be probabilities (entries "
+            f">= 0, each row summing to 1), got a smallest entry {low:.4g} and a row summing "
+            f"to {float(sums[worst]):.4g} (sample {worst}); pass loss_fn for other targets"
+        )
+
+
+def _first_layer_width(model: nn.Module) -> int | None:
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and not nn.parameter.is_lazy(module.weight):
+            return int(module.in_features)
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return None
+    return None
 
 
 def _check_finite(name: str, x: Tensor) -> None:
@@ -311,9 +347,25 @@ def _fit_to_model(
     eval_sets = {name: (cast(x), y) for name, (x, y) in eval_sets.items()}
     was_training = model.training
     model.eval()
-    outputs = model(x_train[:2].to(device))
-    model.train(was_training)
+    try:
+        outputs = model(x_train[:2].to(device))
+    except (RuntimeError, ValueError, IndexError) as exc:
+        width = _first_layer_width(model)
+        takes = f" (its first layer takes {width} features)" if width is not None else ""
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"x_train has samples of shape {tuple(x_train.shape[1:])}, which the model cannot "
+            f"take{takes}: {first}"
+        ) from None
+    finally:
+        model.train(was_training)
     classes = outputs.shape[1] if outputs.dim() == 2 and outputs.shape[1] > 1 else None
+    if targets_train.is_floating_point() and classes is not None:
+        if targets_train.shape[1] != classes:
+            raise ValueError(
+                f"soft targets_train must have one column per model output, shape "
+                f"(N, {classes}), got {tuple(targets_train.shape)}"
+            )
     for name, labels in [("targets_train", labels_train)] + [
         (f"eval_sets[{k!r}] labels", y) for k, (_, y) in eval_sets.items()
     ]:
@@ -494,6 +546,11 @@ def _set_up(
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     labels_train = _check_inputs(x_train, targets_train, eval_sets)
+    if not targets_train.is_floating_point():
+        targets_train = labels_train  # int32, uint8, ... labels as the int64 the losses take
+    elif loss_fn is None or loss_fn is cross_entropy_loss:
+        _check_probabilities(targets_train)
+    eval_sets = {k: (x, y.long()) for k, (x, y) in eval_sets.items()}
     x_train, targets_train, eval_sets = _fit_to_model(
         model, x_train, targets_train, labels_train, eval_sets
     )

@@ -23,7 +23,13 @@ from torch import nn
 from ..._util.io import write_csv
 from .loop import Callback, StepContext
 
-__all__ = ["MetricsCSV", "TensorBoardLog", "alpha_reader", "tensorboard_writer"]
+__all__ = [
+    "MetricsCSV",
+    "TensorBoardLog",
+    "alpha_reader",
+    "check_tensorboard",
+    "tensorboard_writer",
+]
 
 
 def alpha_reader(loss_fn: Any) -> Callable[[], float] | None:
@@ -89,16 +95,22 @@ class MetricsCSV(_EpochAlpha):
         write_csv(self.path, self.rows)
 
 
-def tensorboard_writer(log_dir: str | Path) -> Any:
-    """A ``torch.utils.tensorboard.SummaryWriter`` on ``log_dir``; a one-line RuntimeError when
-    the ``tensorboard`` package is missing."""
+def check_tensorboard() -> Any:
+    """``torch.utils.tensorboard.SummaryWriter``, or a one-line RuntimeError when the
+    ``tensorboard`` package is missing (nothing is written)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise RuntimeError(
             "--tensorboard needs the tensorboard package: pip install 'selfdistill[tensorboard]'"
         ) from None
-    return SummaryWriter(log_dir=str(log_dir))
+    return SummaryWriter
+
+
+def tensorboard_writer(log_dir: str | Path) -> Any:
+    """A ``torch.utils.tensorboard.SummaryWriter`` on ``log_dir``; a one-line RuntimeError when
+    the ``tensorboard`` package is missing."""
+    return check_tensorboard()(log_dir=str(log_dir))
 
 
 class TensorBoardLog(_EpochAlpha):
