@@ -21,7 +21,7 @@ pytest.importorskip("PIL", reason="Pillow (the images extra) makes the test imag
 def open_report(page, out):
     write_report(out)
     page.goto((out / "report.html").as_uri())
-    page.wait_for_selector("html[data-review-ready='true']", timeout=20_000)
+    page.wait_for_selector("html[data-review-complete='true']", timeout=20_000)
     return page
 
 
@@ -88,6 +88,7 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.click(f'#issues tr[data-row="{r0}"] button[data-d="accept"]')
     page.click(f'#issues tr[data-row="{r1}"] button[data-d="keep"]')
     other = next(c for c in CLASSES if c not in (issues[r2]["given_label"],))
+    page.click(f'#issues tr[data-row="{r2}"] button[data-d="set"]')
     page.select_option(f'#issues tr[data-row="{r2}"] select', other)
     page.click(f'#issues tr[data-row="{r3}"] button[data-d="unsure"]')
     # keyboard: focus the next row, then a (accept), k (keep), 3 (class 3); focus follows
@@ -131,6 +132,13 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.focus(f'#issues tr[data-row="{r0}"]')
     page.keyboard.press("c")
     assert page.inner_text(f'#issues tr[data-row="{r0}"] .decision') == "undecided"
+    # s opens the list of labels on the row, Escape closes it and returns to the row
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.tagName") == "SELECT"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.row") == r0
+    assert page.locator(f'#issues tr[data-row="{r0}"] select').count() == 0
+    assert page.inner_text(f'#issues tr[data-row="{r2}"] button[data-d="set"]') == f"Set: {other}…"
 
 
 def test_decisions_are_kept_per_run(offline_page, tmp_path):
@@ -199,13 +207,25 @@ def test_the_page_works_without_local_storage(browser, image_run):
         context.close()
 
 
-def test_run_pages_open_offline_with_their_figures(offline_page, tmp_path):
-    from selfdistill.cli import main as cli_main
-
-    out = tmp_path / "borup"
-    assert cli_main(["reproduce", "borup-fig2", "--quick", "--no-progress", "--out", str(out)]) == 0
-    assert json.loads((out / "results.json").read_text())["command"] == "reproduce"
-    offline_page.goto((out / "report.html").as_uri())
+def test_run_pages_open_offline_with_their_figures(offline_page, reproduce_run):
+    assert json.loads((reproduce_run / "results.json").read_text())["command"] == "reproduce"
+    offline_page.goto((reproduce_run / "report.html").as_uri())
     widths = offline_page.eval_on_selector_all("figure img", "is => is.map(i => i.naturalWidth)")
     assert widths and all(w > 100 for w in widths)
     assert offline_page.blocked == []
+
+
+def test_thumbnails_past_the_first_pages_arrive(offline_page, tmp_path):
+    """The first pages' thumbnails come with the table's data, the others at the end of the
+    page: a page past the first 250 flagged rows shows its images too."""
+    out = make_clean_run(tmp_path, "images", n=420, noisy=0.9)
+    flagged = flagged_rows(out)
+    assert len(flagged) > 300
+    page = open_report(offline_page, out)
+    page.select_option("#page-size", "250")
+    page.click("#page-next")
+    assert table_rows(page) == flagged[250:500]
+    widths = page.eval_on_selector_all(
+        "#issues tbody img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
+    )
+    assert len(widths) == len(flagged) - 250 and all(w == 12 for w in widths)

@@ -54,7 +54,13 @@ def parse(page: str) -> _Collect:
 
 
 def payload(page: str) -> dict:
-    return json.loads(parse(page).scripts["review-data"])
+    """The data of the review table, with the thumbnails that follow it merged in."""
+    scripts = parse(page).scripts
+    data = json.loads(scripts["review-data"])
+    later = json.loads(scripts["review-thumbs"])
+    assert not set(later) & set(data["thumbs"])
+    data["thumbs"].update(later)
+    return data
 
 
 def external_references(page: str) -> list[str]:
@@ -182,7 +188,7 @@ def test_evidence_for_a_data_file_that_changed_since_is_left_out(tmp_path):
     np.savez(data, x=np.zeros((31, 4)), y=np.array(["cat", "dog"] * 15 + ["owl"]))
     page = render_report(out)
     assert payload(page)["features"] == {}
-    assert "it holds 31 samples, the run judged 30" in page
+    assert "it holds 31 samples that are not the 30 rows the run judged" in page
 
 
 def test_the_summary_shows_the_counts_the_methods_and_both_charts(tmp_path):
@@ -268,3 +274,65 @@ def test_report_rewrites_the_page_of_a_clean_run(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().err
     assert '<table id="issues"' in (out / "report.html").read_text()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+# -------------------------------------------------------------------------------------------
+# the pages of noisy, chain and reproduce
+# -------------------------------------------------------------------------------------------
+
+
+def _png(path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (200, 120), (30, 80, 140)).save(path)
+
+
+def test_the_noisy_page_tabulates_the_sweep_and_embeds_its_figure(tmp_path):
+    out = tmp_path / "noisy"
+    out.mkdir()
+    runs = [
+        {"seed": s, "method": m, "noise": 0.4, "final_test_acc": acc + s / 100,
+         "best_test_acc": acc + 0.02, "label_recovery": 0.5, "flagged_precision": 0.7,
+         "flagged_recall": 0.6, "flagged_f1": 0.65, "test_acc_curve": [0.1, acc]}
+        for s in (0, 1) for m, acc in (("ce", 0.6), ("sd", 0.8))
+    ]  # fmt: skip
+    config = {"data": "digits", "noise_kind": "symmetric", "noises": [0.4],
+              "methods": ["ce", "sd"], "seeds": [0, 1], "model": "mlp", "epochs": 2}  # fmt: skip
+    (out / "results.json").write_text(json.dumps({"config": config, "runs": runs}))
+    _png(out / "curves.png")
+    page = render_report(out)  # an older results.json without "command": found by its shape
+    assert "selfdistill noisy: digits" in page
+    assert "60.50 ± 0.71" in page and "<strong>80.50 ± 0.71" in page  # mean ± std over seeds
+    assert "Corrupted training labels the model recovers" in page and "precision" in page
+    assert page.count('src="data:image/png;base64,') == 1
+    assert external_references(page) == []
+
+
+def test_the_chain_page_tabulates_the_generations(tmp_path):
+    out = tmp_path / "chain"
+    out.mkdir()
+    gens = [
+        {"generation": g, "alpha": None if g == 1 else 0.5, "fits": 1,
+         "train_acc": 0.9, "val_acc": 0.8 + g / 100, "test_acc": 0.7 + g / 100}
+        for g in (1, 2, 3)
+    ]  # fmt: skip
+    runs = [{"seed": 0, "generations": gens}, {"seed": 1, "generations": gens}]
+    config = {"data": "digits", "model": "mlp", "alpha": "0.5", "chain": {"loss": "ce"}}
+    (out / "results.json").write_text(
+        json.dumps({"command": "chain", "config": config, "runs": runs})
+    )
+    _png(out / "accuracy.png")
+    page = render_report(out)
+    assert "selfdistill chain: digits" in page
+    assert "73.00 ± 0.00" in page and ">0.5<" in page
+    assert page.count('src="data:image/png;base64,') == 1
+
+
+def test_the_reproduce_page_shows_numbers_tables_and_figures(reproduce_run):
+    page = (reproduce_run / "report.html").read_text(encoding="utf-8")
+    results = json.loads((reproduce_run / "results.json").read_text())
+    assert "selfdistill reproduce mobahi-fig2" in page
+    assert f">{results['results']['rounds_before_collapse']}<" in page
+    pngs = sorted(p.name for p in reproduce_run.glob("*.png"))
+    assert pngs and page.count('src="data:image/png;base64,') == len(pngs)
+    assert external_references(page) == []

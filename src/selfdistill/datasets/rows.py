@@ -19,7 +19,6 @@ NumPy at import; pandas (tables) and Pillow (images) when used. Torch-free.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 
 from .._util.io import atomic_write_bytes, atomic_write_text
 from ..catalog import DATASETS, check_data_source
-from .images import image_files
+from .images import _class_files, _layout
 from .registry import loader_for
 from .user_files import SPLITS, pandas_module, read_data_file
 
@@ -116,12 +115,10 @@ def read_rows(
 
 
 def _image_paths(root: Path) -> list[Path]:
-    """The image files of ``root`` in the order the reader reads them
-    (:func:`~selfdistill.datasets.images.image_files`, which the reader itself uses)."""
-    with warnings.catch_warnings():  # the reader has warned about the files it leaves out
-        warnings.simplefilter("ignore")
-        files = image_files(root)
-    return [f for split in SPLITS if split in files for f, _ in files[split]]
+    """The image files of ``root`` in the order :func:`read_image_folder` reads them."""
+    skipped: list[Path] = []  # hidden and system files: left out as image_arrays leaves them
+    layout = _layout(root, skipped)
+    return [f for s in SPLITS if s in layout for f, _ in _class_files(root, layout[s], skipped)]
 
 
 def _builtin_rows(name: str) -> DataRows:

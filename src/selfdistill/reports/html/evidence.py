@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ...datasets.user_files import SPLITS, read_npz, read_table
+from ...catalog import DATASETS
 from .page import png_data_uri
 
 __all__ = ["Evidence", "gather_evidence", "image_thumbnail", "nearest_correct"]
@@ -34,6 +34,8 @@ THUMB_SIZE = 64
 #: feature values shown per table row
 MAX_FEATURES = 12
 NEIGHBOURS = 3
+#: built-in data sets whose feature vectors are images: (C, H, W), and whether ink is high
+BUILTIN_IMAGES = {"digits": ((1, 8, 8), True)}
 
 
 @dataclass
@@ -126,16 +128,6 @@ def nearest_correct(
     return out
 
 
-def _stacked(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    return np.concatenate([splits[s][0] for s in SPLITS if s in splits])
-
-
-def _same_length(x: np.ndarray, n: int, path: Path) -> np.ndarray:
-    if len(x) != n:
-        raise ValueError(f"it holds {len(x):,} samples, the run judged {n:,} (changed since?)")
-    return x
-
-
 def _table_features(
     evidence: Evidence, x: np.ndarray, names: list[str], flagged: np.ndarray, shown: list[int]
 ) -> None:
@@ -163,6 +155,43 @@ def _table_names(path: Path, label_column: str) -> list[str]:
     return [str(c) for c in columns if str(c) != label_column]
 
 
+def _array_evidence(
+    evidence: Evidence,
+    data: str,
+    rows: Sequence[str],
+    flags: np.ndarray,
+    shown: list[int],
+    label_column: str,
+    image_size: int | None,
+) -> None:
+    """Evidence of a table, an ``.npz`` or a built-in set, read as ``clean`` read it
+    (:func:`~selfdistill.datasets.rows.read_rows`, the same reading order)."""
+    from ...datasets.rows import read_rows
+
+    read = read_rows(data, label_column=label_column, image_size=image_size)
+    if read.rows != tuple(rows):
+        raise ValueError(
+            f"it holds {len(read.rows):,} samples that are not the {len(rows):,} rows the run "
+            "judged (changed since?)"
+        )
+    x = read.x
+    if read.source in BUILTIN_IMAGES and x.ndim == 2:
+        shape, invert = BUILTIN_IMAGES[read.source]
+        if int(np.prod(shape)) == x.shape[1]:  # the features are the pixels of an image
+            x = x.reshape(len(x), *shape)
+            x = x.max() - x if invert else x
+    if x.ndim >= 3:
+        evidence.kind = "images"
+        thumbs = {i: _array_thumbnail(x[i]) for i in shown}
+        evidence.thumbs = {i: t for i, t in thumbs.items() if t is not None}
+        return
+    if read.kind == "table":
+        names = _table_names(Path(read.source), label_column)
+    else:
+        names = [f"x[{j}]" for j in range(x.shape[1])]
+    _table_features(evidence, x, names, flags, shown)
+
+
 def gather_evidence(
     data: str | None,
     data_kind: str,
@@ -171,11 +200,13 @@ def gather_evidence(
     indices: Sequence[int],
     flagged: Sequence[bool],
     label_column: str = "label",
+    image_size: int | None = None,
     limit: int = MAX_EVIDENCE,
 ) -> Evidence:
     """Thumbnails or feature values and neighbours for the first ``limit`` samples of ``rows`` /
     ``indices`` (the page's order: flagged first, by score), read from ``data`` (the DATA of the
-    run). Never raises for unreadable data: the reason is a note."""
+    run: a path or a built-in data set's name). Never raises for unreadable data: the reason is a
+    note."""
     evidence = Evidence()
     order = np.argsort(~np.asarray(flagged, bool), kind="stable")[:limit]
     shown = [int(indices[i]) for i in order]
@@ -185,7 +216,7 @@ def gather_evidence(
             "first, by score), to keep the page small."
         )
     path = Path(data) if data else None
-    if path is None or not path.exists():
+    if data not in DATASETS and (path is None or not path.exists()):
         evidence.notes.append(
             f"The data ({data or 'not recorded'}) is not a file or folder on this machine: no "
             "thumbnails or feature values."
@@ -193,25 +224,17 @@ def gather_evidence(
         return evidence
     flags = np.zeros(len(indices), bool)
     flags[np.asarray(indices, int)] = np.asarray(flagged, bool)
+    by_index = [""] * len(rows)
+    for row, index in zip(rows, indices, strict=True):
+        by_index[int(index)] = row
     try:
-        if data_kind == "images" or path.is_dir():
+        if data_kind == "images" and path is not None and path.is_dir():
             evidence.kind = "images"
             evidence.thumbs = {int(indices[i]): image_thumbnail(path / rows[i]) for i in order}
-        elif path.suffix.lower() == ".npz":
-            x = _same_length(_stacked(read_npz(path).splits), len(rows), path)
-            if x.ndim >= 3:
-                evidence.kind = "images"
-                thumbs = {i: _array_thumbnail(x[i]) for i in shown}
-                evidence.thumbs = {i: t for i, t in thumbs.items() if t is not None}
-            else:
-                names = [f"x[{j}]" for j in range(x.shape[1])]
-                _table_features(evidence, x, names, flags, shown)
         else:
-            x = _same_length(
-                _stacked(read_table(path, label_column=label_column).splits), len(rows), path
-            )
-            _table_features(evidence, x, _table_names(path, label_column), flags, shown)
+            _array_evidence(evidence, str(data), by_index, flags, shown, label_column, image_size)
     except (ImportError, OSError, ValueError, IndexError) as exc:
-        evidence.notes.append(f"No evidence from {path}: {exc}")
+        evidence.notes.append(f"No evidence from {data}: {exc}")
+        evidence.kind = "none"
         evidence.thumbs, evidence.features, evidence.neighbours = {}, {}, {}
     return evidence

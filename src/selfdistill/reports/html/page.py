@@ -202,9 +202,11 @@ def document(
     subtitle: str = "",
     scripts: Sequence[str] = (),
     head: str = "",
+    tail: str = "",
 ) -> str:
     """A complete page: ``<head>`` with the inline stylesheet, a header with ``title`` and the
-    time it was written, ``body`` in ``<main>``, then the inline ``scripts`` (JavaScript source)."""
+    time it was written, ``body`` in ``<main>``, then the inline ``scripts`` (JavaScript source)
+    and ``tail`` (data the scripts read once the page is parsed)."""
     written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     js = "".join(f"<script>{s}</script>" for s in scripts)
     sub = f'<p class="subtitle">{escape(subtitle)}</p>' if subtitle else ""
@@ -217,5 +219,5 @@ def document(
         f'<body><a class="skip" href="#main">Skip to the content</a>'
         f"<header><h1>{escape(title)}</h1>{sub}"
         f'<p class="written">Written by selfdistill on {written}.</p></header>'
-        f'<main id="main">{body}</main>{js}</body></html>\n'
+        f'<main id="main">{body}</main>{js}{tail}</body></html>\n'
     )

@@ -32,6 +32,9 @@ ISSUE_COLUMNS = (
 )  # fmt: skip
 #: out-of-fold probabilities of this many most probable classes are shown per row
 TOP_CLASSES = 3
+#: thumbnails of this many rows (the first pages of the flagged ones) come with the table's data;
+#: the rest follow at the end of the page, so the first page is drawn before they are parsed
+FIRST_THUMBS = 250
 
 
 def read_issues(path: Path) -> list[dict[str, str]]:
@@ -108,7 +111,8 @@ def review_payload(out: Path, results: Mapping[str, Any]) -> dict[str, Any]:
     evidence = gather_evidence(
         settings.get("data"), str(results.get("data_kind", "")),
         rows=[r["row"] for r in issues], indices=indices.tolist(), flagged=flagged,
-        label_column=str(settings.get("label_column") or "label"), limit=MAX_EVIDENCE,
+        label_column=str(settings.get("label_column") or "label"),
+        image_size=settings.get("image_size"), limit=MAX_EVIDENCE,
     )  # fmt: skip
     rows = [
         [r["row"], int(i), code[r["given_label"]], code[r["suggested_label"]],
@@ -126,6 +130,8 @@ def review_payload(out: Path, results: Mapping[str, Any]) -> dict[str, Any]:
         "features": {str(k): v for k, v in evidence.features.items()},
         "neighbours": {str(k): v for k, v in evidence.neighbours.items()},
         "notes": evidence.notes,
+        # labels a person decided in an earlier review (clean --corrections): decided already
+        "corrected": {r["row"]: r["corrected"] for r in issues if r.get("corrected")},
     }
 
 
@@ -258,6 +264,7 @@ rows.</p></noscript>
 def clean_page(out: Path, results: Mapping[str, Any]) -> str:
     """The whole review page of the ``clean`` run in ``out``."""
     payload = review_payload(out, results)
+    rest = _later_thumbs(payload)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in payload["notes"])
     settings = results.get("settings") or {}
     body = (
@@ -275,4 +282,16 @@ def clean_page(out: Path, results: Mapping[str, Any]) -> str:
         subtitle=f"data: {data}; output: {out}",
         scripts=(asset("review.js"),),
         head=f'<meta name="selfdistill-run" content="{payload["run"]}">',
+        tail=json_script("review-thumbs", rest),
     )
+
+
+def _later_thumbs(payload: dict[str, Any]) -> dict[str, str]:
+    """Move the thumbnails past the first :data:`FIRST_THUMBS` rows of the first view (flagged
+    rows by score, then the others) out of ``payload``; return them."""
+    flagged = [str(r[1]) for r in payload["rows"] if r[5]]
+    others = [str(r[1]) for r in payload["rows"] if not r[5]]
+    first = set((flagged + others)[:FIRST_THUMBS])
+    thumbs = payload["thumbs"]
+    payload["thumbs"] = {k: v for k, v in thumbs.items() if k in first}
+    return {k: v for k, v in thumbs.items() if k not in first}

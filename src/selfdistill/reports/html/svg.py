@@ -220,6 +220,8 @@ def histogram(
     finite = np.isfinite(s)
     s, f = s[finite], f[finite]
     lo, hi = (float(s.min()), float(s.max())) if s.size else (0.0, 1.0)
+    if 0.0 <= lo and hi <= 1.0:  # scores that are probabilities: the whole unit interval
+        lo, hi = 0.0, 1.0
     if threshold is not None and np.isfinite(threshold):
         lo, hi = min(lo, threshold), max(hi, threshold)
     if hi <= lo:

@@ -24,18 +24,31 @@
   var decisions = loadDecisions();
 
   function loadDecisions() {
-    var out = {};
+    var out = null;
     try {
       var text = window.localStorage.getItem(KEY);
       window.localStorage.setItem(KEY + ":probe", "1");
       window.localStorage.removeItem(KEY + ":probe");
       if (text) {
         var saved = JSON.parse(text);
+        out = {};
         Object.keys(saved).forEach(function (k) { if (byRow.has(k)) out[k] = saved[k]; });
       }
     } catch (e) {
       storageOk = false;
     }
+    return out || earlierDecisions();
+  }
+
+  // the first visit: the labels decided in an earlier review (clean --corrections) are decided
+  function earlierDecisions() {
+    var out = {};
+    Object.keys(data.corrected || {}).forEach(function (k) {
+      var r = byRow.get(k);
+      if (!r) return;
+      var label = data.corrected[k];
+      out[k] = [label === classes[r[GIVEN]] ? "keep" : "set", label, "earlier"];
+    });
     return out;
   }
 
@@ -115,13 +128,7 @@
     var td = el("td");
     var key = String(r[INDEX]);
     if (data.kind === "images") {
-      var uri = data.thumbs[key];
-      if (uri) {
-        td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
-          alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
-      } else {
-        td.textContent = "no thumbnail";
-      }
+      thumbnail(td, r);
     } else if (data.kind === "table") {
       td.className = "features";
       var values = data.features[key];
@@ -154,6 +161,37 @@
     return td;
   }
 
+  function thumbnail(td, r) {
+    var uri = data.thumbs[String(r[INDEX])];
+    td.replaceChildren();
+    td.className = "";
+    if (uri) {
+      td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
+        alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
+    } else if (!laterThumbs) {
+      td.className = "pending";
+      td.textContent = "loading…";
+    } else {
+      td.textContent = "no thumbnail";
+    }
+  }
+
+  // the thumbnails past the first pages follow the script: read once the page is parsed
+  var laterThumbs = false;
+  function readLaterThumbs() {
+    if (laterThumbs) return;
+    var block = document.getElementById("review-thumbs");
+    if (block) {
+      var more = JSON.parse(block.textContent);
+      Object.keys(more).forEach(function (k) { data.thumbs[k] = more[k]; });
+    }
+    laterThumbs = true;
+    tbody.querySelectorAll("td.pending").forEach(function (td) {
+      thumbnail(td, byRow.get(td.parentElement.dataset.row));
+    });
+    document.documentElement.setAttribute("data-review-complete", "true");
+  }
+
   function decisionCell(r) {
     var td = el("td");
     var group = el("div", { class: "decide", role: "group",
@@ -163,10 +201,10 @@
       group.appendChild(el("button", { type: "button", "data-d": b[0], "aria-pressed": "false",
         title: b[2], tabindex: "-1" }, b[1]));
     });
-    var select = setTemplate.cloneNode(true);
-    select.setAttribute("aria-label", "set the label of row " + r[ROW] + " (s)");
-    select.setAttribute("tabindex", "-1");
-    group.appendChild(select);
+    // a list of the classes is made when asked for: 50 lists in a page cost a lot of layout
+    group.appendChild(el("button", { type: "button", "data-d": "set", "aria-pressed": "false",
+      "aria-haspopup": "listbox", title: "set another label (s, or 1-9)", tabindex: "-1" },
+      "Set label…"));
     group.appendChild(el("button", { type: "button", "data-d": "unsure", "aria-pressed": "false",
       title: "mark unsure (u)", tabindex: "-1" }, "Unsure"));
     group.appendChild(el("button", { type: "button", "data-d": "clear",
@@ -198,6 +236,7 @@
   }
 
   function showDecision(tr, r) {
+    if (!r) return;
     var d = decisions[String(r[ROW])];
     var kind = d ? d[0] : "";
     tr.className = kind ? "d-" + kind : "";
@@ -205,10 +244,11 @@
     tr.querySelectorAll("button[data-d]").forEach(function (b) {
       if (b.dataset.d !== "clear") b.setAttribute("aria-pressed", String(b.dataset.d === kind));
     });
-    var select = tr.querySelector("select[data-d]");
-    select.value = kind === "set" ? d[1] : "";
+    var setter = tr.querySelector('button[data-d="set"]');
+    if (setter) setter.textContent = kind === "set" ? "Set: " + d[1] + "…" : "Set label…";
     tr.querySelector(".decision").textContent = kind ?
-      KINDS[kind] + (kind === "unsure" ? "" : ": " + labelOf(r, kind, d[1])) : "undecided";
+      KINDS[kind] + (kind === "unsure" ? "" : ": " + d[1]) +
+      (d[2] === "earlier" ? " (in an earlier review)" : "") : "undecided";
   }
 
   var activeRow = null;
@@ -291,12 +331,40 @@
     if (!tr) return;
     var button = event.target.closest("button[data-d]");
     setActive(tr, !button && event.target.tagName !== "SELECT");
-    if (button) decide(tr, button.dataset.d);
+    if (button && button.dataset.d === "set") openSetter(tr);
+    else if (button) decide(tr, button.dataset.d);
   });
+
+  // "Set label…": the button becomes a list of the classes until a label is chosen or Esc
+  function openSetter(tr) {
+    var button = tr.querySelector('button[data-d="set"]');
+    if (!button) return tr.querySelector("select[data-d]").focus();
+    var d = decisions[tr.dataset.row];
+    var select = setTemplate.cloneNode(true);
+    select.setAttribute("aria-label", "set the label of row " + tr.dataset.row);
+    select.value = d && d[0] === "set" ? d[1] : "";
+    button.replaceWith(select);
+    select.focus();
+  }
+
+  function closeSetter(select) {
+    var tr = select.closest("tr");
+    if (!tr) return;
+    var r = byRow.get(tr.dataset.row);
+    var button = el("button", { type: "button", "data-d": "set", "aria-pressed": "false",
+      "aria-haspopup": "listbox", title: "set another label (s, or 1-9)", tabindex: "-1" });
+    select.replaceWith(button);
+    showDecision(tr, r);
+  }
 
   tbody.addEventListener("change", function (event) {
     var select = event.target.closest("select[data-d]");
     if (select) decide(select.closest("tr"), "set", select.value);
+  });
+
+  tbody.addEventListener("focusout", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-d]");
+    if (select) setTimeout(function () { if (select.isConnected) closeSetter(select); }, 0);
   });
 
   tbody.addEventListener("focusin", function (event) {
@@ -309,7 +377,7 @@
     var tr = event.target.closest("tr");
     if (!tr) return;
     if (event.target.tagName === "SELECT") {
-      if (event.key === "Escape") { event.preventDefault(); tr.focus(); }
+      if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); tr.focus(); }
       return;
     }
     var key = event.key;
@@ -324,7 +392,7 @@
     else if (key === "k") { decide(tr, "keep"); move(1); }
     else if (key === "u") { decide(tr, "unsure"); move(1); }
     else if (key === "c" || key === "Delete" || key === "Backspace") decide(tr, "clear");
-    else if (key === "s") tr.querySelector("select[data-d]").focus();
+    else if (key === "s") openSetter(tr);
     else if (/^[1-9]$/.test(key) && +key <= classes.length) {
       decide(tr, "set", classes[+key - 1]);
       move(1);
@@ -415,6 +483,11 @@
   applyFilters();
   render();
   updateCount();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", readLaterThumbs);
+  } else {
+    readLaterThumbs();
+  }
   if (window.performance && performance.mark) performance.mark("review-rendered");
   document.documentElement.setAttribute("data-review-ready", "true");
 })();
