@@ -52,11 +52,13 @@ class OutputFolderBusy(RuntimeError):
 
 def results_owner(record: Any) -> str | None:
     """The command whose ``results.json`` ``record`` is (``reproduce NAME``, ``chain``,
-    ``noisy``), or None when no selfdistill command writes such a file."""
+    ``noisy``, ``clean``), or None when no selfdistill command writes such a file."""
     if not isinstance(record, Mapping):
         return None
     if isinstance(record.get("experiment"), str):
         return f"reproduce {record['experiment']}"
+    if record.get("command") == "clean":
+        return "clean"
     config = record.get("config")
     if not isinstance(config, Mapping) or "runs" not in record:
         return None
