@@ -172,6 +172,14 @@ def test_pages_of_many_rows_and_page_keys(offline_page, tmp_path):
     assert table_rows(page)[0] == flagged[150]
     neighbours = page.inner_text(f'#issues tr[data-row="{flagged[150]}"] .neighbours')
     assert "distance" in neighbours
+    # past the first 250 rows the evidence follows the script: it is there too
+    page.check("#show-all")
+    page.select_option("#page-size", "250")
+    page.click("#page-next")
+    shown = table_rows(page)
+    assert len(shown) == 150
+    assert page.locator("#issues tbody td.features dl").count() == 150
+    assert page.locator("#issues tbody .neighbours").count() == 150
 
 
 def test_the_screenshot_shows_the_table(offline_page, image_run, tmp_path):

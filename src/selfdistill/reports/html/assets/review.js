@@ -6,9 +6,13 @@
   "use strict";
   var data = JSON.parse(document.getElementById("review-data").textContent);
   var classes = data.classes;
-  // a row: [row, index, given, suggested, score, flagged, [[class, probability], ...]]
-  var rows = data.rows;
-  var ROW = 0, INDEX = 1, GIVEN = 2, SUGGESTED = 3, SCORE = 4, FLAGGED = 5, TOP = 6;
+  // a row: [row, index, given, suggested, score, flagged, position in the columns]
+  var ROW = 0, INDEX = 1, GIVEN = 2, SUGGESTED = 3, SCORE = 4, FLAGGED = 5, AT = 6;
+  var rows = new Array(data.index.length);
+  for (var p = 0; p < rows.length; p++) {
+    rows[p] = [data.rowNames ? data.rowNames[p] : String(data.index[p]), data.index[p],
+      data.given[p], data.suggested[p], data.score[p], data.flagged[p], p];
+  }
   var byIndex = new Map();
   var byRow = new Map();
   rows.forEach(function (r) { byIndex.set(r[INDEX], r); byRow.set(String(r[ROW]), r); });
@@ -126,68 +130,80 @@
 
   function sampleCell(r) {
     var td = el("td");
-    var key = String(r[INDEX]);
-    if (data.kind === "images") {
-      thumbnail(td, r);
-    } else if (data.kind === "table") {
-      td.className = "features";
-      var values = data.features[key];
-      if (values) {
-        var dl = el("dl");
-        data.featureNames.forEach(function (name, j) {
-          dl.appendChild(el("dt", null, name));
-          dl.appendChild(el("dd", null, num(values[j])));
-        });
-        td.appendChild(dl);
-      }
-      var near = data.neighbours[key];
-      if (near && near.length) {
-        td.appendChild(el("span", null, "Nearest correctly-labelled samples:"));
-        var ul = el("ul", { class: "neighbours" });
-        near.forEach(function (nb) {
-          var other = byIndex.get(nb[0]);
-          if (!other) return;
-          var lab = classes[other[GIVEN]];
-          var note = other[GIVEN] === r[SUGGESTED] ? " (the suggested label)" :
-            (other[GIVEN] === r[GIVEN] ? " (the given label)" : "");
-          ul.appendChild(el("li", null, "row " + other[ROW] + ": " + lab + note +
-            ", distance " + num(nb[1])));
-        });
-        td.appendChild(ul);
-      }
-    } else {
-      td.textContent = "–";
-    }
+    fillSample(td, r);
     return td;
   }
 
-  function thumbnail(td, r) {
-    var uri = data.thumbs[String(r[INDEX])];
+  // the evidence of a row: a thumbnail, or feature values and neighbours; "loading…" while the
+  // evidence of the later rows (after the script) is not read yet
+  function fillSample(td, r) {
+    var key = String(r[INDEX]);
     td.replaceChildren();
     td.className = "";
-    if (uri) {
-      td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
-        alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
-    } else if (!laterThumbs) {
+    var have = data.kind === "images" ? data.thumbs[key] :
+      (data.features[key] || data.neighbours[key]);
+    if (!have && !laterRead && (data.kind === "images" || data.kind === "table")) {
       td.className = "pending";
       td.textContent = "loading…";
+    } else if (data.kind === "images") {
+      if (have) {
+        td.appendChild(el("img", { class: "thumb", src: have, width: "64", height: "64",
+          alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
+      } else {
+        td.textContent = "no thumbnail";
+      }
+    } else if (data.kind === "table") {
+      td.className = "features";
+      tableEvidence(td, r, key);
     } else {
-      td.textContent = "no thumbnail";
+      td.textContent = "–";
     }
   }
 
-  // the thumbnails past the first pages follow the script: read once the page is parsed
-  var laterThumbs = false;
-  function readLaterThumbs() {
-    if (laterThumbs) return;
-    var block = document.getElementById("review-thumbs");
+  function tableEvidence(td, r, key) {
+    var values = data.features[key];
+    if (values) {
+      var dl = el("dl");
+      data.featureNames.forEach(function (name, j) {
+        dl.appendChild(el("dt", null, name));
+        dl.appendChild(el("dd", null, num(values[j])));
+      });
+      td.appendChild(dl);
+    } else {
+      td.appendChild(document.createTextNode("–"));
+    }
+    var near = data.neighbours[key];
+    if (near && near.length) {
+      td.appendChild(el("span", null, "Nearest correctly-labelled samples:"));
+      var ul = el("ul", { class: "neighbours" });
+      near.forEach(function (nb) {
+        var other = byIndex.get(nb[0]);
+        if (!other) return;
+        var lab = classes[other[GIVEN]];
+        var note = other[GIVEN] === r[SUGGESTED] ? " (the suggested label)" :
+          (other[GIVEN] === r[GIVEN] ? " (the given label)" : "");
+        ul.appendChild(el("li", null, "row " + other[ROW] + ": " + lab + note +
+          ", distance " + num(nb[1])));
+      });
+      td.appendChild(ul);
+    }
+  }
+
+  // the evidence past the first pages follows the script: read once the page is parsed
+  var laterRead = false;
+  function readLater() {
+    if (laterRead) return;
+    var block = document.getElementById("review-later");
     if (block) {
       var more = JSON.parse(block.textContent);
-      Object.keys(more).forEach(function (k) { data.thumbs[k] = more[k]; });
+      ["thumbs", "features", "neighbours"].forEach(function (part) {
+        var into = data[part];
+        Object.keys(more[part] || {}).forEach(function (k) { into[k] = more[part][k]; });
+      });
     }
-    laterThumbs = true;
+    laterRead = true;
     tbody.querySelectorAll("td.pending").forEach(function (td) {
-      thumbnail(td, byRow.get(td.parentElement.dataset.row));
+      fillSample(td, byRow.get(td.parentElement.dataset.row));
     });
     document.documentElement.setAttribute("data-review-complete", "true");
   }
@@ -227,9 +243,12 @@
     }
     tr.appendChild(sug);
     tr.appendChild(el("td", { class: "num" }, num(r[SCORE])));
-    tr.appendChild(el("td", { class: "probs" }, r[TOP].map(function (t) {
-      return classes[t[0]] + " " + num(t[1]);
-    }).join(" · ")));
+    var top = [];
+    for (var j = 0; j < data.topK; j++) {
+      var at = r[AT] * data.topK + j;
+      top.push(classes[data.topClass[at]] + " " + num(data.topProb[at]));
+    }
+    tr.appendChild(el("td", { class: "probs" }, top.join(" · ")));
     tr.appendChild(decisionCell(r));
     showDecision(tr, r);
     return tr;
@@ -484,9 +503,9 @@
   render();
   updateCount();
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", readLaterThumbs);
+    document.addEventListener("DOMContentLoaded", readLater);
   } else {
-    readLaterThumbs();
+    readLater();
   }
   if (window.performance && performance.mark) performance.mark("review-rendered");
   document.documentElement.setAttribute("data-review-ready", "true");
