@@ -59,19 +59,20 @@ def _float(text: str) -> float | None:
 def _top_classes(
     probabilities: np.ndarray | None, indices: np.ndarray, fallback: np.ndarray
 ) -> tuple[int, list[int], list[float | None]]:
-    """``(k, classes, probabilities)``: per row its ``k`` (:data:`TOP_CLASSES`) most probable
-    classes and their probabilities, flattened row after row; without ``probabilities.npy``,
-    ``fallback`` (rows of given class, p_given, suggested class, p_suggested) with ``k = 2``."""
+    """``(k, classes, permille)``: per row its ``k`` (:data:`TOP_CLASSES`) most probable
+    classes and their probabilities in thousandths (integers parse fast), flattened row after
+    row; without ``probabilities.npy``, ``fallback`` (rows of given class, p_given, suggested
+    class, p_suggested) with ``k = 2``."""
     if probabilities is None:
         classes = fallback[:, [0, 2]].astype(np.int64).ravel().tolist()
-        values = [None if not np.isfinite(v) else round(float(v), 4) for v in
+        values = [None if not np.isfinite(v) else round(1000 * float(v)) for v in
                   fallback[:, [1, 3]].ravel()]  # fmt: skip
         return 2, classes, values
     p = probabilities[indices]
     k = min(TOP_CLASSES, p.shape[1])
     top = np.argsort(-p, axis=1, kind="stable")[:, :k]
     values = np.take_along_axis(p, top, axis=1)
-    return k, top.ravel().tolist(), np.round(values, 4).ravel().tolist()
+    return k, top.ravel().tolist(), np.round(1000 * values).astype(np.int64).ravel().tolist()
 
 
 def _probabilities(out: Path, n: int, k: int) -> np.ndarray | None:

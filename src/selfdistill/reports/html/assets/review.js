@@ -13,9 +13,16 @@
     rows[p] = [data.rowNames ? data.rowNames[p] : String(data.index[p]), data.index[p],
       data.given[p], data.suggested[p], data.score[p], data.flagged[p], p];
   }
-  var byIndex = new Map();
-  var byRow = new Map();
-  rows.forEach(function (r) { byIndex.set(r[INDEX], r); byRow.set(String(r[ROW]), r); });
+  var byIndex = [];
+  rows.forEach(function (r) { byIndex[r[INDEX]] = r; });
+  var rowMap = null;  // row name -> row, made when first needed (a stored decision's row)
+  function rowOf(name) {
+    if (!rowMap) {
+      rowMap = new Map();
+      rows.forEach(function (r) { rowMap.set(String(r[ROW]), r); });
+    }
+    return rowMap.get(String(name));
+  }
   var KEY = "selfdistill-review:" + data.run;
   var KINDS = { accept: "✓ accepted", keep: "= kept", set: "✎ set", unsure: "? unsure" };
   var nFlagged = rows.reduce(function (n, r) { return n + (r[FLAGGED] ? 1 : 0); }, 0);
@@ -36,7 +43,7 @@
       if (text) {
         var saved = JSON.parse(text);
         out = {};
-        Object.keys(saved).forEach(function (k) { if (byRow.has(k)) out[k] = saved[k]; });
+        Object.keys(saved).forEach(function (k) { if (rowOf(k)) out[k] = saved[k]; });
       }
     } catch (e) {
       storageOk = false;
@@ -48,7 +55,7 @@
   function earlierDecisions() {
     var out = {};
     Object.keys(data.corrected || {}).forEach(function (k) {
-      var r = byRow.get(k);
+      var r = rowOf(k);
       if (!r) return;
       var label = data.corrected[k];
       out[k] = [label === classes[r[GIVEN]] ? "keep" : "set", label, "earlier"];
@@ -177,7 +184,7 @@
       td.appendChild(el("span", null, "Nearest correctly-labelled samples:"));
       var ul = el("ul", { class: "neighbours" });
       near.forEach(function (nb) {
-        var other = byIndex.get(nb[0]);
+        var other = byIndex[nb[0]];
         if (!other) return;
         var lab = classes[other[GIVEN]];
         var note = other[GIVEN] === r[SUGGESTED] ? " (the suggested label)" :
@@ -203,7 +210,7 @@
     }
     laterRead = true;
     tbody.querySelectorAll("td.pending").forEach(function (td) {
-      fillSample(td, byRow.get(td.parentElement.dataset.row));
+      fillSample(td, rows[+td.parentElement.dataset.at]);
     });
     document.documentElement.setAttribute("data-review-complete", "true");
   }
@@ -231,7 +238,7 @@
   }
 
   function rowElement(r, rank) {
-    var tr = el("tr", { "data-row": String(r[ROW]), tabindex: "-1" });
+    var tr = el("tr", { "data-row": String(r[ROW]), "data-at": String(r[AT]), tabindex: "-1" });
     tr.appendChild(el("td", { class: "num" }, String(rank + 1)));
     tr.appendChild(sampleCell(r));
     tr.appendChild(el("td", null)).appendChild(el("code", null, String(r[ROW])));
@@ -246,7 +253,9 @@
     var top = [];
     for (var j = 0; j < data.topK; j++) {
       var at = r[AT] * data.topK + j;
-      top.push(classes[data.topClass[at]] + " " + num(data.topProb[at]));
+      var permille = data.topProb[at];
+      top.push(classes[data.topClass[at]] + " " +
+        (permille === null ? "–" : (permille / 1000).toFixed(3)));
     }
     tr.appendChild(el("td", { class: "probs" }, top.join(" · ")));
     tr.appendChild(decisionCell(r));
@@ -319,7 +328,7 @@
   // ---------------------------------------------------------------------------------------
 
   function decide(tr, kind, label) {
-    var r = byRow.get(tr.dataset.row);
+    var r = rows[+tr.dataset.at];
     if (!r) return;
     if (kind === "clear" || (kind === "set" && !label)) {
       delete decisions[tr.dataset.row];
@@ -369,7 +378,7 @@
   function closeSetter(select) {
     var tr = select.closest("tr");
     if (!tr) return;
-    var r = byRow.get(tr.dataset.row);
+    var r = rows[+tr.dataset.at];
     var button = el("button", { type: "button", "data-d": "set", "aria-pressed": "false",
       "aria-haspopup": "listbox", title: "set another label (s, or 1-9)", tabindex: "-1" });
     select.replaceWith(button);
