@@ -232,7 +232,8 @@ or mark it unsure. Decisions are kept in this browser (for this run) until you d
 <p class="keys" id="keys">Keyboard, on a focused row: <kbd>↓</kbd>/<kbd>↑</kbd> next/previous
 row, <kbd>a</kbd> accept the suggestion, <kbd>k</kbd> keep the given label, <kbd>u</kbd> unsure,
 <kbd>s</kbd> set a label (choose it in the list), <kbd>1</kbd>–<kbd>9</kbd> set the label to
-class 1–9, <kbd>c</kbd> or <kbd>Delete</kbd> clear, <kbd>PageDown</kbd>/<kbd>PageUp</kbd> next/
+class 1–9 of the list (classes named 0–9: the class of that name), <kbd>c</kbd> or
+<kbd>Delete</kbd> clear, <kbd>PageDown</kbd>/<kbd>PageUp</kbd> next/
 previous page.</p>
 <fieldset class="controls no-print"><legend>Filter</legend>
 <label>Given class <select id="filter-given"><option value="">any</option></select></label>

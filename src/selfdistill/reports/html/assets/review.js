@@ -129,10 +129,19 @@
     return e;
   }
 
+  // the keys 1-9 name the classes in list order; when the classes are digits, their own digit
+  var DIGITS = classes.every(function (c) { return /^[0-9]$/.test(c); });
+  function digitClass(key) {
+    if (!/^[0-9]$/.test(key)) return null;
+    if (DIGITS) return classes.indexOf(key) >= 0 ? key : null;
+    return key !== "0" && +key <= classes.length ? classes[+key - 1] : null;
+  }
+
   var setTemplate = el("select", { "data-d": "set" });
   setTemplate.appendChild(el("option", { value: "" }, "Set label…"));
   classes.forEach(function (c, i) {
-    setTemplate.appendChild(el("option", { value: c }, (i < 9 ? (i + 1) + ": " : "") + c));
+    var prefix = !DIGITS && i < 9 ? (i + 1) + ": " : "";
+    setTemplate.appendChild(el("option", { value: c }, prefix + c));
   });
 
   function sampleCell(r) {
@@ -421,8 +430,8 @@
     else if (key === "u") { decide(tr, "unsure"); move(1); }
     else if (key === "c" || key === "Delete" || key === "Backspace") decide(tr, "clear");
     else if (key === "s") openSetter(tr);
-    else if (/^[1-9]$/.test(key) && +key <= classes.length) {
-      decide(tr, "set", classes[+key - 1]);
+    else if (digitClass(key) !== null) {
+      decide(tr, "set", digitClass(key));
       move(1);
     } else handled = false;
     if (handled) event.preventDefault();
