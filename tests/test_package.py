@@ -15,7 +15,7 @@ import pytest
 
 import selfdistill
 from selfdistill._util import io as _io
-from selfdistill._util.outdir import LOCK_NAME
+from selfdistill._util.outdir import LOCK_NAME, OWNER_NAME
 from selfdistill._util.validation import (
     check_choice,
     check_int,
@@ -109,7 +109,8 @@ def test_compute_runs_without_matplotlib(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_NAME) == ["results.json"]
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME))
+    assert names == ["results.json"]
 
 
 def test_replot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,14 +124,18 @@ def test_replot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "results.json").write_text("{not json")
     assert "is not valid JSON" in replot("borup-fig2")
     _io.write_json(tmp_path / "results.json", [1, 2])
-    assert "not a results.json" in replot("borup-fig2")
+    assert "holds no selfdistill command's results" in replot("borup-fig2")
+    (tmp_path / "results.json").unlink()  # a results.json no command wrote is never replaced
     parser = argparse.ArgumentParser()
     add_experiment_arguments(parser, "borup-fig2")
     run_experiment(
         "borup-fig2", parser.parse_args(["--out", str(tmp_path), "--no-progress"]), plot=False
     )
     capsys.readouterr()
-    assert "holds the results of 'borup-fig2', not 'sparsity'" in replot("sparsity")
+    assert (
+        "holds the results of `selfdistill reproduce borup-fig2`, not those of "
+        "`selfdistill reproduce sparsity`"
+    ) in replot("sparsity")
     assert not any(p.suffix == ".png" for p in tmp_path.iterdir())
 
 

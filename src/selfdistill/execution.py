@@ -221,7 +221,7 @@ def _limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, driver: int) -> None:
     """Initialiser of a ``processes`` worker: its threads limited, Ctrl-C left to the driver.
 
     The terminal sends SIGINT to the driver and its workers alike; a worker ignores it (no
@@ -236,7 +236,7 @@ def _init_worker(threads: int) -> None:
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-            if os.getppid() == 1:  # the driver died before the request
+            if os.getppid() != driver:  # the driver died before the request
                 os._exit(1)
     _limit_threads(threads)
 
@@ -315,7 +315,10 @@ def _processes(
     workers = min(ex.jobs or os.cpu_count() or 1, max(1, len(items)))
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(ex.threads_per_run,)
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(ex.threads_per_run, os.getpid()),
     )
     try:
         with _sigint_ignored():  # the workers start with Ctrl-C ignored (inherited), so that

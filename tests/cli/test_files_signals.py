@@ -315,7 +315,11 @@ def test_read_only_export_folder_fails_before_training(capsys, tmp_path, no_writ
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("command", [NOISY, CHAIN])
+@pytest.mark.parametrize(
+    "command",
+    [NOISY, CHAIN, ["reproduce", "mobahi-fig3", "--quick", "--no-progress"]],
+    ids=["noisy", "chain", "reproduce"],
+)
 def test_n_train_larger_than_the_data_fails_up_front(capsys, tmp_path, command):
     pytest.importorskip("torch")
     argv = [*command, "--out", str(tmp_path / "o"), "--n-train", "100000"]
@@ -401,3 +405,20 @@ def test_the_cli_prints_one_line_and_exits_130_or_143(capsys, monkeypatch, tmp_p
 
         monkeypatch.setattr(demo, "main", stop)
         _error_line(capsys, ["demo", "--out", str(tmp_path)], needle, status=status)
+
+
+def test_noisy_on_a_users_file_injects_nothing_and_says_so(tmp_path: Path, capsys) -> None:
+    # issue 22 item 5: without --noise, a user's file is trained as it is, said in one line
+    # that comes only after every check has passed (the error lines above stay alone)
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    table = tmp_path / "mine.csv"
+    rows = [f"{a},{b},{c},{int(a > 0)}" for a, b, c in x]
+    table.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    argv = [a for a in NOISY if a not in ("--noise", "0.2")]
+    argv[argv.index("digits")] = str(table)
+    argv += ["--n-train", "30", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("no noise injected (--noise 0)") == 1
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["config"]["noises"] == [0.0]

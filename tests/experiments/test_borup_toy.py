@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from selfdistill import SelfDistilledKernelRidge
-from selfdistill._util.outdir import LOCK_NAME
+from selfdistill._util.outdir import LOCK_NAME, OWNER_NAME
 from selfdistill.datasets.toy import load_borup_toy
 from selfdistill.experiments import EXPERIMENTS, run_experiment
 from selfdistill.experiments.kernel.borup_toy import ratios
@@ -84,7 +84,7 @@ def test_experiment_quick_writes_results_and_figures(tmp_path, capsys) -> None:
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["experiment"] == "borup-fig2"
     assert len(saved["results"]["mse"]["optimal"]) == 6
-    files = sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_NAME)
+    files = sorted(p.name for p in tmp_path.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME))
     assert files == ["results.json"]  # nothing drawn (the lock holds --out while it runs)
     pngs = ("fig2_steps.png", "fig3_B_diagonal.png", "fig4_ratios.png")
     assert_replots("borup-fig2", tmp_path, tmp_path / "replot", pngs)  # from results.json alone

@@ -232,6 +232,7 @@ def output_folder(
     OutputFolderBusy
         When another process holds the lock (the message names the folder and its PID).
     """
+    created = not Path(out).exists()
     path = prepare_output_folder(out, name=name, command=command)
     lock_path = path / LOCK_NAME
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -244,8 +245,23 @@ def output_folder(
             if not (path / OWNER_NAME).is_file():
                 write_json(path / OWNER_NAME, {"command": command})
         yield path
+    except Exception:
+        if created:  # a bad input found before any result: leave no folder behind
+            _remove_if_unused(path)
+        raise
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _remove_if_unused(path: Path) -> None:
+    """Remove the folder this command created when it holds nothing but its lock and owner."""
+    try:
+        if {p.name for p in path.iterdir()} <= {LOCK_NAME, OWNER_NAME}:
+            for name in (OWNER_NAME, LOCK_NAME):
+                (path / name).unlink(missing_ok=True)
+            path.rmdir()
+    except OSError:
+        pass  # best effort: the error being raised is what the user needs to see
 
 
 def _lock(fd: int, path: Path, lock_path: Path) -> None:

@@ -109,7 +109,7 @@ def _warn_epsilon(status: np.ndarray, epsilon: float, q: int) -> None:
             f"self-distillation collapsed at step {t + 1}{cols}: the zero function meets "
             f"epsilon = {epsilon:g}, so this step predicts exactly zero",
             CollapseWarning,
-            stacklevel=4,
+            stacklevel=4,  # pragma: no mutate  # checked without mutmut (trampoline frames)
         )
     if (status == "limit").any():
         t, j = np.argwhere(status == "limit")[0]
@@ -118,7 +118,7 @@ def _warn_epsilon(status: np.ndarray, epsilon: float, q: int) -> None:
             "forced by the kernel's null space and the alpha term exceeds it); took the "
             "lam -> 0+ limit, the minimum-norm fit on the range of K",
             ToleranceWarning,
-            stacklevel=4,
+            stacklevel=4,  # pragma: no mutate  # checked without mutmut (trampoline frames)
         )
 
 
