@@ -48,7 +48,7 @@ def main() -> None:
         rows.nth(2).locator('button[data-d="keep"]').click()
         rows.nth(3).locator('button[data-d="unsure"]').click()
         rows.nth(4).focus()
-        page.keyboard.press("5")  # set the label of the fifth row to class 5 ("4")
+        page.keyboard.press("5")  # set the label of the fifth row to the class "5"
         page.evaluate(
             "window.scrollTo(0, document.getElementById('review-h').getBoundingClientRect().top"
             " + window.scrollY - 8)"
