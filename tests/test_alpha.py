@@ -199,3 +199,43 @@ def test_optimal_alpha_vector_inputs_equal_column_matrices():
     # the closed form by hand: 1 - <zero - first, y - first> / |zero - first|^2
     d = zero - first
     assert col == pytest.approx(1 - d @ (y - first) / (d @ d), rel=1e-12)
+
+
+# Each message is checked whole, so that it names the argument at fault (issue 21).
+_OK = np.array([[1.0, 2.0]])
+_NAN = np.array([[1.0, np.nan]])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: validation_sq_error(_NAN, _OK), "targets must contain only finite values"),
+        (lambda: validation_sq_error(_OK, _NAN), "predictions must contain only finite values"),
+        (lambda: combined_prediction(0.5, _NAN, _OK), "pred_first must contain only finite values"),
+        (
+            lambda: combined_prediction(0.5, _OK, _NAN),
+            "pred_alpha0 must contain only finite values",
+        ),
+        (lambda: optimal_alpha(_NAN, _OK, _OK), "targets must contain only finite values"),
+        (lambda: optimal_alpha(_OK, _NAN, _OK), "pred_first must contain only finite values"),
+        (lambda: optimal_alpha(_OK, _OK, _NAN), "pred_alpha0 must contain only finite values"),
+        (
+            lambda: optimal_alpha(_OK, _OK, np.zeros((1, 3))),
+            "targets (1, 2), pred_first (1, 2) and pred_alpha0 (1, 3) must have the same shape",
+        ),
+        (
+            lambda: validation_sq_error(np.zeros((2, 2, 2)), _OK),
+            "targets must be a non-empty (m, p) matrix, got shape (2, 2, 2)",
+        ),
+    ],
+)
+def test_bad_input_messages_name_the_argument(call, message):
+    with pytest.raises(ValueError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_integer_inputs_are_computed_in_floating_point():
+    # 4e9 squared overflows int64: the inputs are converted to float64 first
+    assert validation_sq_error([4_000_000_000], [0]) == 1.6e19
+    assert validation_sq_error(np.array([True]), np.array([False])) == 1.0

@@ -134,7 +134,7 @@ def test_importable_without_torch():
 
 
 # ----------------------------------------------------------------------
-# Tests that kill surviving mutants of `selfdistill.noise` (issue 17, scripts/mutation.py).
+# Tests that kill surviving mutants of `selfdistill.noise` (issue 17; mutmut, docs/testing.md).
 @pytest.mark.parametrize("rate", [-0.1, 1.5, 2.0])
 def test_expected_wrong_fraction_rejects_rates_outside_unit_interval(rate):
     with pytest.raises(ValueError, match="rate"):
@@ -168,3 +168,64 @@ def test_draws_follow_the_documented_recipe(kind):
     noisy, mask = corrupt_labels(y, 0.6, kind, 7, seed=11)
     np.testing.assert_array_equal(noisy, expected)
     np.testing.assert_array_equal(mask, expected != y)
+
+
+# Each message is checked whole: it names the argument and its allowed values (issue 21).
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: expected_wrong_fraction(1.5, "pair", 10), "rate must be in [0, 1], got 1.5"),
+        (
+            lambda: expected_wrong_fraction(0.5, "bogus", 10),
+            "kind must be one of 'symmetric', 'symmetric-exclusive', 'pair', got 'bogus'",
+        ),
+        (
+            lambda: expected_wrong_fraction(0.5, "pair", 1),
+            "num_classes must be an integer in [2, inf], got 1",
+        ),
+        (
+            lambda: expected_wrong_fraction(0.5, "symmetric", -3),
+            "num_classes must be an integer in [2, inf], got -3",
+        ),
+        (lambda: corrupt_labels([0, 1], 1.5), "rate must be in [0, 1], got 1.5"),
+        (
+            lambda: corrupt_labels([0, 1], 0.5, "bogus"),
+            "kind must be one of 'symmetric', 'symmetric-exclusive', 'pair', got 'bogus'",
+        ),
+        (lambda: corrupt_labels([], 0.5), "num_classes must be given when y is empty"),
+        (lambda: corrupt_labels([0, 0], 0.5), "num_classes must be an integer in [2, inf], got 1"),
+        (
+            lambda: corrupt_labels([0, 0], 0.5, num_classes=1),
+            "num_classes must be an integer in [2, inf], got 1",
+        ),
+        (
+            lambda: corrupt_labels(np.array([True, False]), 0.5),
+            "y must hold integer class labels, got dtype bool",
+        ),
+        (
+            lambda: corrupt_labels(np.array(["0", "1"]), 0.5),
+            "y must hold integer class labels, got dtype <U1",
+        ),
+        (
+            lambda: corrupt_labels(np.array([0.0, 1.5]), 0.5, num_classes=3),
+            "y must hold integer class labels, got non-integer or non-finite floats",
+        ),
+        (
+            lambda: corrupt_labels(np.array([0.0, np.nan]), 0.5, num_classes=3),
+            "y must hold integer class labels, got non-integer or non-finite floats",
+        ),
+    ],
+)
+def test_bad_input_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int64, np.float32, np.float64])
+def test_whole_number_labels_of_every_numeric_dtype_are_accepted(dtype):
+    y = np.array([0, 1, 2, 3, 3, 1], dtype=dtype)  # odd values: a wrong `mod` test refuses them
+    noisy, mask = corrupt_labels(y, 1.0, "pair")
+    assert noisy.dtype == np.int64
+    np.testing.assert_array_equal(noisy, [1, 2, 3, 0, 0, 2])
+    assert mask.all()

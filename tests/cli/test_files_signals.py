@@ -430,3 +430,20 @@ def test_the_guarantees_page_names_tests_that_exist():
     for name in ("test_files_signals.py", "test_fuzz.py"):
         defined |= set(re.findall(r"^def (test_\w+)", (here / name).read_text(), re.M))
     assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
+
+
+def test_noisy_on_a_users_file_injects_nothing_and_says_so(tmp_path: Path, capsys) -> None:
+    # issue 22 item 5: without --noise, a user's file is trained as it is, said in one line
+    # that comes only after every check has passed (the error lines above stay alone)
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    table = tmp_path / "mine.csv"
+    rows = [f"{a},{b},{c},{int(a > 0)}" for a, b, c in x]
+    table.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    argv = [a for a in NOISY if a not in ("--noise", "0.2")]
+    argv[argv.index("digits")] = str(table)
+    argv += ["--n-train", "30", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("no noise injected (--noise 0)") == 1
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["config"]["noises"] == [0.0]

@@ -60,6 +60,26 @@ def test_n_train_below_the_number_of_classes_is_refused():
         load_dataset("digits", n_train=5)
 
 
+@pytest.mark.parametrize("command", ["noisy", "chain"])
+def test_the_cli_refuses_rare_classes_and_huge_images_before_writing(tmp_path, capsys, command):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(41, 2)), columns=["a", "b"])
+    frame["label"] = ["x", "y"] * 20 + ["lonely"]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "o"
+    argv = [command, "--data", str(tmp_path / "d.csv"), "--out", str(out), "--no-progress"]
+    argv += ["--noise", "0"] if command == "noisy" else []
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'lonely' (1) have fewer samples" in err and err.count("\n") == 1
+    assert not out.exists()
+    (tmp_path / "img" / "a").mkdir(parents=True)
+    argv[2] = str(tmp_path / "img")
+    assert main([*argv, "--image-size", "100000"]) == 2
+    assert "image_size must be an integer in [1, 4096]" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------------------------
 # Saved models
 

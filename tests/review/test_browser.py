@@ -88,6 +88,7 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.click(f'#issues tr[data-row="{r0}"] button[data-d="accept"]')
     page.click(f'#issues tr[data-row="{r1}"] button[data-d="keep"]')
     other = next(c for c in CLASSES if c not in (issues[r2]["given_label"],))
+    page.click(f'#issues tr[data-row="{r2}"] button[data-d="set"]')
     page.select_option(f'#issues tr[data-row="{r2}"] select', other)
     page.click(f'#issues tr[data-row="{r3}"] button[data-d="unsure"]')
     # keyboard: focus the next row, then a (accept), k (keep), 3 (class 3); focus follows
@@ -131,6 +132,13 @@ def test_decide_by_mouse_and_keyboard_reload_and_download(offline_page, image_ru
     page.focus(f'#issues tr[data-row="{r0}"]')
     page.keyboard.press("c")
     assert page.inner_text(f'#issues tr[data-row="{r0}"] .decision') == "undecided"
+    # s opens the list of labels on the row, Escape closes it and returns to the row
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.tagName") == "SELECT"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.row") == r0
+    assert page.locator(f'#issues tr[data-row="{r0}"] select').count() == 0
+    assert page.inner_text(f'#issues tr[data-row="{r2}"] button[data-d="set"]') == f"Set: {other}…"
 
 
 def test_decisions_are_kept_per_run(offline_page, tmp_path):
@@ -164,6 +172,14 @@ def test_pages_of_many_rows_and_page_keys(offline_page, tmp_path):
     assert table_rows(page)[0] == flagged[150]
     neighbours = page.inner_text(f'#issues tr[data-row="{flagged[150]}"] .neighbours')
     assert "distance" in neighbours
+    # past the first 250 rows the evidence follows the script: it is there too
+    page.check("#show-all")
+    page.select_option("#page-size", "250")
+    page.click("#page-next")
+    shown = table_rows(page)
+    assert len(shown) == 150
+    assert page.locator("#issues tbody td.features dl").count() == 150
+    assert page.locator("#issues tbody .neighbours").count() == 150
 
 
 def test_the_screenshot_shows_the_table(offline_page, image_run, tmp_path):
@@ -221,3 +237,14 @@ def test_thumbnails_past_the_first_pages_arrive(offline_page, tmp_path):
         "#issues tbody img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
     )
     assert len(widths) == len(flagged) - 250 and all(w == 12 for w in widths)
+
+
+def test_digit_keys_set_the_digit_classes_by_name(offline_page, tmp_path):
+    """Classes named 0-9 (digits): the key 2 sets the class "2", not the list's second."""
+    out = make_clean_run(tmp_path, "table", n=40, noisy=0.5, classes=("0", "1", "2"))
+    pytest.importorskip("pandas", reason="pandas (the tables extra) reads CSV")
+    page = open_report(offline_page, out)
+    first = table_rows(page)[0]
+    page.focus(f'#issues tr[data-row="{first}"]')
+    page.keyboard.press("2")
+    assert page.inner_text(f'#issues tr[data-row="{first}"] .decision') == "✎ set: 2"

@@ -185,6 +185,7 @@ _NOISY_FLAGS = (
 
 def main(args: argparse.Namespace) -> int:
     methods = parse_methods(args.method)
+    defaulted = args.noise is None
     noises = parse_noises(_noise_option(args))
     seeds = parse_seeds("--seeds", args.seeds)
     kwargs = config_from_args(args)
@@ -207,6 +208,12 @@ def main(args: argparse.Namespace) -> int:
     _check_outputs(args, config.dataset, export)  # every output path, before any work
     # the data of the first seed: a bad file or a size the data lack fails before --out is made
     first = load_noisy_data(config, seeds[0])
+    if defaulted and args.noise == "0":  # said once every check has passed: errors stay one line
+        print(
+            "selfdistill noisy: --data is your own data: no noise injected (--noise 0); to find "
+            "its wrong labels out of sample, use `selfdistill clean`",
+            file=sys.stderr,
+        )
     sweep["class_names"] = first.class_names if config.dataset.is_file() else None
     options = resolved_options(args, exclude=EXECUTION_OPTIONS)
     sweep["options"] = {**options, "device": config.budget.device}
@@ -250,18 +257,11 @@ def _check_outputs(args: argparse.Namespace, dataset: Any, export: Path | None) 
 
 
 def _noise_option(args: argparse.Namespace) -> str:
-    """``--noise``, defaulting to 0.4 on a built-in data set and to 0 (said) on a user's file."""
-    if args.noise is not None:
-        return str(args.noise)
-    args.noise = "0.4" if args.data in DATASETS else "0"  # recorded as the options that ran
-    if args.noise == "0.4":
-        return args.noise
-    print(
-        "selfdistill noisy: --data is your own data: no noise injected (--noise 0); to find its "
-        "wrong labels out of sample, use `selfdistill clean`",
-        file=sys.stderr,
-    )
-    return args.noise
+    """``--noise``, defaulting to 0.4 on a built-in data set and to 0 on a user's file (``main``
+    says so once every check has passed)."""
+    if args.noise is None:
+        args.noise = "0.4" if args.data in DATASETS else "0"  # recorded as the options that ran
+    return str(args.noise)
 
 
 def _check_export(path: Path | None) -> Path | None:

@@ -6,6 +6,8 @@
 ``user_files``
     a user's own data: ``.npz`` arrays, CSV / TSV / Parquet tables (pandas), image folders
     (Pillow), labels encoded as ``0 .. K-1`` with their class names.
+``images``
+    the files of an image folder, each read or refused by name, decoded as the user sees them.
 ``registry``
     the name -> loader registry (:func:`register_loader`): each loader returns the
     :class:`RawData` of its set (training pool, test set, classes).

@@ -56,7 +56,7 @@ from ..datasets.registry import (
     raw_from_file,
 )
 from ..datasets.splits import standardisation, stratified_split
-from ..datasets.user_files import IMAGE_SIZE_MAX, file_arrays, read_data_file
+from ..datasets.user_files import IMAGE_SIZE_MAX, file_arrays
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -509,11 +509,12 @@ class DataSpec:
 
     def class_names(self) -> tuple[str, ...] | None:
         """The class names of a data file (``None`` for a built-in data set); reads and checks
-        the whole file, so a bad file fails here, before anything is written or trained."""
+        the whole file and its splits (with :attr:`seed`, else seed 0: the checks of classes
+        too rare for the splits do not depend on it), so a bad file fails here, before
+        anything is written or trained."""
         if not self.is_file():
             return None
-        data = read_data_file(self.name, label_column=self.label_column, image_size=self.image_size)
-        return data.class_names
+        return self.load(self.seed if self.seed is not None else 0).class_names
 
     def is_file(self) -> bool:
         """Whether the data is a user's data file or image folder (not a built-in set)."""
