@@ -201,7 +201,7 @@ def test_check_output_file_refuses_hard_links_and_own_outputs(tmp_path):
 
 def test_export_relabelled_may_not_replace_the_data(capsys, table, tmp_path):
     before = table.read_bytes()
-    argv = ["noisy", "--data", str(table), "--out", str(tmp_path / "o")]
+    argv = ["noisy", "--data", str(table), "--noise", "0.2", "--out", str(tmp_path / "o")]
     _error_line(capsys, [*argv, "--export-relabelled", str(table)], "is the --data file")
     own = tmp_path / "o" / "runs.csv"
     _error_line(capsys, [*argv, "--export-relabelled", str(own)], "own output")
@@ -232,6 +232,18 @@ def test_a_command_refuses_another_commands_folder(capsys, tmp_path, owner, argv
         _error_line(capsys, [*argv, "--out", str(out), *extra], f"belongs to `selfdistill {owner}`")
     assert (out / "results.json").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == files  # nothing written, not even a lock
+
+
+def test_clean_folders_are_owned_too(capsys, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "c"
+    out.mkdir()
+    write_json(out / "results.json", {"command": "clean", "settings": {}})
+    assert results_owner({"command": "clean"}) == "clean"
+    _error_line(capsys, [*NOISY, "--out", str(out)], "belongs to `selfdistill clean`")
+    _run_folder(tmp_path / "n", "noisy")
+    argv = ["clean", "--data", "digits", "--epochs", "1", "--out", str(tmp_path / "n")]
+    _error_line(capsys, argv, "belongs to `selfdistill noisy`")
 
 
 def test_state_files_name_the_owner_too(tmp_path):

@@ -52,11 +52,14 @@ class OutputFolderBusy(RuntimeError):
 
 def results_owner(record: Any) -> str | None:
     """The command whose ``results.json`` ``record`` is (``reproduce NAME``, ``chain``,
-    ``noisy``), or None when no selfdistill command writes such a file."""
+    ``noisy``, ``clean``: its ``"command"``, or for a file written before that key, its shape),
+    or None when no selfdistill command writes such a file."""
     if not isinstance(record, Mapping):
         return None
     if isinstance(record.get("experiment"), str):
         return f"reproduce {record['experiment']}"
+    if isinstance(record.get("command"), str) and record["command"] != "reproduce":
+        return record["command"]  # "clean", "noisy", "chain": what each writes now
     config = record.get("config")
     if not isinstance(config, Mapping) or "runs" not in record:
         return None
