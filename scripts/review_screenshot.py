@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from selfdistill.cli import main as cli_main
+from selfdistill.reports.html import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run")
@@ -34,6 +35,7 @@ def main() -> None:
                 "--no-progress", "--out", str(args.out)]  # fmt: skip
         if cli_main(argv) != 0:
             raise SystemExit("selfdistill clean failed")
+    write_report(args.out)  # the page as this version writes it (a kept run's page may be older)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -194,6 +194,12 @@ def test_the_screenshot_shows_the_table(offline_page, image_run, tmp_path):
     from PIL import Image
 
     assert Image.open(io.BytesIO(full)).height > 800
+    # printed: the summary and the table, without the controls
+    page.emulate_media(media="print")
+    assert page.is_visible("#issues tbody tr") and page.is_visible("#summary-h")
+    for control in ("#download-corrections", "#filter-given", "#page-next", "button[data-d]"):
+        assert not page.locator(control).first.is_visible(), control
+    assert page.pdf()[:4] == b"%PDF"
 
 
 def test_the_page_works_without_local_storage(browser, image_run):
