@@ -318,6 +318,16 @@ def test_read_only_output_folders(capsys, tmp_path, sub, no_write_access):
     assert [p.name for p in out.iterdir()] == ([sub] if sub else [])
 
 
+@pytest.mark.parametrize("sub", ["state", "runs"])
+def test_a_file_where_the_command_keeps_a_folder(capsys, tmp_path, sub):
+    pytest.importorskip("torch")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / sub).write_text("mine")
+    _error_line(capsys, [*NOISY, "--out", str(out)], f"{out / sub} is a file")
+    assert [p.name for p in out.iterdir()] == [sub] and (out / sub).read_text() == "mine"
+
+
 def test_read_only_export_folder_fails_before_training(capsys, tmp_path, no_write_access):
     pytest.importorskip("torch")
     locked = tmp_path / "locked"

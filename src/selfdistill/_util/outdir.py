@@ -111,8 +111,10 @@ def _refuse_other_owner(path: Path, command: str | None, name: str) -> None:
 
 
 def _refuse_read_only(path: Path, name: str) -> None:
-    """The folder and the sub-folders a command writes into must all be writable."""
+    """The folder and the sub-folders a command writes into must all be writable folders."""
     for folder in (path, *(path / sub for sub in ("state", "runs", "models"))):
+        if folder != path and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{name}: {folder} is a file, where the command keeps a folder")
         if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
             raise ValueError(f"{name}: the folder {folder} is not writable")
 
