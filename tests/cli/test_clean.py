@@ -149,13 +149,14 @@ def test_out_inside_data_or_over_an_input(tmp_path: Path, capsys) -> None:
                  *FAST]) == 2  # fmt: skip
     assert "would overwrite the input" in capsys.readouterr().err
     image = pytest.importorskip("PIL.Image")
-    (folder / "a").mkdir()
-    (folder / "b").mkdir()
+    images = tmp_path / "images"
     for name in ("a/1.png", "a/2.png", "b/1.png", "b/2.png"):
-        image.new("L", (2, 2)).save(folder / name)
-    assert main(["clean", "--data", str(folder), "--out", str(folder / "out"), *FAST]) == 2
-    assert "must not be the data folder or lie inside it" in capsys.readouterr().err
-    assert not (folder / "out").exists()
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        image.new("L", (2, 2)).save(images / name)
+    for out in (images, images / "out"):
+        assert main(["clean", "--data", str(images), "--out", str(out), *FAST]) == 2
+        assert "must not be the data folder or lie inside it" in capsys.readouterr().err
+    assert not (images / "out").exists()
     fixes = tmp_path / "c.csv"
     fixes.write_text("row,label\n0,7\n")
     assert main(["clean", "--data", str(folder / "relabelled.npz"), "--out",

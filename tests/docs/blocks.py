@@ -142,7 +142,7 @@ def all_groups() -> list[Group]:
 def needs_torch(group: Group) -> bool:
     """Whether a group uses the torch extra (then it is skipped where torch is missing)."""
     pattern = re.compile(
-        r"selfdistill\.(nn|ntk)\b|\bimport torch\b|\bselfdistill (chain|noisy)\b"
+        r"selfdistill\.(nn|ntk)\b|\bimport torch\b|\bselfdistill (chain|noisy|clean)\b"
         r"|\bselfdistill reproduce (mobahi-fig3|borup-fig5|dong-|ntk-kernel)"
     )
     return any(pattern.search(block.source) for block in group.blocks)

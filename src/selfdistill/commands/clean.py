@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from .._util.io import atomic_write_bytes, write_csv, write_json
-from .._util.outdir import output_folder
+from .._util.outdir import check_output_folder, output_folder
 from .._util.validation import check_int
-from ..config_file import add_config_option
-from ..execution import execution_from_args
+from ..config_file import add_config_option, resolved_options
+from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_training_flags, training_settings
+from ._dry_run import add_dry_run_option, print_dry_run
 
 __all__ = ["add_arguments", "main"]
 
@@ -99,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bars"
     )
+    add_dry_run_option(parser)
 
 
 def _same_or_inside(path: Path, folder: Path) -> bool:
@@ -111,8 +113,6 @@ def _check_paths(args: argparse.Namespace, data: str, relabelled: str) -> None:
     inputs = [Path(data)] if Path(data).exists() else []
     if args.corrections is not None:
         inputs.append(args.corrections.resolve())
-    if inputs and Path(data).is_dir() and _same_or_inside(out, Path(data)):
-        raise ValueError(f"--out {args.out} must not be the data folder or lie inside it")
     outputs = [out / name for name in (*_OUTPUTS, relabelled)]
     for path in inputs:
         if path == out or any(_same_or_inside(path, o) for o in outputs):
@@ -144,6 +144,13 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--methods must be a comma list without repeats, got {args.methods!r}")
     source = check_data_source(args.data)
     data = str(Path(source).resolve()) if Path(source).exists() else source
+    if Path(data).is_dir() and _same_or_inside(args.out.resolve(), Path(data)):
+        raise ValueError(f"--out {args.out} must not be the data folder or lie inside it")
+    if args.dry_run:
+        forced = [args.method] if args.method else methods
+        resolved = {"trainings": len(forced) * args.folds + 1, "data": data}
+        return print_dry_run(args, resolved, command="clean")
+    check_output_folder(args.out, command="clean")
     rows = read_rows(data, label_column=args.label_column, image_size=args.image_size)
     _check_paths(args, data, relabelled_name(rows))
     fixes = {} if args.corrections is None else read_corrections(args.corrections, rows)
@@ -153,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
     trusted[list(fixes)] = True
     check_folds(labels, args.folds, rows.class_names, flag="--folds")
     options = {k: flags[k] for k in _CONFIG_FLAGS}
-    with output_folder(args.out) as out:
+    with output_folder(args.out, command="clean") as out:
         issues = find_label_issues(
             rows.x, labels, classes=rows.class_names, methods=methods, method=args.method,
             folds=args.folds, seed=args.seed, trusted=trusted, execution=execution,
@@ -166,7 +173,8 @@ def main(args: argparse.Namespace) -> int:
             "corrections": None if args.corrections is None else str(args.corrections.resolve()),
             **{k: flags[k] for k in _CONFIG_FLAGS},
         }  # fmt: skip
-        results = _write_outputs(out, rows, issues, labels, trusted, settings)
+        recorded = resolved_options(args, exclude=EXECUTION_OPTIONS)
+        results = _write_outputs(out, rows, issues, labels, trusted, settings, recorded)
         _write_report(out)
     _print_summary(results, out)
     return 0
@@ -191,8 +199,10 @@ def _write_outputs(
     labels: np.ndarray,
     trusted: np.ndarray,
     settings: dict[str, Any],
+    options: dict[str, Any],
 ) -> dict[str, Any]:
-    """issues.csv, probabilities.npy, model/, relabelled.<ext> and results.json (last)."""
+    """issues.csv, probabilities.npy, model/, relabelled.<ext> and results.json (last; its
+    ``config.options`` is what ``--config OUT/results.json`` reads back)."""
     import io
 
     from ..datasets.rows import relabelled_name, write_relabelled
@@ -238,6 +248,7 @@ def _write_outputs(
         "corrections": int(trusted.sum()),
         "trainings": issues.trainings,
         "top_pairs": _top_pairs(rows.y[issues.flagged], issues.suggested[issues.flagged], names),
+        "config": {"options": options},
         "outputs": {
             "issues": "issues.csv",
             "probabilities": "probabilities.npy",

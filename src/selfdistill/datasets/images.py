@@ -30,7 +30,7 @@ import numpy as np
 
 from .._util.validation import check_int
 
-__all__ = ["IMAGE_SIZE_MAX", "IMAGE_SUFFIXES", "image_arrays", "memory_available"]
+__all__ = ["IMAGE_SIZE_MAX", "IMAGE_SUFFIXES", "image_arrays", "image_files", "memory_available"]
 
 #: image files of an image folder (case-insensitive); every format here is decoded by Pillow
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
@@ -204,19 +204,15 @@ def _mode(image_module: Any, headers: dict[Path, _Header]) -> str:
     return "RGB" if colour else "L"
 
 
-def image_arrays(root: str | Path, *, image_size: int | None = None) -> dict[str, np.ndarray]:
-    """The arrays of an image folder: ``{"x", "y"}`` and, in the split layout, ``x_val``,
-    ``y_val``, ``x_test``, ``y_test`` (uint8 ``(N, C, H, W)``, class folder names).
-
-    ValueError naming the file for every file that is not read (see the module), images of
-    different sizes without ``image_size``, an ``image_size`` above :data:`IMAGE_SIZE_MAX`, and a
-    decoded set larger than the memory available; FileNotFoundError for a missing folder.
-    """
+def image_files(root: str | Path) -> dict[str, list[tuple[Path, str]]]:
+    """``split -> [(file, class folder name), ...]`` of an image folder, in the order
+    :func:`image_arrays` reads them (``train`` first, then ``val`` and ``test`` when the folder
+    has them; files sorted per class folder). Checks the layout and every file name as
+    :func:`image_arrays` does (ValueError naming the file), warns about hidden and system files
+    left out, and decodes nothing."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data: no such folder: {root}")
-    if image_size is not None:
-        image_size = check_int("image_size", image_size, low=1, high=IMAGE_SIZE_MAX)
     skipped: list[Path] = []
     layout = _layout(root, skipped)
     files = {split: _class_files(root, folder, skipped) for split, folder in layout.items()}
@@ -233,6 +229,23 @@ def image_arrays(root: str | Path, *, image_size: int | None = None) -> dict[str
             f"{layout['train']}: no images ({', '.join(IMAGE_SUFFIXES)}) in class sub-folders "
             f"{layout['train']}/<class>/"
         )
+    return files
+
+
+def image_arrays(root: str | Path, *, image_size: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an image folder: ``{"x", "y"}`` and, in the split layout, ``x_val``,
+    ``y_val``, ``x_test``, ``y_test`` (uint8 ``(N, C, H, W)``, class folder names).
+
+    ValueError naming the file for every file that is not read (see the module), images of
+    different sizes without ``image_size``, an ``image_size`` above :data:`IMAGE_SIZE_MAX`, and a
+    decoded set larger than the memory available; FileNotFoundError for a missing folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data: no such folder: {root}")
+    if image_size is not None:
+        image_size = check_int("image_size", image_size, low=1, high=IMAGE_SIZE_MAX)
+    files = image_files(root)
     image_module = _pillow()
     headers = {f: _header(image_module, f, root) for fs in files.values() for f, _ in fs}
     sizes = {h.size for h in headers.values()}
