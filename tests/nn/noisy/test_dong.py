@@ -555,3 +555,40 @@ def test_label_matrix_of_integer_labels_is_one_hot():
     np.testing.assert_array_equal(
         _label_matrix(torch.tensor([3, 0, 1]), outputs).numpy(), np.eye(4)[[3, 0, 1]]
     )
+
+
+# Each message of make_alpha_schedule is checked whole (survivors of mutmut, docs/testing.md).
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"name": "bogus"},
+            "alpha schedule must be one of 'accuracy', 'constant', 'linear', 'cosine', "
+            "'exponential', got 'bogus'",
+        ),
+        ({"name": "exponential", "gamma": 0.0}, "gamma must be in (0, 1], got 0.0"),
+        ({"name": "exponential", "gamma": 1.5}, "gamma must be in (0, 1], got 1.5"),
+        ({"name": "linear", "total": 0}, "total must be an integer in [1, inf], got 0"),
+        ({"name": "linear", "unit": "x"}, "unit must be one of 'step', 'epoch', got 'x'"),
+        ({"name": "accuracy", "lam": -1}, "lam must be in [0, inf), got -1.0"),
+        ({"name": "constant", "alpha": 2}, "alpha must be in [0, 1], got 2.0"),
+        ({"name": "linear", "start": 2}, "start must be in [0, 1], got 2.0"),
+        ({"name": "linear", "end": -1}, "end must be in [0, 1], got -1.0"),
+    ],
+)
+def test_alpha_schedule_messages_are_exact(kwargs, message):
+    with pytest.raises(ValueError) as caught:
+        make_alpha_schedule(**kwargs)
+    assert str(caught.value) == message
+
+
+def test_alpha_schedule_edges_by_hand():
+    # gamma = 1 (the closed end) keeps alpha at start; total = 1 reaches the end after one unit
+    flat = make_alpha_schedule("exponential", gamma=1.0, start=0.8, end=0.2)
+    assert [flat(e, e, 0.5) for e in range(3)] == [0.8, 0.8, 0.8]
+    one = make_alpha_schedule("linear", total=1, start=0.8, end=0.2)
+    assert one(0, 0, 0.5) == pytest.approx(0.8) and one(1, 1, 0.5) == pytest.approx(0.2)
+    decay = make_alpha_schedule("exponential", gamma=0.5, start=0.8, end=0.2, unit="epoch")
+    assert decay(2, 7, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)  # epochs, not steps
+    steps = make_alpha_schedule("exponential", gamma=0.5, start=0.8, end=0.2)
+    assert steps(7, 2, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)
