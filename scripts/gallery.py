@@ -43,6 +43,8 @@ OPTIONS: dict[str, list[str]] = {
     "sparsity": [],
     # MNIST-1D at 4,000 samples takes hours in the 5-fold search; its numbers are in the page
     "sd-vs-ridge": ["--datasets", "diabetes,digits,toy"],
+    # one draw of each data set at the full 10^5 samples (the default is three)
+    "sd-vs-ridge-large": ["--seeds", "1"],
     "mobahi-fig3": [],
     "borup-fig5": ["--seeds", "0"],
     "dong-fig1": ["--seeds", "0"],

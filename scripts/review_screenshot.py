@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from selfdistill.cli import main as cli_main
+from selfdistill.reports.html import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run")
@@ -34,6 +35,7 @@ def main() -> None:
                 "--no-progress", "--out", str(args.out)]  # fmt: skip
         if cli_main(argv) != 0:
             raise SystemExit("selfdistill clean failed")
+    write_report(args.out)  # the page as this version writes it (a kept run's page may be older)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -48,7 +50,7 @@ def main() -> None:
         rows.nth(2).locator('button[data-d="keep"]').click()
         rows.nth(3).locator('button[data-d="unsure"]').click()
         rows.nth(4).focus()
-        page.keyboard.press("5")  # set the label of the fifth row to class 5 ("4")
+        page.keyboard.press("5")  # set the label of the fifth row to the class "5"
         page.evaluate(
             "window.scrollTo(0, document.getElementById('review-h').getBoundingClientRect().top"
             " + window.scrollY - 8)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -201,7 +202,7 @@ def test_check_output_file_refuses_hard_links_and_own_outputs(tmp_path):
 
 def test_export_relabelled_may_not_replace_the_data(capsys, table, tmp_path):
     before = table.read_bytes()
-    argv = ["noisy", "--data", str(table), "--out", str(tmp_path / "o")]
+    argv = ["noisy", "--data", str(table), "--noise", "0.2", "--out", str(tmp_path / "o")]
     _error_line(capsys, [*argv, "--export-relabelled", str(table)], "is the --data file")
     own = tmp_path / "o" / "runs.csv"
     _error_line(capsys, [*argv, "--export-relabelled", str(own)], "own output")
@@ -232,6 +233,18 @@ def test_a_command_refuses_another_commands_folder(capsys, tmp_path, owner, argv
         _error_line(capsys, [*argv, "--out", str(out), *extra], f"belongs to `selfdistill {owner}`")
     assert (out / "results.json").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == files  # nothing written, not even a lock
+
+
+def test_clean_folders_are_owned_too(capsys, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "c"
+    out.mkdir()
+    write_json(out / "results.json", {"command": "clean", "settings": {}})
+    assert results_owner({"command": "clean"}) == "clean"
+    _error_line(capsys, [*NOISY, "--out", str(out)], "belongs to `selfdistill clean`")
+    _run_folder(tmp_path / "n", "noisy")
+    argv = ["clean", "--data", "digits", "--epochs", "1", "--out", str(tmp_path / "n")]
+    _error_line(capsys, argv, "belongs to `selfdistill noisy`")
 
 
 def test_state_files_name_the_owner_too(tmp_path):
@@ -303,6 +316,16 @@ def test_read_only_output_folders(capsys, tmp_path, sub, no_write_access):
     no_write_access.append(out / sub if sub else out)
     _error_line(capsys, [*NOISY, "--out", str(out)], "not writable", str(out / sub))
     assert [p.name for p in out.iterdir()] == ([sub] if sub else [])
+
+
+@pytest.mark.parametrize("sub", ["state", "runs"])
+def test_a_file_where_the_command_keeps_a_folder(capsys, tmp_path, sub):
+    pytest.importorskip("torch")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / sub).write_text("mine")
+    _error_line(capsys, [*NOISY, "--out", str(out)], f"{out / sub} is a file")
+    assert [p.name for p in out.iterdir()] == [sub] and (out / sub).read_text() == "mine"
 
 
 def test_read_only_export_folder_fails_before_training(capsys, tmp_path, no_write_access):
@@ -405,6 +428,18 @@ def test_the_cli_prints_one_line_and_exits_130_or_143(capsys, monkeypatch, tmp_p
 
         monkeypatch.setattr(demo, "main", stop)
         _error_line(capsys, ["demo", "--out", str(tmp_path)], needle, status=status)
+
+
+def test_the_guarantees_page_names_tests_that_exist():
+    """docs/guarantees.md, "Files and signals": every test it cites is one of these files'."""
+    page = Path(__file__).parents[2] / "docs" / "guarantees.md"
+    section = page.read_text(encoding="utf-8").split("## Files and signals")[1].split("\n## ")[0]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    here = Path(__file__).parent
+    defined = set()
+    for name in ("test_files_signals.py", "test_fuzz.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", (here / name).read_text(), re.M))
+    assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
 
 
 def test_noisy_on_a_users_file_injects_nothing_and_says_so(tmp_path: Path, capsys) -> None:

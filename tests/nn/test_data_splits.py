@@ -112,7 +112,7 @@ def test_n_train_subsets_the_training_split_and_keeps_validation() -> None:
 @given(
     seed=st.integers(0, 10_000),
     val_fraction=st.floats(0.0, 0.9),
-    n_train=st.one_of(st.none(), st.integers(1, 100)),
+    n_train=st.one_of(st.none(), st.integers(10, 100)),
 )
 def test_split_sizes_and_disjointness(seed: int, val_fraction: float, n_train: int | None) -> None:
     s = load_dataset(

@@ -172,6 +172,14 @@ def test_pages_of_many_rows_and_page_keys(offline_page, tmp_path):
     assert table_rows(page)[0] == flagged[150]
     neighbours = page.inner_text(f'#issues tr[data-row="{flagged[150]}"] .neighbours')
     assert "distance" in neighbours
+    # past the first 250 rows the evidence follows the script: it is there too
+    page.check("#show-all")
+    page.select_option("#page-size", "250")
+    page.click("#page-next")
+    shown = table_rows(page)
+    assert len(shown) == 150
+    assert page.locator("#issues tbody td.features dl").count() == 150
+    assert page.locator("#issues tbody .neighbours").count() == 150
 
 
 def test_the_screenshot_shows_the_table(offline_page, image_run, tmp_path):
@@ -186,6 +194,12 @@ def test_the_screenshot_shows_the_table(offline_page, image_run, tmp_path):
     from PIL import Image
 
     assert Image.open(io.BytesIO(full)).height > 800
+    # printed: the summary and the table, without the controls
+    page.emulate_media(media="print")
+    assert page.is_visible("#issues tbody tr") and page.is_visible("#summary-h")
+    for control in ("#download-corrections", "#filter-given", "#page-next", "button[data-d]"):
+        assert not page.locator(control).first.is_visible(), control
+    assert page.pdf()[:4] == b"%PDF"
 
 
 def test_the_page_works_without_local_storage(browser, image_run):
@@ -229,3 +243,14 @@ def test_thumbnails_past_the_first_pages_arrive(offline_page, tmp_path):
         "#issues tbody img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
     )
     assert len(widths) == len(flagged) - 250 and all(w == 12 for w in widths)
+
+
+def test_digit_keys_set_the_digit_classes_by_name(offline_page, tmp_path):
+    """Classes named 0-9 (digits): the key 2 sets the class "2", not the list's second."""
+    out = make_clean_run(tmp_path, "table", n=40, noisy=0.5, classes=("0", "1", "2"))
+    pytest.importorskip("pandas", reason="pandas (the tables extra) reads CSV")
+    page = open_report(offline_page, out)
+    first = table_rows(page)[0]
+    page.focus(f'#issues tr[data-row="{first}"]')
+    page.keyboard.press("2")
+    assert page.inner_text(f'#issues tr[data-row="{first}"] .decision') == "✎ set: 2"

@@ -52,13 +52,14 @@ class OutputFolderBusy(RuntimeError):
 
 def results_owner(record: Any) -> str | None:
     """The command whose ``results.json`` ``record`` is (``reproduce NAME``, ``chain``,
-    ``noisy``, ``clean``), or None when no selfdistill command writes such a file."""
+    ``noisy``, ``clean``: its ``"command"``, or for a file written before that key, its shape),
+    or None when no selfdistill command writes such a file."""
     if not isinstance(record, Mapping):
         return None
     if isinstance(record.get("experiment"), str):
         return f"reproduce {record['experiment']}"
-    if record.get("command") == "clean":
-        return "clean"
+    if isinstance(record.get("command"), str) and record["command"] != "reproduce":
+        return record["command"]  # "clean", "noisy", "chain": what each writes now
     config = record.get("config")
     if not isinstance(config, Mapping) or "runs" not in record:
         return None
@@ -110,8 +111,10 @@ def _refuse_other_owner(path: Path, command: str | None, name: str) -> None:
 
 
 def _refuse_read_only(path: Path, name: str) -> None:
-    """The folder and the sub-folders a command writes into must all be writable."""
+    """The folder and the sub-folders a command writes into must all be writable folders."""
     for folder in (path, *(path / sub for sub in ("state", "runs", "models"))):
+        if folder != path and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{name}: {folder} is a file, where the command keeps a folder")
         if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
             raise ValueError(f"{name}: the folder {folder} is not writable")
 

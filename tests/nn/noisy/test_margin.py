@@ -4,6 +4,7 @@ over two steps against a NumPy computation is in test_registry.py."""
 
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -165,3 +166,14 @@ def test_call_without_an_epoch_attribute_is_epoch_zero():
     expected = -(target * F.log_softmax(z, dim=1)).sum(dim=1).mean()
     assert float(after(z, y, ctx)) == pytest.approx(float(expected), rel=1e-6)
     assert float(after(z, y, ctx)) != pytest.approx(float(F.cross_entropy(z, y)), rel=1e-3)
+
+
+def test_loss_warns_nothing_before_and_after_the_switch():
+    # an implicit softmax dimension would raise torch's deprecation warning here
+    z = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.5]], dtype=torch.float64)
+    y = torch.tensor([1, 2])
+    ctx = SimpleNamespace(index=torch.tensor([0, 1]), epoch=0)
+    for warmup in (0, 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert torch.isfinite(MarginSelfDistillationLoss(2, 3, warmup=warmup)(z, y, ctx))

@@ -150,3 +150,36 @@ def test_elr_with_lam_zero_is_cross_entropy():
     loss = ELRLoss(3, 3, lam=0.0)
     ce = -np.log(_softmax(Z.numpy())[np.arange(3), Y.numpy()]).mean()
     assert float(loss(Z, Y, SimpleNamespace(index=torch.arange(3)))) == pytest.approx(ce, rel=1e-12)
+
+
+def test_bootstrap_one_hot_has_every_class_when_the_batch_misses_some():
+    z = torch.tensor([[0.5, 1.0, -1.0], [1.5, 0.0, 0.3]], dtype=torch.float64)
+    y = torch.tensor([0, 1])  # class 2 absent from the batch
+    q = _softmax(z.numpy())
+    target = 0.9 * np.eye(3)[[0, 1]] + 0.1 * q
+    expected = -(target * np.log(q)).sum(axis=1).mean()
+    assert float(BootstrapLoss("soft", 0.9)(z, y)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_temporal_ensemble_renormalises_after_clamping_three_classes():
+    ens = TemporalEnsemble(1, 3, beta=0.0)
+    got = ens.update(torch.tensor([0]), torch.tensor([[1.0, 0.0, 0.0]]))
+    p = np.array([1 - EPS, EPS, EPS])  # clamped: sums to 1 + EPS, renormalised to 1
+    np.testing.assert_allclose(got.numpy()[0], p / p.sum(), rtol=1e-7)
+    assert float(got.sum()) == pytest.approx(1.0, abs=1e-7)
+
+
+def test_elr_clamps_the_softmax_at_both_ends():
+    # two steps with opposite logits: the ensemble is large exactly where the softmax is ~1e-13
+    # (the lower clamp matters) and the softmax ~1 - 1e-13 elsewhere (the upper clamp matters)
+    loss = ELRLoss(2, 3, beta=0.5, lam=2.0)
+    y = torch.tensor([0, 1])
+    t = np.zeros((2, 3))
+    for sign in (1.0, -1.0):
+        z = sign * torch.tensor([[30.0, -30.0, 0.0], [-30.0, 0.0, 30.0]], dtype=torch.float64)
+        got = float(loss(z, y, SimpleNamespace(index=torch.arange(2))))
+        p = np.clip(_softmax(z.numpy()), EPS, 1 - EPS)
+        t = 0.5 * t + 0.5 * p / p.sum(axis=1, keepdims=True)
+        ce = -np.log(_softmax(z.numpy())[np.arange(2), [0, 1]]).mean()
+        expected = ce + 2.0 * np.log(1 - (t * p).sum(axis=1)).mean()
+        assert got == pytest.approx(expected, rel=1e-6)  # the state is float32

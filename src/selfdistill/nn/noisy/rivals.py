@@ -82,7 +82,8 @@ class GCELoss:
     """
 
     def __init__(self, q: float = 0.7) -> None:
-        self.q = check_real("q", q, low=0.0, high=1.0, low_inclusive=False)
+        # equivalent mutant low_inclusive=None (falsy, as False)
+        self.q = check_real("q", q, low=0.0, high=1.0, low_inclusive=False)  # pragma: no mutate
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:
         _check_batch(logits, targets)
@@ -114,7 +115,9 @@ class TemporalEnsemble:
     def __init__(self, n_train: int, num_classes: int, beta: float = 0.7, init: str = "zeros"):
         n_train = check_int("n_train", n_train, low=1)
         num_classes = check_int("num_classes", num_classes, low=2)
+        # pragma: no mutate start  # equivalent: high_inclusive=None (falsy, as False)
         self.beta = check_real("beta", beta, low=0.0, high=1.0, high_inclusive=False)
+        # pragma: no mutate end
         if init not in ("zeros", "first"):
             raise ValueError(f"init must be 'zeros' or 'first', got {init!r}")
         self.init = init
@@ -123,7 +126,9 @@ class TemporalEnsemble:
 
     def update(self, index: Tensor, probs: Tensor) -> Tensor:
         """Fold the batch's probabilities ``(B, C)`` into rows ``index``; return those rows."""
-        index = index.to(self.t_.device)
+        # `.to(None)` mutants here and in the return are equivalent without an accelerator: the
+        # state and the batch are both on the CPU (not testable on a CPU-only machine)
+        index = index.to(self.t_.device)  # pragma: no mutate
         p = probs.detach().to(self.t_).clamp(EPS, 1.0 - EPS)
         p = p / p.sum(dim=1, keepdim=True)
         new = self.beta * self.t_[index] + (1.0 - self.beta) * p
@@ -132,7 +137,7 @@ class TemporalEnsemble:
             new[first] = p[first]
         self.t_[index] = new
         self.seen_[index] = True
-        return new.to(probs.device)
+        return new.to(probs.device)  # pragma: no mutate  # equivalent on the CPU: see above
 
 
 class ELRLoss:
@@ -143,7 +148,9 @@ class ELRLoss:
     """
 
     def __init__(self, n_train: int, num_classes: int, beta: float = 0.7, lam: float = 3.0):
+        # pragma: no mutate start  # equivalent: init dropped (its default is Liu et al.'s "zeros")
         self.ensemble = TemporalEnsemble(n_train, num_classes, beta, init="zeros")
+        # pragma: no mutate end
         self.lam = check_real("lam", lam, low=0.0)
 
     def __call__(self, logits: Tensor, targets: Tensor, ctx: Any = None) -> Tensor:

@@ -3,8 +3,8 @@
 * images (an image folder, or an ``.npz`` whose ``x`` holds images): a thumbnail of each sample,
   embedded as a ``data:`` URI so that the page works when it is moved;
 * tables (CSV / TSV / Parquet, or an ``.npz`` of feature vectors): the sample's feature values
-  and its nearest *correctly-labelled* neighbours — the samples ``clean`` did not flag, in the
-  standardised feature space (Euclidean distance, scikit-learn's
+  and (for the flagged ones) its nearest *correctly-labelled* neighbours — the samples ``clean``
+  did not flag, in the standardised feature space (Euclidean distance, scikit-learn's
   :class:`~sklearn.neighbors.NearestNeighbors`).
 
 Rows are found by ``issues.csv``'s ``row`` (an image's path relative to DATA) or ``index`` (the
@@ -34,6 +34,8 @@ THUMB_SIZE = 64
 #: feature values shown per table row
 MAX_FEATURES = 12
 NEIGHBOURS = 3
+#: neighbours are listed for every flagged sample, and for the top-scored others up to this many
+MIN_NEIGHBOUR_ROWS = 1000
 #: built-in data sets whose feature vectors are images: (C, H, W), and whether ink is high
 BUILTIN_IMAGES = {"digits": ((1, 8, 8), True)}
 
@@ -140,7 +142,11 @@ def _table_features(
             f"The first {MAX_FEATURES} of the {x.shape[1]} features are shown; the neighbours "
             "are measured on all of them."
         )
-    evidence.neighbours = nearest_correct(x, flagged, shown)
+    # neighbours of the flagged samples (at least MIN_NEIGHBOUR_ROWS of the first shown)
+    queries = [i for i in shown if flagged[i]]
+    if len(queries) < MIN_NEIGHBOUR_ROWS:
+        queries += [i for i in shown if not flagged[i]][: MIN_NEIGHBOUR_ROWS - len(queries)]
+    evidence.neighbours = nearest_correct(x, flagged, queries)
 
 
 def _table_names(path: Path, label_column: str) -> list[str]:

@@ -32,9 +32,9 @@ ISSUE_COLUMNS = (
 )  # fmt: skip
 #: out-of-fold probabilities of this many most probable classes are shown per row
 TOP_CLASSES = 3
-#: thumbnails of this many rows (the first pages of the flagged ones) come with the table's data;
-#: the rest follow at the end of the page, so the first page is drawn before they are parsed
-FIRST_THUMBS = 250
+#: the evidence of this many rows (the first pages of the flagged ones) comes with the table's
+#: data; the rest follows at the end of the page, so the first page is drawn before it is parsed
+FIRST_EVIDENCE = 250
 
 
 def read_issues(path: Path) -> list[dict[str, str]]:
@@ -57,19 +57,22 @@ def _float(text: str) -> float | None:
 
 
 def _top_classes(
-    probabilities: np.ndarray | None, indices: np.ndarray, fallback: list[list[list[float]]]
-) -> list[list[list[float]]]:
-    """Per row, ``[[class, probability], ...]`` of its :data:`TOP_CLASSES` most probable classes."""
+    probabilities: np.ndarray | None, indices: np.ndarray, fallback: np.ndarray
+) -> tuple[int, list[int], list[float | None]]:
+    """``(k, classes, permille)``: per row its ``k`` (:data:`TOP_CLASSES`) most probable
+    classes and their probabilities in thousandths (integers parse fast), flattened row after
+    row; without ``probabilities.npy``, ``fallback`` (rows of given class, p_given, suggested
+    class, p_suggested) with ``k = 2``."""
     if probabilities is None:
-        return fallback
+        classes = fallback[:, [0, 2]].astype(np.int64).ravel().tolist()
+        values = [None if not np.isfinite(v) else round(1000 * float(v)) for v in
+                  fallback[:, [1, 3]].ravel()]  # fmt: skip
+        return 2, classes, values
     p = probabilities[indices]
     k = min(TOP_CLASSES, p.shape[1])
     top = np.argsort(-p, axis=1, kind="stable")[:, :k]
     values = np.take_along_axis(p, top, axis=1)
-    return [
-        [[int(c), round(float(v), 4)] for c, v in zip(cs, vs, strict=True)]
-        for cs, vs in zip(top, values, strict=True)
-    ]
+    return k, top.ravel().tolist(), np.round(1000 * values).astype(np.int64).ravel().tolist()
 
 
 def _probabilities(out: Path, n: int, k: int) -> np.ndarray | None:
@@ -100,13 +103,14 @@ def review_payload(out: Path, results: Mapping[str, Any]) -> dict[str, Any]:
                 classes.append(r[key])
     indices = np.array([int(r["index"]) for r in issues], dtype=np.int64)
     flagged = [r["flagged"].strip().lower() in ("1", "true", "yes") for r in issues]
-    fallback = [
-        [[code[r["given_label"]], _float(r["p_given"])],
-         [code[r["suggested_label"]], _float(r["p_suggested"])]]
-        for r in issues
-    ]  # fmt: skip
+    given = [code[r["given_label"]] for r in issues]
+    suggested = [code[r["suggested_label"]] for r in issues]
+    fallback = np.array(
+        [[g, _float(r["p_given"]), s, _float(r["p_suggested"])]
+         for r, g, s in zip(issues, given, suggested, strict=True)], dtype=float,
+    ).reshape(len(issues), 4)  # fmt: skip
     probs = _probabilities(out, len(issues), len(results.get("classes") or []))
-    top = _top_classes(probs, indices, fallback)
+    k, top_class, top_prob = _top_classes(probs, indices, fallback)
     settings = results.get("settings") or {}
     evidence = gather_evidence(
         settings.get("data"), str(results.get("data_kind", "")),
@@ -114,16 +118,23 @@ def review_payload(out: Path, results: Mapping[str, Any]) -> dict[str, Any]:
         label_column=str(settings.get("label_column") or "label"),
         image_size=settings.get("image_size"), limit=MAX_EVIDENCE,
     )  # fmt: skip
-    rows = [
-        [r["row"], int(i), code[r["given_label"]], code[r["suggested_label"]],
-         _float(r["score"]), int(f), t]
-        for r, i, f, t in zip(issues, indices.tolist(), flagged, top, strict=True)
-    ]  # fmt: skip
+    names = [r["row"] for r in issues]
+    scores = [_float(r["score"]) for r in issues]
     return {
         "run": run_key(out),
         "classes": classes,
         "kind": evidence.kind,
-        "rows": rows,
+        # one column per field, in the file's order (by score); rowNames null: the row is the
+        # index (tables, arrays)
+        "rowNames": None if names == [str(i) for i in indices.tolist()] else names,
+        "index": indices.tolist(),
+        "given": given,
+        "suggested": suggested,
+        "score": [None if v is None else round(v, 6) for v in scores],
+        "flagged": [int(f) for f in flagged],
+        "topK": k,
+        "topClass": top_class,
+        "topProb": top_prob,
         "thumbs": {str(k): v for k, v in evidence.thumbs.items()},
         "featureNames": evidence.feature_names,
         "nFeatures": evidence.n_features,
@@ -136,8 +147,8 @@ def review_payload(out: Path, results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _summary(results: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
-    n = int(results.get("n", len(payload["rows"])))
-    n_flagged = int(results.get("n_flagged", sum(r[5] for r in payload["rows"])))
+    n = int(results.get("n", len(payload["index"])))
+    n_flagged = int(results.get("n_flagged", sum(payload["flagged"])))
     share = f" ({100 * n_flagged / n:.1f} %)" if n else ""
     threshold = results.get("threshold")
     cards = [
@@ -182,12 +193,11 @@ def _charts(results: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
             + "<figcaption>Given (rows) against suggested (columns) label; the diagonal, "
             "outlined, is the labels the models agree with.</figcaption></figure>"
         )
-    rows = payload["rows"]
     charts.append(
         "<figure>"
         + histogram(
-            [r[4] if r[4] is not None else math.nan for r in rows],
-            [bool(r[5]) for r in rows],
+            [v if v is not None else math.nan for v in payload["score"]],
+            [bool(f) for f in payload["flagged"]],
             threshold=results.get("threshold"),
             title="Scores of all samples",
         )
@@ -222,7 +232,8 @@ or mark it unsure. Decisions are kept in this browser (for this run) until you d
 <p class="keys" id="keys">Keyboard, on a focused row: <kbd>↓</kbd>/<kbd>↑</kbd> next/previous
 row, <kbd>a</kbd> accept the suggestion, <kbd>k</kbd> keep the given label, <kbd>u</kbd> unsure,
 <kbd>s</kbd> set a label (choose it in the list), <kbd>1</kbd>–<kbd>9</kbd> set the label to
-class 1–9, <kbd>c</kbd> or <kbd>Delete</kbd> clear, <kbd>PageDown</kbd>/<kbd>PageUp</kbd> next/
+class 1–9 of the list (classes named 0–9: the class of that name), <kbd>c</kbd> or
+<kbd>Delete</kbd> clear, <kbd>PageDown</kbd>/<kbd>PageUp</kbd> next/
 previous page.</p>
 <fieldset class="controls no-print"><legend>Filter</legend>
 <label>Given class <select id="filter-given"><option value="">any</option></select></label>
@@ -264,7 +275,7 @@ rows.</p></noscript>
 def clean_page(out: Path, results: Mapping[str, Any]) -> str:
     """The whole review page of the ``clean`` run in ``out``."""
     payload = review_payload(out, results)
-    rest = _later_thumbs(payload)
+    rest = _later_evidence(payload)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in payload["notes"])
     settings = results.get("settings") or {}
     body = (
@@ -282,16 +293,21 @@ def clean_page(out: Path, results: Mapping[str, Any]) -> str:
         subtitle=f"data: {data}; output: {out}",
         scripts=(asset("review.js"),),
         head=f'<meta name="selfdistill-run" content="{payload["run"]}">',
-        tail=json_script("review-thumbs", rest),
+        tail=json_script("review-later", rest),
     )
 
 
-def _later_thumbs(payload: dict[str, Any]) -> dict[str, str]:
-    """Move the thumbnails past the first :data:`FIRST_THUMBS` rows of the first view (flagged
-    rows by score, then the others) out of ``payload``; return them."""
-    flagged = [str(r[1]) for r in payload["rows"] if r[5]]
-    others = [str(r[1]) for r in payload["rows"] if not r[5]]
-    first = set((flagged + others)[:FIRST_THUMBS])
-    thumbs = payload["thumbs"]
-    payload["thumbs"] = {k: v for k, v in thumbs.items() if k in first}
-    return {k: v for k, v in thumbs.items() if k not in first}
+def _later_evidence(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Move the evidence (thumbnails, feature values, neighbours) past the first
+    :data:`FIRST_EVIDENCE` rows of the first view (flagged rows by score, then the others) out of
+    ``payload``; return it, to follow the page's script."""
+    index, flagged = payload["index"], payload["flagged"]
+    first_rows = [str(i) for i, f in zip(index, flagged, strict=True) if f]
+    first_rows += [str(i) for i, f in zip(index, flagged, strict=True) if not f]
+    first = set(first_rows[:FIRST_EVIDENCE])
+    later = {}
+    for key in ("thumbs", "features", "neighbours"):
+        values = payload[key]
+        payload[key] = {k: v for k, v in values.items() if k in first}
+        later[key] = {k: v for k, v in values.items() if k not in first}
+    return later

@@ -6,12 +6,23 @@
   "use strict";
   var data = JSON.parse(document.getElementById("review-data").textContent);
   var classes = data.classes;
-  // a row: [row, index, given, suggested, score, flagged, [[class, probability], ...]]
-  var rows = data.rows;
-  var ROW = 0, INDEX = 1, GIVEN = 2, SUGGESTED = 3, SCORE = 4, FLAGGED = 5, TOP = 6;
-  var byIndex = new Map();
-  var byRow = new Map();
-  rows.forEach(function (r) { byIndex.set(r[INDEX], r); byRow.set(String(r[ROW]), r); });
+  // a row: [row, index, given, suggested, score, flagged, position in the columns]
+  var ROW = 0, INDEX = 1, GIVEN = 2, SUGGESTED = 3, SCORE = 4, FLAGGED = 5, AT = 6;
+  var rows = new Array(data.index.length);
+  for (var p = 0; p < rows.length; p++) {
+    rows[p] = [data.rowNames ? data.rowNames[p] : String(data.index[p]), data.index[p],
+      data.given[p], data.suggested[p], data.score[p], data.flagged[p], p];
+  }
+  var byIndex = [];
+  rows.forEach(function (r) { byIndex[r[INDEX]] = r; });
+  var rowMap = null;  // row name -> row, made when first needed (a stored decision's row)
+  function rowOf(name) {
+    if (!rowMap) {
+      rowMap = new Map();
+      rows.forEach(function (r) { rowMap.set(String(r[ROW]), r); });
+    }
+    return rowMap.get(String(name));
+  }
   var KEY = "selfdistill-review:" + data.run;
   var KINDS = { accept: "✓ accepted", keep: "= kept", set: "✎ set", unsure: "? unsure" };
   var nFlagged = rows.reduce(function (n, r) { return n + (r[FLAGGED] ? 1 : 0); }, 0);
@@ -32,7 +43,7 @@
       if (text) {
         var saved = JSON.parse(text);
         out = {};
-        Object.keys(saved).forEach(function (k) { if (byRow.has(k)) out[k] = saved[k]; });
+        Object.keys(saved).forEach(function (k) { if (rowOf(k)) out[k] = saved[k]; });
       }
     } catch (e) {
       storageOk = false;
@@ -44,7 +55,7 @@
   function earlierDecisions() {
     var out = {};
     Object.keys(data.corrected || {}).forEach(function (k) {
-      var r = byRow.get(k);
+      var r = rowOf(k);
       if (!r) return;
       var label = data.corrected[k];
       out[k] = [label === classes[r[GIVEN]] ? "keep" : "set", label, "earlier"];
@@ -118,76 +129,97 @@
     return e;
   }
 
+  // the keys 1-9 name the classes in list order; when the classes are digits, their own digit
+  var DIGITS = classes.every(function (c) { return /^[0-9]$/.test(c); });
+  function digitClass(key) {
+    if (!/^[0-9]$/.test(key)) return null;
+    if (DIGITS) return classes.indexOf(key) >= 0 ? key : null;
+    return key !== "0" && +key <= classes.length ? classes[+key - 1] : null;
+  }
+
   var setTemplate = el("select", { "data-d": "set" });
   setTemplate.appendChild(el("option", { value: "" }, "Set label…"));
   classes.forEach(function (c, i) {
-    setTemplate.appendChild(el("option", { value: c }, (i < 9 ? (i + 1) + ": " : "") + c));
+    var prefix = !DIGITS && i < 9 ? (i + 1) + ": " : "";
+    setTemplate.appendChild(el("option", { value: c }, prefix + c));
   });
 
   function sampleCell(r) {
     var td = el("td");
-    var key = String(r[INDEX]);
-    if (data.kind === "images") {
-      thumbnail(td, r);
-    } else if (data.kind === "table") {
-      td.className = "features";
-      var values = data.features[key];
-      if (values) {
-        var dl = el("dl");
-        data.featureNames.forEach(function (name, j) {
-          dl.appendChild(el("dt", null, name));
-          dl.appendChild(el("dd", null, num(values[j])));
-        });
-        td.appendChild(dl);
-      }
-      var near = data.neighbours[key];
-      if (near && near.length) {
-        td.appendChild(el("span", null, "Nearest correctly-labelled samples:"));
-        var ul = el("ul", { class: "neighbours" });
-        near.forEach(function (nb) {
-          var other = byIndex.get(nb[0]);
-          if (!other) return;
-          var lab = classes[other[GIVEN]];
-          var note = other[GIVEN] === r[SUGGESTED] ? " (the suggested label)" :
-            (other[GIVEN] === r[GIVEN] ? " (the given label)" : "");
-          ul.appendChild(el("li", null, "row " + other[ROW] + ": " + lab + note +
-            ", distance " + num(nb[1])));
-        });
-        td.appendChild(ul);
-      }
-    } else {
-      td.textContent = "–";
-    }
+    fillSample(td, r);
     return td;
   }
 
-  function thumbnail(td, r) {
-    var uri = data.thumbs[String(r[INDEX])];
+  // the evidence of a row: a thumbnail, or feature values and neighbours; "loading…" while the
+  // evidence of the later rows (after the script) is not read yet
+  function fillSample(td, r) {
+    var key = String(r[INDEX]);
     td.replaceChildren();
     td.className = "";
-    if (uri) {
-      td.appendChild(el("img", { class: "thumb", src: uri, width: "64", height: "64",
-        alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
-    } else if (!laterThumbs) {
+    var have = data.kind === "images" ? data.thumbs[key] :
+      (data.features[key] || data.neighbours[key]);
+    if (!have && !laterRead && (data.kind === "images" || data.kind === "table")) {
       td.className = "pending";
       td.textContent = "loading…";
+    } else if (data.kind === "images") {
+      if (have) {
+        td.appendChild(el("img", { class: "thumb", src: have, width: "64", height: "64",
+          alt: "sample " + r[ROW] + ", given label " + classes[r[GIVEN]] }));
+      } else {
+        td.textContent = "no thumbnail";
+      }
+    } else if (data.kind === "table") {
+      td.className = "features";
+      tableEvidence(td, r, key);
     } else {
-      td.textContent = "no thumbnail";
+      td.textContent = "–";
     }
   }
 
-  // the thumbnails past the first pages follow the script: read once the page is parsed
-  var laterThumbs = false;
-  function readLaterThumbs() {
-    if (laterThumbs) return;
-    var block = document.getElementById("review-thumbs");
+  function tableEvidence(td, r, key) {
+    var values = data.features[key];
+    if (values) {
+      var dl = el("dl");
+      data.featureNames.forEach(function (name, j) {
+        dl.appendChild(el("dt", null, name));
+        dl.appendChild(el("dd", null, num(values[j])));
+      });
+      td.appendChild(dl);
+    } else {
+      td.appendChild(document.createTextNode("–"));
+    }
+    var near = data.neighbours[key];
+    if (near && near.length) {
+      td.appendChild(el("span", null, "Nearest correctly-labelled samples:"));
+      var ul = el("ul", { class: "neighbours" });
+      near.forEach(function (nb) {
+        var other = byIndex[nb[0]];
+        if (!other) return;
+        var lab = classes[other[GIVEN]];
+        var note = other[GIVEN] === r[SUGGESTED] ? " (the suggested label)" :
+          (other[GIVEN] === r[GIVEN] ? " (the given label)" : "");
+        ul.appendChild(el("li", null, "row " + other[ROW] + ": " + lab + note +
+          ", distance " + num(nb[1])));
+      });
+      td.appendChild(ul);
+    }
+  }
+
+  // the evidence past the first pages follows the script: read once the page is parsed
+  var laterRead = false;
+  function readLater() {
+    if (laterRead) return;
+    var block = document.getElementById("review-later");
     if (block) {
       var more = JSON.parse(block.textContent);
-      Object.keys(more).forEach(function (k) { data.thumbs[k] = more[k]; });
+      ["thumbs", "features", "neighbours"].forEach(function (part) {
+        var into = data[part];
+        Object.keys(more[part] || {}).forEach(function (k) { into[k] = more[part][k]; });
+      });
     }
-    laterThumbs = true;
+    laterRead = true;
     tbody.querySelectorAll("td.pending").forEach(function (td) {
-      thumbnail(td, byRow.get(td.parentElement.dataset.row));
+      fillSample(td, rows[+td.parentElement.dataset.at]);
     });
     document.documentElement.setAttribute("data-review-complete", "true");
   }
@@ -215,7 +247,7 @@
   }
 
   function rowElement(r, rank) {
-    var tr = el("tr", { "data-row": String(r[ROW]), tabindex: "-1" });
+    var tr = el("tr", { "data-row": String(r[ROW]), "data-at": String(r[AT]), tabindex: "-1" });
     tr.appendChild(el("td", { class: "num" }, String(rank + 1)));
     tr.appendChild(sampleCell(r));
     tr.appendChild(el("td", null)).appendChild(el("code", null, String(r[ROW])));
@@ -227,9 +259,14 @@
     }
     tr.appendChild(sug);
     tr.appendChild(el("td", { class: "num" }, num(r[SCORE])));
-    tr.appendChild(el("td", { class: "probs" }, r[TOP].map(function (t) {
-      return classes[t[0]] + " " + num(t[1]);
-    }).join(" · ")));
+    var top = [];
+    for (var j = 0; j < data.topK; j++) {
+      var at = r[AT] * data.topK + j;
+      var permille = data.topProb[at];
+      top.push(classes[data.topClass[at]] + " " +
+        (permille === null ? "–" : (permille / 1000).toFixed(3)));
+    }
+    tr.appendChild(el("td", { class: "probs" }, top.join(" · ")));
     tr.appendChild(decisionCell(r));
     showDecision(tr, r);
     return tr;
@@ -300,7 +337,7 @@
   // ---------------------------------------------------------------------------------------
 
   function decide(tr, kind, label) {
-    var r = byRow.get(tr.dataset.row);
+    var r = rows[+tr.dataset.at];
     if (!r) return;
     if (kind === "clear" || (kind === "set" && !label)) {
       delete decisions[tr.dataset.row];
@@ -350,7 +387,7 @@
   function closeSetter(select) {
     var tr = select.closest("tr");
     if (!tr) return;
-    var r = byRow.get(tr.dataset.row);
+    var r = rows[+tr.dataset.at];
     var button = el("button", { type: "button", "data-d": "set", "aria-pressed": "false",
       "aria-haspopup": "listbox", title: "set another label (s, or 1-9)", tabindex: "-1" });
     select.replaceWith(button);
@@ -393,8 +430,8 @@
     else if (key === "u") { decide(tr, "unsure"); move(1); }
     else if (key === "c" || key === "Delete" || key === "Backspace") decide(tr, "clear");
     else if (key === "s") openSetter(tr);
-    else if (/^[1-9]$/.test(key) && +key <= classes.length) {
-      decide(tr, "set", classes[+key - 1]);
+    else if (digitClass(key) !== null) {
+      decide(tr, "set", digitClass(key));
       move(1);
     } else handled = false;
     if (handled) event.preventDefault();
@@ -484,9 +521,9 @@
   render();
   updateCount();
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", readLaterThumbs);
+    document.addEventListener("DOMContentLoaded", readLater);
   } else {
-    readLaterThumbs();
+    readLater();
   }
   if (window.performance && performance.mark) performance.mark("review-rendered");
   document.documentElement.setAttribute("data-review-ready", "true");
