@@ -477,7 +477,7 @@ def test_bad_input_raises_value_error_naming_the_argument(call, match):
 
 
 # ----------------------------------------------------------------------
-# Tests that kill surviving mutants of `selfdistill.theory` (issue 17, scripts/mutation.py).
+# Tests that kill surviving mutants of `selfdistill.theory` (issue 17, docs/testing.md).
 def _problem():
     d = np.array([3.0, 1.5, 0.4, 0.1])  # kappa = 30
     y = np.array([1.0, -2.0, 0.5, 1.5])

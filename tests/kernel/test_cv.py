@@ -418,7 +418,7 @@ def test_leave_one_out_identity_holds_for_one_step_only() -> None:
 
 
 # ----------------------------------------------------------------------
-# Tests that kill surviving mutants of ``selfdistill.kernel.cv`` (scripts/mutation.py).
+# Tests that kill surviving mutants of ``selfdistill.kernel.cv`` (docs/testing.md).
 _rng3 = np.random.default_rng(3)
 X3 = _rng3.normal(size=(40, 2))
 y3 = X3[:, 0] + 0.1 * _rng3.normal(size=40)

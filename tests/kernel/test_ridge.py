@@ -307,7 +307,7 @@ def test_property_optimal_alpha_minimises_validation_error(seed, n, q, lam, delt
 
 
 # ----------------------------------------------------------------------
-# Tests that kill surviving mutants of `selfdistill.kernel.ridge` (issue 17, scripts/mutation.py)
+# Tests that kill surviving mutants of `selfdistill.kernel.ridge` (issue 17, docs/testing.md)
 def _data(n=12, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 2))
