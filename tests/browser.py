@@ -6,14 +6,13 @@ scripts/setup.sh installs when it is missing and the machine allows it; Playwrig
 download is never used. ``SELFDISTILL_CHROMIUM`` names another executable. Without a browser (or
 without Playwright) the tests that use these fixtures skip with a one-line reason.
 
-Use from a test folder: import the fixtures into its ``conftest.py``::
-
-    from tests.browser import browser, offline_page  # noqa: F401  (pytest fixtures)
-
-then ``def test_x(offline_page): offline_page.goto(url)``. ``offline_page`` refuses every request
-that leaves the machine (anything but ``file:``, ``data:``, ``blob:`` and 127.0.0.1/localhost)
-and records its URL in ``offline_page.blocked`` — assert it stays empty to prove a page needs
-no network. ``blank_fraction(png)`` measures how much of a screenshot is one flat colour.
+The fixtures are imported once, in ``tests/conftest.py`` (a second import into a sub-folder
+``conftest.py`` would start a second Playwright inside the first one's event loop); a test asks
+for them by name: ``def test_x(offline_page): offline_page.goto(url)``.
+``offline_page`` refuses every request that leaves the machine (anything but ``file:``,
+``data:``, ``blob:`` and 127.0.0.1/localhost) and records its URL in ``offline_page.blocked`` —
+assert it stays empty to prove a page needs no network. ``blank_fraction(png)`` measures how
+much of a screenshot is one flat colour.
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from hypothesis import settings  # noqa: E402
 
+# The headless browser (tests/browser.py) is defined here, once for the whole suite: a
+# session-scoped fixture imported into two sub-folder conftests would be two fixtures, and the
+# second would start Playwright's sync API inside the first one's event loop.
+from tests.browser import browser, offline_page  # noqa: E402, F401  (pytest fixtures)
+
 settings.register_profile(
     "default", derandomize=True, deadline=None, max_examples=60, print_blob=True
 )

@@ -69,6 +69,16 @@ def test_csv_end_to_end_and_predict(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["predict", "--model", str(out / "model"), "--data", str(src),
                  "--label-column", "species", "--out", str(tmp_path / "p.csv")]) == 0  # fmt: skip
     assert len(pd.read_csv(tmp_path / "p.csv")) == 60
+    # the card records the feature columns and the label column: a new table is read by name
+    card = json.loads((out / "model" / "model.json").read_text())
+    assert card["feature_names"] == ["a", "b", "c", "d"] and card["label_column"] == "species"
+    frame[["d", "species", "c", "b", "a"]].to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.csv"),
+                 "--out", str(tmp_path / "p2.csv")]) == 0  # fmt: skip
+    np.testing.assert_allclose(
+        pd.read_csv(tmp_path / "p2.csv").drop(columns=["index"]).select_dtypes("number"),
+        pd.read_csv(tmp_path / "p.csv").drop(columns=["index"]).select_dtypes("number"),
+    )
 
 
 def test_npz_every_split_is_judged(tmp_path: Path) -> None:

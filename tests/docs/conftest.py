@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser, offline_page  # noqa: F401  (pytest fixtures)
-
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 600
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser, offline_page  # noqa: F401  (pytest fixtures)
-
 
 @pytest.fixture(scope="session")
 def reproduce_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -165,7 +165,8 @@ def main(args: argparse.Namespace) -> int:
             rows.x, labels, classes=rows.class_names, methods=methods, method=args.method,
             folds=args.folds, seed=args.seed, trusted=trusted, execution=execution,
             store=out / "state", progress=args.progress, source=_source(rows, args),
-            **options,
+            feature_names=rows.feature_names,
+            label_column=args.label_column if rows.kind == "table" else None, **options,
         )  # fmt: skip
         settings = {
             "data": data, "label_column": args.label_column, "image_size": args.image_size,

@@ -79,6 +79,8 @@ class DataRows:
     rows: tuple[str, ...]
     label_column: str = "label"
     splits: tuple[tuple[str, int], ...] = ()
+    #: a table's feature columns, in the order of :attr:`x`'s columns (``None`` otherwise)
+    feature_names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -111,7 +113,9 @@ def read_rows(
     else:
         kind = "arrays" if path.suffix.lower() == ".npz" else "table"
         rows = tuple(str(i) for i in range(len(y)))
-    return DataRows(str(path), kind, x, y, file.class_names, rows, label_column, sizes)
+    names = getattr(file, "feature_names", None) if kind == "table" else None
+    return DataRows(str(path), kind, x, y, file.class_names, rows, label_column, sizes,
+                    None if names is None else tuple(names))  # fmt: skip
 
 
 def _image_paths(root: Path) -> list[Path]:

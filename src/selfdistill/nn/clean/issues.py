@@ -146,6 +146,8 @@ def find_label_issues(
     progress: bool = False,
     source: dict[str, Any] | None = None,
     classes: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
+    label_column: str | None = None,
     **options: Any,
 ) -> LabelIssues:
     """Find the wrong labels of ``(x, y)``: every sample judged out of sample.
@@ -184,6 +186,9 @@ def find_label_issues(
         The class names, when ``y`` holds class indices into them (then every class keeps its
         index, even one no sample is labelled with); default: the sorted distinct labels of
         ``y``.
+    feature_names, label_column
+        A table's feature columns and label column, recorded in the final model's card so that
+        ``selfdistill predict`` takes a new table's columns by name.
 
     Returns
     -------
@@ -215,7 +220,8 @@ def find_label_issues(
     rows = np.arange(len(codes))
     model = None
     if final_model:
-        model = _final_model(xs, codes, cfg, best, seed, classes, source, folds)
+        table = (None if feature_names is None else tuple(feature_names), label_column)
+        model = _final_model(xs, codes, cfg, best, seed, classes, source, folds, table)
     return LabelIssues(
         given=codes, suggested=suggested, score=score, flagged=flagged,
         p_given=proba[rows, codes], p_suggested=proba[rows, suggested], proba=proba,
@@ -274,6 +280,7 @@ def _final_model(
     classes: tuple[str, ...],
     source: dict[str, Any] | None,
     folds: int,
+    table: tuple[tuple[str, ...] | None, str | None] = (None, None),
 ) -> SavedModel:
     """``method`` trained on every sample (a noisy validation split for its switch)."""
     k = len(classes)
@@ -285,6 +292,7 @@ def _final_model(
         y_val=torch.zeros(0, dtype=torch.long), x_test=empty,
         y_test=torch.zeros(0, dtype=torch.long), num_classes=k,
         input_shape=tuple(int(s) for s in x.shape[1:]), class_names=classes, standardisation=stats,
+        feature_names=table[0], label_column=table[1],
     )  # fmt: skip
     params = {**asdict(config.hyper), "folds": folds, "budget": asdict(config.budget)}
     card = model_card(splits, config.network, method=method, params=params, seed=seed,
