@@ -172,3 +172,23 @@ def test_out_inside_data_or_over_an_input(tmp_path: Path, capsys) -> None:
     assert main(["clean", "--data", str(folder / "relabelled.npz"), "--out",
                  str(tmp_path / "o"), "--corrections", str(fixes), *FAST]) == 2  # fmt: skip
     assert "unknown label '7'" in capsys.readouterr().err
+
+
+def test_a_page_that_fails_warns_and_the_run_still_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the results are saved before the review page: a failing page is one warning, not exit 2
+    import selfdistill.reports.html as html
+
+    def broken(out: Path) -> Path:
+        raise ValueError("the page broke")
+
+    monkeypatch.setattr(html, "write_report", broken)
+    x, y = _blobs()
+    np.savez(tmp_path / "mine.npz", x=x, y=y)
+    out = tmp_path / "out"
+    assert main(["clean", "--data", str(tmp_path / "mine.npz"), "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no report.html (the page broke)" in err
+    assert f"selfdistill report {out}" in err
+    assert (out / "issues.csv").is_file() and not (out / "report.html").exists()
