@@ -217,3 +217,13 @@ def test_parse_int_list() -> None:
 def test_parse_float_list() -> None:
     assert parse_float_list("--noise", "0, 0.2,0.4", low=0.0, high=1.0) == (0.0, 0.2, 0.4)
     assert parse_float_list("--grid", "-0.5") == (-0.5,)
+
+
+def test_the_demo_writes_each_parts_page(tmp_path: Path) -> None:
+    # README: each demo part writes its results.json, figures and report.html, as `reproduce`
+    from selfdistill.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--only", "borup-fig2", "--out", str(out), "--no-progress"]) == 0
+    page = (out / "borup-fig2" / "report.html").read_text(encoding="utf-8")
+    assert "borup-fig2" in page and "<img" in page

@@ -1,7 +1,7 @@
 """Run the main demo: a short variant of every reproduction, on data that ships with the package.
 
 Kernel results come first (no torch needed); the network demos run when the torch extra is
-installed. Every part writes OUT/PART/results.json and its figures.
+installed. Every part writes OUT/PART/results.json, its figures and OUT/PART/report.html.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .._util.outdir import check_output_folder, output_folder
 from ..experiments import EXPERIMENTS, add_experiment_arguments, run_experiment, torch_available
+from .report import write_run_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,4 +74,5 @@ def _run_parts(args: argparse.Namespace, names: list[str]) -> None:
         if not args.progress:
             argv.append("--no-progress")
         run_experiment(name, parser.parse_args(argv))
+        write_run_report(args.out / name)  # the page `reproduce NAME` writes too
         print(f"   wrote {args.out / name}", flush=True)
