@@ -41,6 +41,7 @@ from ..config_file import add_config_option, resolved_options
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 from ..training_flags import add_training_flags, training_settings
 from ._dry_run import add_dry_run_option, print_dry_run
+from .report import write_run_report
 
 __all__ = ["add_arguments", "main"]
 
@@ -176,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
         }  # fmt: skip
         recorded = resolved_options(args, exclude=EXECUTION_OPTIONS)
         results = _write_outputs(out, rows, issues, labels, trusted, settings, recorded)
-        _write_report(out)
+        write_run_report(out)  # the review page; a failing page only warns
     _print_summary(results, out)
     return 0
 
@@ -280,11 +281,3 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
         print(f"  {pair['given']} -> {pair['suggested']}: {pair['count']}")
     print(f"wrote {out}/issues.csv, results.json, probabilities.npy, model/ and "
           f"{results['outputs']['relabelled']}", file=sys.stderr)  # fmt: skip
-
-
-def _write_report(out: Path) -> None:
-    """The review page, ``OUT/report.html``: a page that fails warns in one line (the results
-    are saved already) instead of turning a finished run into an error."""
-    from .report import write_run_report
-
-    write_run_report(out)
