@@ -124,7 +124,7 @@ def test_replot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "results.json").write_text("{not json")
     assert "is not valid JSON" in replot("borup-fig2")
     _io.write_json(tmp_path / "results.json", [1, 2])
-    assert "holds no selfdistill command's results" in replot("borup-fig2")
+    assert "is not the results of a run (not a JSON object)" in replot("borup-fig2")
     (tmp_path / "results.json").unlink()  # a results.json no command wrote is never replaced
     parser = argparse.ArgumentParser()
     add_experiment_arguments(parser, "borup-fig2")

@@ -122,6 +122,23 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a run's ``results.json``; a damaged file is a one-line ``ValueError`` naming it.
+
+    Raises
+    ------
+    ValueError
+        When the file is not valid UTF-8 JSON, or holds something other than a JSON object.
+    """
+    try:
+        results = read_json(path)
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path} is not the results of a run (not a JSON object)")
+    return results
+
+
 def write_csv(
     path: str | os.PathLike[str],
     rows: Iterable[Mapping[str, Any]],

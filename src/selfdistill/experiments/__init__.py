@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .._util.io import read_json, write_json
+from .._util.io import read_json, read_results, write_json
 from .._util.outdir import output_folder, results_owner
 from ..execution import EXECUTION_OPTIONS, execution_from_args
 
@@ -249,9 +249,9 @@ def replot_experiment(name: str, out: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"--replot: no results.json in {out} (run the experiment first)")
     try:
-        saved = read_json(path)
-    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
-        raise ValueError(f"--replot: {path} is not valid JSON ({exc})") from None
+        saved = read_results(path)
+    except ValueError as exc:
+        raise ValueError(f"--replot: {exc}") from None
     owner = results_owner(saved)
     if owner != f"reproduce {name}":
         whose = (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..._util.io import atomic_write_text, read_json
+from ..._util.io import atomic_write_text, read_results
 
 __all__ = ["COMMANDS", "REPORT_NAME", "command_of", "render_report", "write_report"]
 
@@ -61,13 +61,7 @@ def _results(out: Path) -> dict[str, Any]:
     path = out / "results.json"
     if not path.is_file():
         raise FileNotFoundError(f"{out} holds no results.json (not the output folder of a run)")
-    try:
-        results = read_json(path)
-    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(results, dict):
-        raise ValueError(f"{path} is not the results of a run (not a JSON object)")
-    return results
+    return read_results(path)
 
 
 def render_report(out: str | os.PathLike[str]) -> str:
