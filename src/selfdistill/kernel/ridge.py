@@ -389,14 +389,14 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                     f"got {yv.shape}"
                 )
 
+        if nystrom is not None:  # its fitted state is set by _set_nystrom_fit
+            return self._fit_nystrom(X, Y, Xv, Yv, nystrom, lam, epsilon, steps, alphas, mode)
         self._y_fit = Y
         self.eigval_rtol_ = EIGVAL_RTOL
         self._spectrum: tuple[np.ndarray, np.ndarray] | None = None
         self._limit_coef: np.ndarray | None = None
         self._B: np.ndarray | None = None
         self._nystrom: NystromSpectrum | None = None
-        if nystrom is not None:
-            return self._fit_nystrom(X, Y, Xv, Yv, nystrom, lam, epsilon, steps, alphas, mode)
         self.X_fit_ = X
         K = self._kernel(X)
         if lam is not None:
@@ -423,10 +423,16 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fixed ridge: one factorisation of ``K + lam I``, one solve per step (Borup eqs. 3-5)."""
         n, q = Y.shape
-        A = K.copy() if (self.kernel == "precomputed" or K is self.X_fit_) else K
+        # K + lam I in place, on a copy when K is the user's Gram matrix (kept as X_fit_)
+        # equivalent: copying every kernel (`or True`) costs memory only, never a result
+        A = K.copy() if self.kernel == "precomputed" else K  # pragma: no mutate
         A[np.diag_indices_from(A)] += lam
         try:
-            factor = scipy.linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            # A is not overwritten: the LU fallback below factors the same K + lam I
+            # pragma: no mutate start  # equivalent: check_finite only scans for NaN/inf, and
+            # K + lam I is finite
+            factor = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
+            # pragma: no mutate end
             L = np.asfortranarray(factor[0])  # lower triangle holds L
 
             def solve(b: np.ndarray) -> np.ndarray:
@@ -438,10 +444,8 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                 return dtrsv(L, x, lower=1, trans=1)[:, None]
 
         except scipy.linalg.LinAlgError:  # an indefinite kernel (e.g. sigmoid): plain LU
-            A = K.copy()
-            A[np.diag_indices_from(A)] += lam
-            # pragma: no mutate start  # equivalent: A is a fresh copy (overwrite or not) and is
-            # finite (check_finite only scans for NaN/inf)
+            # pragma: no mutate start  # equivalent: A is not used after (overwrite or not) and
+            # is finite (check_finite only scans for NaN/inf)
             lu = scipy.linalg.lu_factor(A, overwrite_a=True, check_finite=False)
             # pragma: no mutate end
 
@@ -546,7 +550,6 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         self._y_ndim = y_ndim
         self._y_fit = Y
         self.eigval_rtol_ = EIGVAL_RTOL
-        self._spectrum = None
         self._limit_coef = None
         self.n_features_in_ = int(fit.centres.shape[1])
         for name, value in nystrom_attributes(fit, y_ndim).items():
@@ -641,9 +644,9 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         check_is_fitted(self)
         C = self._coefs3()
         steps, n, q = C.shape
-        P = self._apply(X, C.transpose(1, 0, 2).reshape(n, steps * q)).reshape(-1, steps, q)
+        P = self._apply(X, C.transpose(1, 0, 2).reshape(n, steps * q))  # step t: columns t q..
         for t in range(steps):
-            yield self._shape_out(P[:, t, :])
+            yield self._shape_out(P[:, t * q : (t + 1) * q])
 
     def predict_limit(self, X: np.ndarray) -> np.ndarray:
         """Prediction for ``steps -> inf`` with a constant alpha (Borup Thm 4.5).
