@@ -436,12 +436,18 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             L = np.asfortranarray(factor[0])  # lower triangle holds L
 
             def solve(b: np.ndarray) -> np.ndarray:
-                if b.shape[1] > 1:
+                # equivalent: `>= 1` solves one column with cho_solve too, the same solve by
+                # another LAPACK route (rounding only)
+                if b.shape[1] > 1:  # pragma: no mutate
+                    # pragma: no mutate start  # equivalent: check_finite only scans for
+                    # NaN/inf, and the targets are finite
                     return scipy.linalg.cho_solve((L, True), b, check_finite=False)
+                    # pragma: no mutate end
                 # one right-hand side: two BLAS-2 triangular solves (dtrsv) read L once each
                 # and are about twice as fast as LAPACK potrs, which goes through trsm
                 x = dtrsv(L, b[:, 0], lower=1)
-                return dtrsv(L, x, lower=1, trans=1)[:, None]
+                # equivalent: trans=2 (conjugate transpose) is trans=1 for a real L
+                return dtrsv(L, x, lower=1, trans=1)[:, None]  # pragma: no mutate
 
         except scipy.linalg.LinAlgError:  # an indefinite kernel (e.g. sigmoid): plain LU
             # pragma: no mutate start  # equivalent: A is not used after (overwrite or not) and
@@ -450,7 +456,8 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             # pragma: no mutate end
 
             def solve(b: np.ndarray) -> np.ndarray:
-                return scipy.linalg.lu_solve(lu, b, check_finite=False)
+                # equivalent: check_finite only scans for NaN/inf; targets are finite
+                return scipy.linalg.lu_solve(lu, b, check_finite=False)  # pragma: no mutate
 
         coefs = np.empty((steps, n, q))
         c1 = solve(Y)
@@ -490,13 +497,16 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         lams = np.empty((steps, q))
         status = np.empty((steps, q), dtype=object)
         positive = d > 0
-        safe_d = np.where(positive, d, 1.0)
+        # equivalent: the fill value only stands in for d == 0, entries np.where discards below
+        safe_d = np.where(positive, d, 1.0)  # pragma: no mutate
         for j in range(q):
             z = Z[:, j]
             z_prev = z
             b_prev = np.ones(n)
             for t in range(steps):
-                a = 1.0 if t == 0 else float(alphas[t])
+                # equivalent: at t = 0, z_prev = z and b_prev = 1, so w = z, diff = 0 and
+                # (1 - a) b_prev + a = 1 whatever a is (any value for step 1)
+                a = 1.0 if t == 0 else float(alphas[t])  # pragma: no mutate
                 w = a * z + (1.0 - a) * z_prev
                 diff = z - z_prev
                 const = a * (1.0 - a) * float(np.dot(diff, diff)) / n
