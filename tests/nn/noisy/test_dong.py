@@ -592,3 +592,62 @@ def test_alpha_schedule_edges_by_hand():
     assert decay(2, 7, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)  # epochs, not steps
     steps = make_alpha_schedule("exponential", gamma=0.5, start=0.8, end=0.2)
     assert steps(7, 2, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)
+
+
+# ---------------------------------------------------------------- label functions: checks
+# Each message of the label functions is checked whole, at the call that must raise (mutmut
+# survivors, docs/testing.md).
+
+
+def test_hardmax_of_scalar_outputs_keeps_their_dtype():
+    # torch.where of two Python floats is float32; the signs come back in the outputs' dtype
+    for dtype in (torch.float64, torch.float16):
+        signs = hardmax(torch.tensor([-0.5, 0.0, 2.0], dtype=dtype))
+        assert signs.dtype == dtype
+        assert signs.tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 1)])
+def test_softmax_labels_message_for_scalar_outputs(shape):
+    with pytest.raises(ValueError) as caught:
+        softmax_labels(torch.zeros(shape))
+    assert str(caught.value) == "the softmax label function needs (B, C) outputs with C >= 2"
+
+
+@pytest.mark.parametrize("rho", [-0.1, 0.5])
+def test_ramp_and_its_factory_refuse_rho_outside_zero_half(rho):
+    message = f"rho must be in [0, 0.5), got {rho!r}"
+    with pytest.raises(ValueError) as caught:
+        ramp(torch.tensor([0.3]), rho)
+    assert str(caught.value) == message
+    with pytest.raises(ValueError) as caught:  # at construction, before any output is seen
+        make_label_function("ramp", rho=rho)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0])
+def test_softmax_factory_refuses_non_positive_temperature(temperature):
+    with pytest.raises(ValueError) as caught:
+        make_label_function("softmax", temperature=temperature)
+    assert str(caught.value) == f"temperature must be in (0, inf), got {temperature!r}"
+
+
+def test_label_function_factory_message_and_callable():
+    with pytest.raises(ValueError) as caught:
+        make_label_function("argmax")
+    assert str(caught.value) == (
+        "label_function must be one of 'hardmax', 'softmax', 'ramp', got 'argmax'"
+    )
+
+    def h(outputs):
+        return outputs
+
+    assert make_label_function(h) is h
+    assert make_label_function("hardmax") is hardmax
+    # the factory's options reach the functions it builds
+    z = torch.tensor([[0.0, 1.0, -2.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        make_label_function("softmax", temperature=0.25)(z), torch.softmax(z / 0.25, dim=1)
+    )
+    x = torch.tensor([-0.3, 0.1, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(make_label_function("ramp", rho=0.3)(x), torch.clamp(x / 0.4, -1, 1))
