@@ -146,7 +146,7 @@ def batch_accuracy(outputs: Tensor, labels: Tensor) -> float:
     if labels.numel() == 0:
         raise ValueError("batch_accuracy needs a non-empty batch")
     if _is_binary(outputs):
-        correct = hardmax(outputs.reshape(-1)) == labels.reshape(-1).to(outputs.dtype)
+        correct = hardmax(outputs.reshape(-1)) == labels.reshape(-1)  # == promotes the dtypes
     else:
         if labels.ndim == 2:  # soft / one-hot rows (the target rule accepts them)
             labels = labels.argmax(dim=1)
