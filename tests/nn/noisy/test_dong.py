@@ -552,9 +552,9 @@ def test_label_matrix_of_integer_labels_is_one_hot():
     from selfdistill.nn.noisy.dong import _label_matrix
 
     outputs = torch.zeros(3, 4, dtype=torch.float64)
-    np.testing.assert_array_equal(
-        _label_matrix(torch.tensor([3, 0, 1]), outputs).numpy(), np.eye(4)[[3, 0, 1]]
-    )
+    y = _label_matrix(torch.tensor([3, 0, 1]), outputs)
+    assert y.dtype == torch.float64  # in the outputs' dtype, not one_hot's int64
+    np.testing.assert_array_equal(y.numpy(), np.eye(4)[[3, 0, 1]])
 
 
 # Each message of make_alpha_schedule is checked whole (survivors of mutmut, docs/testing.md).
@@ -592,3 +592,112 @@ def test_alpha_schedule_edges_by_hand():
     assert decay(2, 7, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)  # epochs, not steps
     steps = make_alpha_schedule("exponential", gamma=0.5, start=0.8, end=0.2)
     assert steps(7, 2, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)
+
+
+# ---------------------------------------------------------------- label functions: checks
+# Each message of the label functions is checked whole, at the call that must raise (mutmut
+# survivors, docs/testing.md).
+
+
+def test_hardmax_of_scalar_outputs_keeps_their_dtype():
+    # torch.where of two Python floats is float32; the signs come back in the outputs' dtype
+    for dtype in (torch.float64, torch.float16):
+        signs = hardmax(torch.tensor([-0.5, 0.0, 2.0], dtype=dtype))
+        assert signs.dtype == dtype
+        assert signs.tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 1)])
+def test_softmax_labels_message_for_scalar_outputs(shape):
+    with pytest.raises(ValueError) as caught:
+        softmax_labels(torch.zeros(shape))
+    assert str(caught.value) == "the softmax label function needs (B, C) outputs with C >= 2"
+
+
+@pytest.mark.parametrize("rho", [-0.1, 0.5])
+def test_ramp_and_its_factory_refuse_rho_outside_zero_half(rho):
+    message = f"rho must be in [0, 0.5), got {rho!r}"
+    with pytest.raises(ValueError) as caught:
+        ramp(torch.tensor([0.3]), rho)
+    assert str(caught.value) == message
+    with pytest.raises(ValueError) as caught:  # at construction, before any output is seen
+        make_label_function("ramp", rho=rho)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0])
+def test_softmax_factory_refuses_non_positive_temperature(temperature):
+    with pytest.raises(ValueError) as caught:
+        make_label_function("softmax", temperature=temperature)
+    assert str(caught.value) == f"temperature must be in (0, inf), got {temperature!r}"
+
+
+def test_label_function_factory_message_and_callable():
+    with pytest.raises(ValueError) as caught:
+        make_label_function("argmax")
+    assert str(caught.value) == (
+        "label_function must be one of 'hardmax', 'softmax', 'ramp', got 'argmax'"
+    )
+
+    def h(outputs):
+        return outputs
+
+    assert make_label_function(h) is h
+    assert make_label_function("hardmax") is hardmax
+    # the factory's options reach the functions it builds
+    z = torch.tensor([[0.0, 1.0, -2.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        make_label_function("softmax", temperature=0.25)(z), torch.softmax(z / 0.25, dim=1)
+    )
+    x = torch.tensor([-0.3, 0.1, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(make_label_function("ramp", rho=0.3)(x), torch.clamp(x / 0.4, -1, 1))
+
+
+# ---------------------------------------------------------------- batch accuracy: edges
+
+
+def test_batch_accuracy_of_one_sample_and_of_an_empty_batch():
+    logits = torch.tensor([[0.2, 1.0, -1.0]])
+    assert batch_accuracy(logits, torch.tensor([1])) == 1.0
+    assert batch_accuracy(logits, torch.tensor([2])) == 0.0
+    assert batch_accuracy(torch.tensor([-0.5]), torch.tensor([-1])) == 1.0  # integer ±1 labels
+    assert batch_accuracy(torch.tensor([[0.5], [-0.5]]), torch.tensor([1, 1])) == 0.5
+    with pytest.raises(ValueError) as caught:
+        batch_accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    assert str(caught.value) == "batch_accuracy needs a non-empty batch"
+
+
+# ---------------------------------------------------------------- the target rule: dtypes
+# The observed labels are cast to the outputs' dtype before they are weighted: alpha = 0.3 is not
+# a float32 number, so a product formed in float32 (one_hot's int64 or float32 labels times a
+# Python float) would be off by ~1e-8 from the float64 target (compared at rtol 1e-15).
+
+
+def test_target_rule_weights_labels_in_the_outputs_dtype_for_scalar_outputs():
+    outputs = torch.tensor([0.1, -0.9, 2.0, -0.2], dtype=torch.float64)
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.3, rho=0.25)
+    expected = 0.3 * np.array([1.0, 1.0, -1.0, -1.0]) + 0.7 * np.clip(outputs.numpy() / 0.5, -1, 1)
+    for labels in (torch.tensor([1, 1, -1, -1]), torch.tensor([1.0, 1.0, -1.0, -1.0])):
+        target = rule(outputs, labels)
+        assert target.dtype == torch.float64
+        np.testing.assert_allclose(target.numpy(), expected, rtol=1e-15, atol=0)
+    # float32 outputs give float32 targets whatever the labels' dtype
+    target = rule(outputs.float(), torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64))
+    assert target.dtype == torch.float32
+
+
+def test_target_rule_weights_soft_labels_in_the_outputs_dtype():
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.0, 1.0, 3.0]], dtype=torch.float64)
+    soft = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype=torch.float32)
+    rule = SelfDistillationTarget("hardmax", "constant", alpha=0.3)
+    target = rule(logits, soft)
+    assert target.dtype == torch.float64
+    expected = 0.3 * soft.double().numpy() + 0.7 * np.array([[1.0, 0, 0], [0, 0, 1.0]])
+    np.testing.assert_allclose(target.numpy(), expected, rtol=1e-15, atol=0)
+
+
+def test_scalar_output_labels_message():
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.5)
+    with pytest.raises(ValueError) as caught:
+        rule(torch.tensor([0.2, -0.3]), torch.tensor([1.0, 0.0]))
+    assert str(caught.value) == "labels for scalar outputs must be -1 or +1 (Theorem 1's setting)"
