@@ -372,14 +372,16 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                 dtype=np.float64,
                 multi_output=True,
                 y_numeric=True,  # pragma: no mutate  # equivalent: y is cast to float64 below
-                ensure_min_samples=1,
             )
             self._check_X_kernel("X", X, fit=True)
-        y = np.asarray(y, dtype=np.float64)
+        # equivalent: every use of y (int or float32 after validation) promotes it to float64
+        # exactly, as this cast does
+        y = np.asarray(y, dtype=np.float64)  # pragma: no mutate
         self._y_ndim = y.ndim
-        Y = y.reshape(y.shape[0], -1)
+        Y = y[:, None] if y.ndim == 1 else y
         q = Y.shape[1]
-        Xv = Yv = None
+        # equivalent: Xv, Yv are read only in the optimal modes, which need X_val and y_val
+        Xv = Yv = None  # pragma: no mutate
         if mode in _OPTIMAL:
             if X_val is None or y_val is None:
                 raise ValueError(f"alpha={mode!r} needs validation data: pass X_val and y_val")
@@ -393,8 +395,15 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                     f"X_val must have {self.n_features_in_} features like X, got {Xv.shape[1]}"
                 )
             self._check_X_kernel("X_val", Xv)
-            yv = check_array(y_val, dtype=np.float64, ensure_2d=False, input_name="y_val")
-            Yv = yv.reshape(yv.shape[0], -1)
+            # equivalent: dtype dropped (y_val enters float64 products only, promoted exactly)
+            # and ensure_2d=None (falsy like False): the call line is marked
+            yv = check_array(  # pragma: no mutate
+                y_val,
+                dtype=np.float64,
+                ensure_2d=False,
+                input_name="y_val",
+            )
+            Yv = yv[:, None] if yv.ndim == 1 else yv
             if Yv.shape != (Xv.shape[0], q):
                 raise ValueError(
                     f"y_val must have shape ({Xv.shape[0]}, {q}) matching X_val and y, "
@@ -416,7 +425,8 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             self.lams_ = np.full(steps, lam)
             self.collapsed_at_ = None
         else:
-            assert epsilon is not None and alphas is not None
+            # equivalent: `or` too (_check_params gives both in epsilon mode); narrows types
+            assert epsilon is not None and alphas is not None  # pragma: no mutate
             coefs = self._fit_epsilon(K, Y, epsilon, steps, alphas)
         self.alphas_ = alphas
         self.dual_coefs_ = coefs if self._y_ndim == 2 else coefs[:, :, 0]
@@ -477,7 +487,8 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         prev = Y - lam * c1  # = K c1, the step's training predictions
         used = np.full(steps, np.nan) if alphas is None else alphas.copy()
         if mode in _OPTIMAL:
-            assert Xv is not None and Yv is not None
+            # equivalent: `or` too (fit passes both or neither); the assert narrows types
+            assert Xv is not None and Yv is not None  # pragma: no mutate
             Kv = self._kernel(Xv, self.X_fit_)
             f1v = Kv @ c1
         for t in range(1, steps):
