@@ -84,8 +84,9 @@ def check_kernel_input(kernel: object, name: str, X: np.ndarray, *, fit: bool) -
                 f'{name} must be a square kernel matrix for kernel="precomputed", '
                 f"got shape {X.shape}"
             )
-        scale = float(np.abs(X).max()) if X.size else 0.0
-        if X.size and float(np.abs(X - X.T).max()) > SYMMETRY_RTOL * max(scale, 1e-300):
+        # an empty Gram matrix is symmetric (X.size guards the max of an empty array); an all-zero
+        # one has asymmetry 0, not above the threshold 0
+        if X.size and float(np.abs(X - X.T).max()) > SYMMETRY_RTOL * float(np.abs(X).max()):
             raise ValueError(
                 f'{name} must be a symmetric kernel matrix for kernel="precomputed" '
                 f"(max |K - K^T| / max |K| <= {SYMMETRY_RTOL:g})"
@@ -640,22 +641,27 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         c = self.dual_coefs_
         return c if c.ndim == 3 else c[:, :, None]
 
-    def _kernel_new(self, X: np.ndarray) -> np.ndarray:
-        check_is_fitted(self)
+    def _check_new(self, X: np.ndarray) -> np.ndarray:
+        """New inputs validated against the fit (features, numbers, the kernel's domain)."""
         check_numeric_columns(X)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        # equivalent: dtype dropped (every kernel promotes X to float64 against the float64
+        # X_fit_) and reset=None (falsy like False): the call line is marked
+        X = validate_data(  # pragma: no mutate
+            self,
+            X,
+            dtype=np.float64,
+            reset=False,
+        )
         self._check_X_kernel("X", X)
-        return self._kernel(X, self.X_fit_)
+        return X
 
     def _apply(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
         """``k(X, X_fit_) @ C``; with ``n_components`` in row blocks of ``block_size`` (memory
         ``block_size * m`` for the kernel, never ``n_new * m``)."""
         check_is_fitted(self)
+        X = self._check_new(X)
         if self._nystrom is None:
-            return self._kernel_new(X) @ C
-        check_numeric_columns(X)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        self._check_X_kernel("X", X)
+            return self._kernel(X, self.X_fit_) @ C
         rows = check_int("block_size", self.block_size, low=1)
         out = np.empty((X.shape[0], C.shape[1]))
         for start in range(0, X.shape[0], rows):
