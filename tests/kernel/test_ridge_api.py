@@ -312,3 +312,76 @@ def test_tags_pairwise_for_precomputed_and_multi_output() -> None:
     assert tags.input_tags.pairwise is False and tags.target_tags.multi_output is True
     tags = SelfDistilledKernelRidge(kernel="precomputed").__sklearn_tags__()
     assert tags.input_tags.pairwise is True
+
+
+class _TextFrame:
+    """The two attributes check_numeric_columns reads from a DataFrame: one text column."""
+
+    columns = ("a", "b")
+    dtypes = (np.dtype(float), np.dtype(object))
+    shape = (12, 2)
+
+
+def test_non_numeric_columns_are_named_with_the_argument() -> None:
+    text = "must hold numbers only; column(s) 'b' (object) hold text, dates or categories: "
+    text += "encode them as numbers or drop them"
+    est = SelfDistilledKernelRidge()
+    cases = [(lambda: est.fit(_TextFrame(), y), "X")]
+    cases.append(
+        (lambda: SelfDistilledKernelRidge(alpha="optimal").fit(X, y, _TextFrame(), yv), "X_val")
+    )
+    for extra in ({}, {"n_components": 4, "random_state": 0}):  # exact and Nyström engines
+        fitted = SelfDistilledKernelRidge(**extra).fit(X, y)
+        cases.append((lambda fitted=fitted: fitted.predict(_TextFrame()), "X"))
+    for call, name in cases:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f"{name} {text}"
+
+
+def test_non_finite_y_val_is_named() -> None:
+    opt = SelfDistilledKernelRidge(alpha="optimal")
+    with pytest.raises(ValueError) as info:
+        opt.fit(X, y, X_val=Xv, y_val=np.r_[yv[:-1], np.nan])
+    assert str(info.value) == "Input y_val contains NaN."
+
+
+def test_inputs_are_cast_to_float64() -> None:
+    # float32 X is fitted in float64: the same coefficients as the float64 copy, to rounding
+    X32 = X.astype(np.float32)
+    ref = SelfDistilledKernelRidge(lam=0.1).fit(X32.astype(np.float64), y)
+    est = SelfDistilledKernelRidge(lam=0.1).fit(X32, y)
+    assert est.X_fit_.dtype == np.float64
+    np.testing.assert_allclose(est.dual_coefs_, ref.dual_coefs_, rtol=1e-12)
+
+
+def test_symmetry_check_edges() -> None:
+    from selfdistill.kernel.ridge import SYMMETRY_RTOL, check_kernel_input
+
+    check_kernel_input("precomputed", "X", np.empty((0, 0)), fit=True)  # empty: symmetric
+    # all zeros: asymmetry 0 is not above the threshold 0 (a valid, if useless, Gram matrix)
+    est = SelfDistilledKernelRidge(kernel="precomputed", lam=0.5).fit(np.zeros((3, 3)), y[:3])
+    np.testing.assert_allclose(est.dual_coefs_[0], y[:3] / 0.5, rtol=1e-15)
+    # asymmetry exactly SYMMETRY_RTOL * max |K| is accepted (the bound is inclusive)
+    K = np.array([[1.0, 0.0], [SYMMETRY_RTOL, 1.0]])
+    assert float(np.abs(K - K.T).max()) == SYMMETRY_RTOL * 1.0
+    check_kernel_input("precomputed", "X", K, fit=True)
+    with pytest.raises(ValueError, match="symmetric"):
+        check_kernel_input("precomputed", "X", K * [[1.0, 1.0], [1.5, 1.0]], fit=True)
+
+
+def test_block_size_is_ignored_without_n_components_and_checked_with_it() -> None:
+    exact = SelfDistilledKernelRidge(block_size=0).fit(X, y)  # never read by the exact engine
+    np.testing.assert_array_equal(
+        exact.predict(Xv), SelfDistilledKernelRidge().fit(X, y).predict(Xv)
+    )
+    ny = SelfDistilledKernelRidge(n_components=4, random_state=0, block_size=2).fit(X, y)
+    with pytest.raises(ValueError) as info:
+        ny.set_params(block_size=0).predict(Xv)
+    assert str(info.value) == "block_size must be an integer in [1, inf], got 0"
+    with pytest.raises(ValueError) as info:
+        ny.set_params(block_size=2).predict(rng.normal(size=(2, 3)))
+    assert str(info.value) == (
+        "X has 3 features, but SelfDistilledKernelRidge is expecting 2 features as input."
+    )
+    np.testing.assert_allclose(ny.predict(Xv), ny.set_params(block_size=1).predict(Xv), rtol=1e-13)
