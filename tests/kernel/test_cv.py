@@ -62,6 +62,13 @@ def _compare(ours, ref) -> None:
         )
         k += 1
     assert ours.n_splits_ == k
+    np.testing.assert_allclose(
+        ours.cv_results_["std_test_score"], ref.cv_results_["std_test_score"], rtol=1e-6, atol=1e-12
+    )
+    for key in ("param_gamma", "param_lam", "param_alpha", "param_steps"):
+        mine, theirs = ours.cv_results_[key], ref.cv_results_[key]
+        assert mine.dtype == theirs.dtype and mine.mask.shape == theirs.mask.shape
+        assert not mine.mask.any()
     np.testing.assert_array_equal(
         ours.cv_results_["rank_test_score"], ref.cv_results_["rank_test_score"]
     )
@@ -725,3 +732,27 @@ def test_gcv_scores_are_inf_where_the_smoother_has_trace_n_without_a_warning() -
         zero = gcv_scores(d, Z, (1e-5,), (0.0,), 2)
         positive = gcv_scores(d, Z, (1e-5,), (0.0,), 2, n_samples=3, null_sq=np.ones(1))
     assert np.isposinf(zero).all() and np.isposinf(positive).all()
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+def test_nan_scores_rank_last() -> None:
+    """A scorer may give nan (here for the smoothest fits, lam = 1: their predictions vary less
+    than 0.58 times the targets on the first fold, the others more than 0.64): those rank below
+    every number, as in GridSearchCV."""
+
+    def scorer(est, X_test, y_test):
+        pred = est.predict(X_test)
+        if np.std(pred) < 0.58 * np.std(y_test):
+            return np.nan
+        return -float(np.mean((pred - y_test) ** 2))
+
+    cv = KFold(3)
+    kw = dict(gammas=[0.5], lams=LAMS, alphas=ALPHAS, max_steps=STEPS, cv=cv, scoring=scorer)
+    ours = SelfDistilledKernelRidgeCV(**kw).fit(X, y)
+    ref = GridSearchCV(SelfDistilledKernelRidge(), _grid([0.5]), cv=cv, scoring=scorer).fit(X, y)
+    mean = ours.cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(np.isnan(mean), np.asarray(ours.cv_results_["param_lam"] == 1.0))
+    np.testing.assert_array_equal(
+        ours.cv_results_["rank_test_score"], ref.cv_results_["rank_test_score"]
+    )
+    assert ours.cv_results_["rank_test_score"][np.isnan(mean)].min() == np.sum(~np.isnan(mean)) + 1

@@ -676,11 +676,8 @@ class _BaseKernelCV(BaseEstimator):
         rank = rankdata(-finite, method="min").astype(np.int32)
         results: dict[str, Any] = {"params": grid}
         for key in ("gamma", "lam", "alpha", "steps"):
-            values = [p[key] for p in grid]
-            dtype = object if any(v is None for v in values) else None
-            results[f"param_{key}"] = np.ma.MaskedArray(
-                np.array(values, dtype=dtype), mask=np.zeros(len(values), dtype=bool)
-            )
+            values = [p[key] for p in grid]  # all None (gamma) or all numbers: dtype object or not
+            results[f"param_{key}"] = np.ma.MaskedArray(np.array(values), mask=False)
         if self.cv != "gcv":
             for k in range(per_split.shape[0]):
                 results[f"split{k}_test_score"] = per_split[k]
