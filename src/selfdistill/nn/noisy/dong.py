@@ -292,12 +292,12 @@ class SelfDistillationTarget:
         self.label_function = make_label_function(label_function, temperature=temperature, rho=rho)
         self.schedule = make_alpha_schedule(schedule, **schedule_options)
         self._needs_accuracy = callable(schedule) or schedule == "accuracy"
-        self.last_alpha = float("nan")
-        self.last_accuracy = float("nan")
+        self.last_alpha = math.nan
+        self.last_accuracy = math.nan
 
     def alpha(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> float:
         """α_t for this batch (also stored as ``last_alpha``)."""
-        acc = batch_accuracy(outputs, labels) if self._needs_accuracy else float("nan")
+        acc = batch_accuracy(outputs, labels) if self._needs_accuracy else math.nan
         return self._record_alpha(acc, epoch, step)
 
     def _record_alpha(self, acc: float, epoch: int, step: int) -> float:
@@ -326,7 +326,7 @@ class SelfDistillationTarget:
                 correct = torch.count_nonzero(prediction == labels)
             acc = int(correct) / n
         else:
-            acc = float("nan")
+            acc = math.nan
         return self._record_alpha(acc, epoch, step)
 
     def __call__(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> Tensor:
