@@ -9,6 +9,7 @@ the numerical derivative of the loss with the target held fixed.
 from __future__ import annotations
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -781,3 +782,43 @@ def test_ramp_rule_default_rho_is_zero():
     outputs = torch.tensor([0.4, -2.0, 0.9], dtype=torch.float64)
     target = rule(outputs, torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
     np.testing.assert_allclose(target.numpy(), [0.7, 0.0, -0.05], rtol=1e-15, atol=1e-16)
+
+
+# ---------------------------------------------------------------- the loss: checks and paths
+
+
+def test_loss_messages_are_exact():
+    with pytest.raises(ValueError) as caught:
+        SelfDistillationLoss(loss="l1")
+    assert str(caught.value) == "loss must be one of 'ce', 'mse', got 'l1'"
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.5)
+    with pytest.raises(ValueError) as caught:
+        SelfDistillationLoss(rule, "ce")(torch.tensor([0.3, -0.2]), torch.tensor([1.0, -1.0]))
+    assert str(caught.value) == "loss 'ce' needs (B, C) logits; use 'mse' for ±1 outputs"
+
+
+@pytest.mark.parametrize(
+    ("label_function", "loss"), [("hardmax", "ce"), ("softmax", "ce"), ("hardmax", "mse")]
+)
+def test_loss_warns_nothing(label_function, loss):
+    # log_softmax without an explicit dim warns (implicit dimension choice) and may pick another
+    logits, labels = _batch(6, 4, seed=21)
+    z = logits.clone().requires_grad_(True)
+    loss_fn = SelfDistillationLoss(SelfDistillationTarget(label_function, "accuracy"), loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss_fn(z, labels, SimpleNamespace(epoch=0, step=0)).backward()
+
+
+def test_hardmax_ce_takes_the_loops_prediction_as_it_is():
+    # ctx.prediction is used, not recomputed: a prediction other than argmax z gives the loss
+    # alpha·CE(z, y) + (1 − alpha)·CE(z, prediction) of that prediction
+    logits, labels = _batch(6, 4, seed=22)
+    told = (logits.argmax(dim=1) + 1) % 4  # never argmax z
+    rule = SelfDistillationTarget("hardmax", "constant", alpha=0.25)
+    ctx = SimpleNamespace(epoch=0, step=0, prediction=told)
+    loss = SelfDistillationLoss(rule)(logits, labels, ctx)
+    log_q = np.log(_np_softmax(logits.numpy()))
+    rows = np.arange(6)
+    expected = -np.mean(0.25 * log_q[rows, labels.numpy()] + 0.75 * log_q[rows, told.numpy()])
+    assert float(loss) == pytest.approx(expected, rel=1e-13)
