@@ -822,3 +822,25 @@ def test_hardmax_ce_takes_the_loops_prediction_as_it_is():
     rows = np.arange(6)
     expected = -np.mean(0.25 * log_q[rows, labels.numpy()] + 0.75 * log_q[rows, told.numpy()])
     assert float(loss) == pytest.approx(expected, rel=1e-13)
+
+
+# ---------------------------------------------------------------- schedules: units and lengths
+
+
+def test_linear_and_cosine_schedules_count_the_unit_they_are_given():
+    # epoch and step differ in every call, so each schedule must read the one its unit names
+    lin = make_alpha_schedule("linear", start=0.9, end=0.1, total=4, unit="epoch")
+    assert [lin(e, 50 + e, 0.0) for e in (0, 1, 3, 8)] == pytest.approx([0.9, 0.7, 0.3, 0.1])
+    cos = make_alpha_schedule("cosine", start=0.9, end=0.1, total=6)  # per step by default
+    got = [cos(7, s, 0.0) for s in (0, 2, 3, 6, 40)]
+    assert got == pytest.approx([0.9, 0.7, 0.5, 0.1, 0.1], rel=1e-14)  # 0.1 + 0.4 (1 + cos pi s/6)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("unit", ["step", "epoch"])
+def test_schedule_length_message(name, unit):
+    with pytest.raises(ValueError) as caught:
+        make_alpha_schedule(name, unit=unit)
+    assert str(caught.value) == (
+        f"total (the schedule length in {unit}s) is needed by the {name} schedule"
+    )
