@@ -553,9 +553,9 @@ def test_label_matrix_of_integer_labels_is_one_hot():
     from selfdistill.nn.noisy.dong import _label_matrix
 
     outputs = torch.zeros(3, 4, dtype=torch.float64)
-    y = _label_matrix(torch.tensor([3, 0, 1]), outputs)
+    y = _label_matrix(torch.tensor([2, 0, 1]), outputs)  # class 3 absent: still 4 columns
     assert y.dtype == torch.float64  # in the outputs' dtype, not one_hot's int64
-    np.testing.assert_array_equal(y.numpy(), np.eye(4)[[3, 0, 1]])
+    np.testing.assert_array_equal(y.numpy(), np.eye(4)[[2, 0, 1]])
 
 
 # Each message of make_alpha_schedule is checked whole (survivors of mutmut, docs/testing.md).
