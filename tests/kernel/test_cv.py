@@ -455,3 +455,273 @@ def test_binary_roc_auc_uses_the_single_decision_column() -> None:
     }
     for p, s in zip(ref.cv_results_["params"], ref.cv_results_["mean_test_score"], strict=True):
         assert got[tuple(sorted(p.items()))] == pytest.approx(s, rel=1e-8)
+
+
+def test_r2_on_single_output_folds_of_two_points_and_nan_on_one_point() -> None:
+    """r2 of one output column on 2-point test folds (defined) equals GridSearchCV's; on 1-point
+    folds it is undefined (nan) for every candidate, as scikit-learn's r2_score says."""
+    grid = {"gamma": [0.5], "lam": [0.05, 1.0], "alpha": [0.0, 0.5], "steps": [1, 2]}
+    kw = dict(gammas=[0.5], lams=[0.05, 1.0], alphas=[0.0, 0.5], max_steps=2, scoring="r2")
+    pairs = [(np.delete(np.arange(12), [i, i + 1]), np.array([i, i + 1])) for i in (0, 4, 8)]
+    ours = SelfDistilledKernelRidgeCV(**kw, cv=pairs).fit(X[:12], y[:12])
+    ref = GridSearchCV(SelfDistilledKernelRidge(), grid, cv=pairs, scoring="r2").fit(X[:12], y[:12])
+    _compare(ours, ref)
+    for targets in (y[:6], Y2[:6]):
+        loo = SelfDistilledKernelRidgeCV(**kw, cv=LeaveOneOut()).fit(X[:6], targets)
+        scores = loo.cv_results_["mean_test_score"]
+        assert scores.dtype == np.float64 and np.isnan(scores).all()
+        assert np.isnan(loo.cv_results_["split0_test_score"]).all()
+
+
+def test_r2_of_an_all_zero_output_column_is_one_and_of_a_constant_one_zero() -> None:
+    """scikit-learn's r2 with ``force_finite``: a constant test column scores 1 when predicted
+    exactly (zero targets: the fit is exactly 0) and 0 otherwise, averaged over the columns."""
+    cv = KFold(3)
+    grid = {"gamma": [0.5], "lam": [0.05, 1.0], "alpha": [0.0, 0.5], "steps": [1, 2]}
+    kw = dict(gammas=[0.5], lams=[0.05, 1.0], alphas=[0.0, 0.5], max_steps=2, cv=cv, scoring="r2")
+    for col in (np.zeros(30), np.full(30, 2.0)):
+        Yc = np.c_[y, col]
+        ours = SelfDistilledKernelRidgeCV(**kw).fit(X, Yc)
+        ref = GridSearchCV(SelfDistilledKernelRidge(), grid, cv=cv, scoring="r2").fit(X, Yc)
+        _compare(ours, ref)
+
+
+def test_lams_in_chunks_give_the_same_scores(monkeypatch) -> None:
+    """The basis columns of many lams are formed a few lams at a time (``_CHUNK_ELEMENTS``): the
+    chunking must not change any score (here one lam per chunk, and two)."""
+    import selfdistill.kernel.cv as cv_module
+
+    lams = [1e-3, 0.01, 0.05, 0.2, 1.0]
+    kw = dict(gammas=[0.5], lams=lams, alphas=ALPHAS, max_steps=STEPS, cv=3)
+    whole = SelfDistilledKernelRidgeCV(**kw).fit(X, Y2).cv_results_["mean_test_score"]
+    n_train, q = 20, 2
+    for per_chunk in (1, 2):
+        monkeypatch.setattr(cv_module, "_CHUNK_ELEMENTS", per_chunk * n_train * STEPS * q)
+        chunked = SelfDistilledKernelRidgeCV(**kw).fit(X, Y2).cv_results_["mean_test_score"]
+        np.testing.assert_allclose(chunked, whole, rtol=1e-12)
+
+
+def test_callable_scorer_is_given_each_test_fold_inputs() -> None:
+    """``scorer(estimator, X, y)`` gets the test fold's rows of X (regressor and classifier)."""
+    seen = []
+
+    def scorer(est, X_test, y_test):
+        seen.append((X_test.copy(), np.asarray(y_test).copy()))
+        return float(np.sum(X_test[:, 0]))
+
+    cv = KFold(3)
+    kw = dict(gammas=[0.5], lams=[0.1], alphas=[0.5], max_steps=1, cv=cv, scoring=scorer)
+    SelfDistilledKernelRidgeCV(**kw).fit(X, y)
+    SelfDistilledKernelClassifierCV(**kw).fit(Xc[:30], yc2[:30])
+    folds = [te for _, te in cv.split(X)]
+    assert len(seen) == 6
+    for (Xs, ys), te in zip(seen, folds + folds, strict=True):
+        assert Xs.shape[0] == te.size and ys.shape[0] == te.size
+    for (Xs, _), te in zip(seen[:3], folds, strict=True):
+        np.testing.assert_array_equal(Xs, X[te])
+    for (Xs, ys), te in zip(seen[3:], folds, strict=True):
+        np.testing.assert_array_equal(Xs, Xc[te])
+        np.testing.assert_array_equal(ys, yc2[te])
+
+
+def test_multiclass_decision_function_scorer_matches_grid_search() -> None:
+    """top-2 accuracy ranks the three classes by their decision values (all columns used)."""
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = {"gamma": [0.5], "lam": [0.05, 1.0], "alpha": [0.0, 0.5], "steps": [1, 2]}
+    ours = SelfDistilledKernelClassifierCV(
+        gammas=[0.5], lams=[0.05, 1.0], alphas=[0.0, 0.5], max_steps=2, cv=cv,
+        scoring="top_k_accuracy",
+    ).fit(Xc, yc3)  # fmt: skip
+    ref = GridSearchCV(SelfDistilledKernelClassifier(), grid, cv=cv, scoring="top_k_accuracy")
+    ref.fit(Xc, yc3)
+    res = ours.cv_results_
+    got = dict(zip(map(_key, res["params"]), res["mean_test_score"], strict=True))
+    for p, s in zip(ref.cv_results_["params"], ref.cv_results_["mean_test_score"], strict=True):
+        assert got[_key(p)] == pytest.approx(s, rel=1e-12)
+    assert not np.all(ours.cv_results_["mean_test_score"] == 1.0)
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def test_boolean_mask_splits_are_index_splits() -> None:
+    """A splitter may yield boolean masks: they select the same rows as their indices."""
+    idx = [(np.arange(10, 30), np.arange(0, 10)), (np.arange(0, 20), np.arange(20, 30))]
+    masks = []
+    for tr, te in idx:
+        mtr, mte = np.zeros(30, bool), np.zeros(30, bool)
+        mtr[tr], mte[te] = True, True
+        masks.append((mtr, mte))
+    kw = dict(gammas=[0.5], lams=LAMS, alphas=ALPHAS, max_steps=2)
+    a = SelfDistilledKernelRidgeCV(**kw, cv=idx).fit(X, y)
+    b = SelfDistilledKernelRidgeCV(**kw, cv=masks).fit(X, y)
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
+        np.testing.assert_array_equal(b.cv_results_[key], a.cv_results_[key])
+    one_sided = [(masks[0][0], idx[0][1])]  # a mask for training, indices for testing
+    c = SelfDistilledKernelRidgeCV(**kw, cv=one_sided).fit(X, y)
+    np.testing.assert_array_equal(
+        c.cv_results_["split0_test_score"], a.cv_results_["split0_test_score"]
+    )
+    d = SelfDistilledKernelRidgeCV(**kw, cv=[(idx[0][0], masks[0][1])]).fit(X, y)
+    np.testing.assert_array_equal(
+        d.cv_results_["split0_test_score"], a.cv_results_["split0_test_score"]
+    )
+
+
+def test_int_cv_may_equal_the_number_of_samples() -> None:
+    """``cv=n`` is leave-one-out K-fold: allowed (only ``cv > n`` is refused)."""
+    ours = SelfDistilledKernelRidgeCV(
+        gammas=[0.5], lams=[0.1], alphas=[0.5], max_steps=2, cv=8, scoring="neg_mean_absolute_error"
+    ).fit(X[:8], y[:8])
+    ref = GridSearchCV(
+        SelfDistilledKernelRidge(),
+        {"gamma": [0.5], "lam": [0.1], "alpha": [0.5], "steps": [1, 2]},
+        cv=LeaveOneOut(),
+        scoring="neg_mean_absolute_error",
+    ).fit(X[:8], y[:8])
+    _compare(ours, ref)
+
+
+def test_callable_kernel_takes_its_own_keyword_parameters() -> None:
+    """A callable kernel accepts any keyword (passed through ``kernel_params``); scores equal the
+    same kernel precomputed."""
+
+    def scaled_rbf(a, b, scale=1.0):
+        return scale * np.exp(-0.5 * np.sum((a - b) ** 2))
+
+    kw = dict(lams=LAMS, alphas=ALPHAS, max_steps=STEPS, cv=KFold(3))
+    ours = SelfDistilledKernelRidgeCV(scaled_rbf, scale=3.0, **kw).fit(X, y)
+    K = 3.0 * np.exp(-0.5 * ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    ref = SelfDistilledKernelRidgeCV("precomputed", **kw).fit(K, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-10
+    )
+    assert ours.best_estimator_.kernel_params == {"scale": 3.0}
+    np.testing.assert_allclose(ours.predict(X[:4]), ref.predict(K[:4]), rtol=1e-10)
+
+
+def test_poly_kernel_defaults_are_degree_three_and_coef0_one() -> None:
+    """Without ``degree``/``coef0`` the poly kernel is scikit-learn's (3, 1), in the search and
+    in the refitted estimator."""
+    kw = dict(gammas=[0.3], lams=LAMS, alphas=ALPHAS, max_steps=2, cv=KFold(3))
+    ours = SelfDistilledKernelRidgeCV("poly", **kw).fit(X, y)
+    ref = SelfDistilledKernelRidgeCV("poly", degree=3, coef0=1, **kw).fit(X, y)
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
+    params = ours.best_estimator_.get_params()
+    assert (params["degree"], params["coef0"], params["kernel_params"]) == (3, 1, None)
+
+
+def test_classifier_refit_is_the_classifier_with_best_params_and_kernel_args() -> None:
+    search = SelfDistilledKernelClassifierCV(
+        "poly", degree=2, coef0=0.5, gammas=[0.3], lams=[0.1], alphas=[0.3], max_steps=2, cv=3
+    ).fit(Xc, yc3)
+    best = search.best_estimator_
+    assert isinstance(best, SelfDistilledKernelClassifier)
+    params = best.get_params()
+    assert {k: params[k] for k in ("gamma", "lam", "alpha", "steps")} == search.best_params_
+    assert (params["kernel"], params["degree"], params["coef0"]) == ("poly", 2, 0.5)
+
+
+# --------------------------------------------------------------------------- n_components
+# With the poly kernel of degree 2 on 2 features (a 6-dimensional feature space) and 12 centres,
+# the Nyström kernel K~ = K_nC K_CC^+ K_Cn IS the kernel: the one-pass search must then give
+# the exact search's scores and refit.
+NY_KW = dict(kernel="poly", degree=2, gammas=[0.5, 1.0], lams=[1e-2, 0.3], alphas=[0.0, 0.6])
+Xp = X[:, :2]
+
+
+@pytest.mark.parametrize("scoring", [None, "r2"])
+def test_n_components_search_spanning_the_feature_space_is_the_exact_search(scoring) -> None:
+    cv = KFold(3, shuffle=True, random_state=1)
+    kw = dict(**NY_KW, max_steps=3, cv=cv, scoring=scoring)
+    exact = SelfDistilledKernelRidgeCV(**kw).fit(Xp, Y2)
+    ny = SelfDistilledKernelRidgeCV(**kw, n_components=12, random_state=0).fit(Xp, Y2)
+    _compare(ny, exact)
+    assert ny.best_estimator_.n_components_ == 12
+    np.testing.assert_allclose(ny.predict(Xp), exact.predict(Xp), rtol=1e-9, atol=1e-12)
+    assert ny.predict(Xp).shape == (30, 2)
+    one = SelfDistilledKernelRidgeCV(**kw, n_components=12, random_state=0).fit(Xp, y)
+    assert one.predict(Xp).shape == (30,)
+
+
+def test_n_components_gcv_spanning_the_feature_space_is_the_exact_gcv() -> None:
+    """GCV from the rank-6 spectrum plus the energy outside it equals the n x n GCV."""
+    kw = dict(**NY_KW, max_steps=3, cv="gcv")
+    exact = SelfDistilledKernelRidgeCV(**kw).fit(Xp, Y2)
+    ny = SelfDistilledKernelRidgeCV(**kw, n_components=12, random_state=0).fit(Xp, Y2)
+    np.testing.assert_allclose(
+        ny.cv_results_["mean_test_score"], exact.cv_results_["mean_test_score"], rtol=1e-9
+    )
+    assert ny.n_splits_ == 0 and ny.best_params_ == exact.best_params_
+    np.testing.assert_allclose(ny.predict(Xp), exact.predict(Xp), rtol=1e-9, atol=1e-12)
+
+
+def test_n_components_classifier_refit_and_gcv_are_the_exact_ones() -> None:
+    labels = np.digitize(y, [-0.3, 0.4])
+    kw = dict(**NY_KW, max_steps=2, cv="gcv")
+    exact = SelfDistilledKernelClassifierCV(**kw).fit(Xp, labels)
+    ny = SelfDistilledKernelClassifierCV(**kw, n_components=12, random_state=0).fit(Xp, labels)
+    np.testing.assert_allclose(
+        ny.cv_results_["mean_test_score"], exact.cv_results_["mean_test_score"], rtol=1e-9
+    )
+    np.testing.assert_array_equal(ny.classes_, [0, 1, 2])
+    best = ny.best_estimator_
+    assert isinstance(best, SelfDistilledKernelClassifier)
+    np.testing.assert_array_equal(best.classes_, [0, 1, 2])
+    assert best.n_features_in_ == 2 and best.ridge_.n_components_ == 12
+    np.testing.assert_allclose(
+        ny.decision_function(Xp), exact.decision_function(Xp), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_array_equal(ny.predict(Xp), exact.predict(Xp))
+    params = best.get_params()
+    assert {k: params[k] for k in ("gamma", "lam", "alpha", "steps")} == ny.best_params_
+    assert (params["degree"], params["n_components"], params["random_state"]) == (2, 12, 0)
+
+
+def test_n_components_without_random_state_shares_one_draw_with_the_refit() -> None:
+    """random_state=None: one seed is drawn and stored in the refit, whose centres it gives."""
+    search = SelfDistilledKernelRidgeCV(
+        gammas=[0.5], lams=[0.1], alphas=[0.5], max_steps=2, cv=3, n_components=10
+    ).fit(X, y)
+    best = search.best_estimator_
+    seed = best.random_state
+    assert isinstance(seed, int) and 0 <= seed < 2**31
+    again = SelfDistilledKernelRidge(**best.get_params()).fit(X, y)
+    np.testing.assert_array_equal(again.centres_, best.centres_)
+    np.testing.assert_allclose(again.predict(X), search.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_gcv_scores_with_the_null_space_given_apart_is_the_full_spectrum_gcv() -> None:
+    """``n_samples`` and ``null_sq``: zero eigenvalues left out of ``eigvals`` and their energy
+    given as a sum are the same GCV as the full spectrum (B = 0 on them)."""
+    from selfdistill.kernel.cv import gcv_scores
+
+    d = np.array([5.0, 2.0, 0.5, 0.1, 0.0, 0.0, 0.0])
+    Z = np.random.default_rng(1).normal(size=(7, 2))
+    full = gcv_scores(d, Z, (0.05, 0.7), (0.0, 0.5), 3)
+    part = gcv_scores(
+        d[:4], Z[:4], (0.05, 0.7), (0.0, 0.5), 3, n_samples=7, null_sq=np.sum(Z[4:] ** 2, axis=0)
+    )
+    np.testing.assert_allclose(part, full, rtol=1e-13)
+    # and the explicit formula for one candidate (t = 1, plain ridge: B = d / (d + lam))
+    B = d / (d + 0.05)
+    ref = np.mean(((1 - B)[:, None] ** 2 * Z**2).sum(axis=0) / 7) / (1 - B.sum() / 7) ** 2
+    assert full[0, 0, 0] == pytest.approx(ref, rel=1e-13)
+
+
+def test_gcv_scores_are_inf_where_the_smoother_has_trace_n_without_a_warning() -> None:
+    """B = 1 in rounding on every eigenvalue: tr(S) = n, GCV = inf (0/0 and r/0 alike)."""
+    import warnings
+
+    from selfdistill.kernel.cv import gcv_scores
+
+    d = np.full(3, 1e20)
+    Z = np.ones((3, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zero = gcv_scores(d, Z, (1e-5,), (0.0,), 2)
+        positive = gcv_scores(d, Z, (1e-5,), (0.0,), 2, n_samples=3, null_sq=np.ones(1))
+    assert np.isposinf(zero).all() and np.isposinf(positive).all()

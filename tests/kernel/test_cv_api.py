@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from selfdistill import (
     SelfDistilledKernelClassifier,
     SelfDistilledKernelClassifierCV,
+    SelfDistilledKernelRidge,
     SelfDistilledKernelRidgeCV,
 )
 from selfdistill.kernel.cv import DEFAULT_ALPHAS, DEFAULT_LAMS
@@ -160,3 +161,156 @@ def test_pm_one_targets_old_name_encode_labels_warns() -> None:
     assert old is classifier.pm_one_targets
     with pytest.raises(AttributeError, match="no attribute 'decode_labels'"):
         classifier.decode_labels  # noqa: B018
+
+
+def _message(exc_info) -> str:
+    return str(exc_info.value)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            dict(kernel="poly", degre=2),
+            "kernel parameter 'degre' is not accepted by kernel='poly' "
+            "(accepted: degree, gamma, coef0)",
+        ),
+        (dict(X=1.0), "kernel parameter 'X' is not accepted by kernel='rbf' (accepted: gamma)"),
+        (dict(Y=1.0), "kernel parameter 'Y' is not accepted by kernel='rbf' (accepted: gamma)"),
+        (
+            dict(kernel="precomputed", gamma=1.0),
+            "kernel parameter 'gamma' is not accepted by kernel='precomputed' (accepted: none)",
+        ),
+        (dict(gammas=[1.0], gamma=2.0), "give gammas (a grid) or gamma (one value), not both"),
+        (dict(n_jobs=1.5), "n_jobs must be an integer, got 1.5"),
+        (dict(cv="gcv", scoring="mse"), "scoring must be None with cv='gcv' (the score is -GCV"),
+    ],
+)
+def test_messages_whole(params, message) -> None:
+    with pytest.raises(ValueError) as exc_info:
+        SelfDistilledKernelRidgeCV(**{"max_steps": 2, **params}).fit(X, y)
+    assert _message(exc_info).startswith(message)
+
+
+def test_refit_false_message_whole() -> None:
+    search = SelfDistilledKernelRidgeCV(lams=[0.1], max_steps=2, refit=False).fit(X, y)
+    with pytest.raises(AttributeError) as exc_info:
+        search.predict(X)
+    assert _message(exc_info) == (
+        "refit=False: this search has no best_estimator_; refit with refit=True"
+    )
+
+
+def test_poly_coef0_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"coef0 \(kernel='poly'\) must be finite"):
+        SelfDistilledKernelRidgeCV("poly", coef0=np.nan, max_steps=2).fit(X, y)
+
+
+def test_cv_yielding_no_split_is_refused() -> None:
+    with pytest.raises(ValueError) as exc_info:
+        SelfDistilledKernelRidgeCV(max_steps=2, cv=[]).fit(X, y)
+    assert _message(exc_info) == "cv yielded no split"
+
+
+def test_constructor_arguments_are_the_parameters() -> None:
+    """Every argument is stored as given (scikit-learn's contract: get_params, clone)."""
+    given = dict(
+        kernel="laplacian",
+        gammas=[0.5],
+        lams=[0.1],
+        alphas=[0.2],
+        max_steps=4,
+        cv=4,
+        scoring="r2",
+        refit=False,
+        n_jobs=2,
+        random_state=3,
+        n_components=7,
+        block_size=9,
+        dtype="float32",
+    )
+    for cls in (SelfDistilledKernelRidgeCV, SelfDistilledKernelClassifierCV):
+        params = cls(**given).get_params()
+        assert {k: params[k] for k in given} == given
+        assert clone(cls(**given)).get_params() == params
+
+
+def test_defaults_agree_with_the_estimators() -> None:
+    """The search's defaults are the estimator's (``n_components``, ``block_size``, ``dtype``),
+    ``max_steps=10``, ``cv=5``, ``refit=True``, the rbf kernel."""
+    search = SelfDistilledKernelRidgeCV()
+    ridge = SelfDistilledKernelRidge().get_params()
+    params = search.get_params()
+    for key in ("kernel", "n_components", "block_size", "dtype"):
+        assert params[key] == ridge[key]
+    assert (params["max_steps"], params["cv"], params["refit"]) == (10, 5, True)
+    fitted = SelfDistilledKernelRidgeCV(lams=[0.1], alphas=[0.5], cv=3).fit(X, y)
+    assert sorted({p["steps"] for p in fitted.cv_results_["params"]}) == list(range(1, 11))
+
+
+def test_set_params_refuses_nested_names() -> None:
+    """A name with ``__`` is a nested parameter, never a kernel parameter: refused."""
+    search = SelfDistilledKernelRidgeCV()
+    with pytest.raises(ValueError, match="Invalid parameter 'scale' for estimator"):
+        search.set_params(scale__value=1.0)
+    assert "scale__value" not in search.get_params()
+
+
+def test_tags_pairwise_for_precomputed_and_multi_output_regressor() -> None:
+    """The tags scikit-learn reads: ``pairwise`` (cross_val_score slices a precomputed Gram
+    matrix on both axes) and ``multi_output`` for the regressor."""
+    from sklearn.model_selection import cross_val_score
+
+    assert SelfDistilledKernelRidgeCV("precomputed").__sklearn_tags__().input_tags.pairwise
+    assert not SelfDistilledKernelRidgeCV().__sklearn_tags__().input_tags.pairwise
+    assert SelfDistilledKernelRidgeCV().__sklearn_tags__().target_tags.multi_output
+    K = np.exp(-0.5 * ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    kw = dict(lams=[0.1], alphas=[0.5], max_steps=2, cv=3)
+    outer = KFold(4)
+    pre = cross_val_score(SelfDistilledKernelRidgeCV("precomputed", **kw), K, y, cv=outer)
+    rbf = cross_val_score(SelfDistilledKernelRidgeCV(gammas=[0.5], **kw), X, y, cv=outer)
+    np.testing.assert_allclose(pre, rbf, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "message"),
+    [
+        (
+            SelfDistilledKernelRidgeCV,
+            dict(scoring="neg_mean_absolute_error"),
+            "scoring must be None or one of 'neg_mean_squared_error', "
+            "'neg_root_mean_squared_error', 'r2' with n_components (scored from accumulated "
+            "sums), got 'neg_mean_absolute_error'",
+        ),
+        (
+            SelfDistilledKernelClassifierCV,
+            dict(scoring="balanced_accuracy"),
+            "scoring must be None or one of 'accuracy', 'neg_mean_squared_error' with "
+            "n_components (scored from accumulated sums), got 'balanced_accuracy'",
+        ),
+        (
+            SelfDistilledKernelRidgeCV,
+            dict(cv="gcv", scoring="r2"),
+            "scoring must be None with cv='gcv', got 'r2'",
+        ),
+        (SelfDistilledKernelRidgeCV, dict(cv="loo"), "cv must be one of 'gcv', got 'loo'"),
+    ],
+)
+def test_n_components_messages_whole(cls, params, message) -> None:
+    with pytest.raises(ValueError) as exc_info:
+        cls(**{"max_steps": 2, "n_components": 5, **params}).fit(X, labels)
+    assert _message(exc_info) == message
+
+
+def test_n_components_classifier_scorings_accepted() -> None:
+    """Accuracy (the default, and by name) and the ±1 mean squared error are the classifier's
+    sums-scorable scorings with n_components."""
+    kw = dict(lams=[0.1], alphas=[0.5], max_steps=2, cv=3, n_components=8, random_state=0)
+    default = SelfDistilledKernelClassifierCV(**kw).fit(X, labels)
+    named = SelfDistilledKernelClassifierCV(**kw, scoring="accuracy").fit(X, labels)
+    mse = SelfDistilledKernelClassifierCV(**kw, scoring="neg_mean_squared_error").fit(X, labels)
+    np.testing.assert_array_equal(
+        default.cv_results_["mean_test_score"], named.cv_results_["mean_test_score"]
+    )
+    assert np.all(default.cv_results_["mean_test_score"] >= 0)
+    assert np.all(mse.cv_results_["mean_test_score"] < 0)

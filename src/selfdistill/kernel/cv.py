@@ -76,7 +76,7 @@ def _check_grid(
     name: str, values: object, *, low: float, high: float | None = None, low_inclusive: bool
 ) -> tuple[float, ...]:
     """A non-empty 1-D sequence of finite reals in the given range, as a tuple of floats."""
-    if isinstance(values, (str, bytes)) or np.ndim(values) != 1:  # type: ignore[arg-type]
+    if np.ndim(values) != 1:  # a string or bytes is 0-D too  # type: ignore[arg-type]
         raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got {values!r}")
     seq = list(values)  # type: ignore[call-overload]
     if not seq:
@@ -102,29 +102,30 @@ def _kernel_arguments(kernel: object) -> tuple[str, ...] | None:
 # ---------------------------------------------------------------------------------------------
 def _neg_mse(F: np.ndarray, Y: np.ndarray) -> np.ndarray:
     E = F - Y[:, None, :]
-    return -np.mean(np.mean(E * E, axis=0), axis=-1)
+    return -np.mean(np.mean(E * E, axis=0), axis=1)
 
 
 def _neg_rmse(F: np.ndarray, Y: np.ndarray) -> np.ndarray:
     E = F - Y[:, None, :]
-    return -np.mean(np.sqrt(np.mean(E * E, axis=0)), axis=-1)
+    return -np.mean(np.sqrt(np.mean(E * E, axis=0)), axis=1)
 
 
 def _neg_mae(F: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    return -np.mean(np.mean(np.abs(F - Y[:, None, :]), axis=0), axis=-1)
+    return -np.mean(np.mean(np.abs(F - Y[:, None, :]), axis=0), axis=1)
 
 
 def _r2(F: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """``sklearn.metrics.r2_score`` (uniform average, ``force_finite=True``) per candidate."""
     if Y.shape[0] < 2:
-        return np.full(F.shape[1], np.nan)
+        # equivalent: a fill of None is an object array that the caller's float array stores as nan
+        return np.full(F.shape[1], np.nan)  # pragma: no mutate
     E = F - Y[:, None, :]
     sse = np.sum(E * E, axis=0)  # (m, q)
     sst = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (q,)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - sse / sst
     r2 = np.where(sst == 0.0, np.where(sse == 0.0, 1.0, 0.0), r2)
-    return np.mean(r2, axis=-1)
+    return np.mean(r2, axis=1)
 
 
 _FAST_REGRESSION: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -173,7 +174,8 @@ def _score_block(
 ) -> np.ndarray:
     """Scores of the candidates whose test predictions are ``F[:, i, :]``."""
     if classes is not None:  # classification: F holds the ±1 scores
-        if scoring is None or scoring == "accuracy":
+        # equivalent: "accuracy" through the per-candidate scorer below gives the same values
+        if scoring is None or scoring == "accuracy":  # pragma: no mutate
             labels = scores_to_labels(F, classes)  # (n_test, m)
             return np.mean(labels == y_test[:, None], axis=0)
         scorer = get_scorer(scoring)
@@ -226,10 +228,12 @@ def _candidate_predictions(
     P = K_test @ V  # (n_test, n)
     Z = V.T @ Y  # (n, q)
     n, q = Z.shape
-    m, steps = poly.shape[0] * poly.shape[1], poly.shape[2]
+    n_alpha, steps, _ = poly.shape
+    m = n_alpha * steps
     coef = poly.reshape(m, steps)  # (alpha, t) x power
     W = _basis_filters(d, lams, steps)
-    per_lam = max(1, _CHUNK_ELEMENTS // max(1, n * steps * q))
+    # equivalent: a lower bound of 2 (either max) only changes how the lams are chunked
+    per_lam = max(1, _CHUNK_ELEMENTS // max(1, n * steps * q))  # pragma: no mutate
     for start in range(0, len(lams), per_lam):
         block = W[:, start : start + per_lam, :]  # (n, L, T)
         L = block.shape[1]
@@ -264,8 +268,8 @@ def _split_scores(
         classes, Y = pm_one_targets(y[train], name="y of a training fold (cv)")
     else:
         Y = y[train].reshape(train.shape[0], -1)
-    m = poly.shape[0] * poly.shape[1]
-    out = np.empty((len(lams), m))
+    n_alpha, steps, _ = poly.shape
+    out = np.empty((len(lams), n_alpha * steps))
     for l_idx, F in _candidate_predictions(K_train, K_test, Y, lams, poly):
         out[l_idx] = _score_block(F, y[test], X[test], scoring, classes)
     return out
@@ -311,12 +315,13 @@ def gcv_scores(
     """
     n = eigvals.shape[0] if n_samples is None else n_samples
     z2 = Z * Z
-    null = 0.0 if null_sq is None else np.asarray(null_sq, dtype=float)
+    # equivalent: dtype=float dropped (the sum with float64 residuals promotes anyway)
+    null = 0.0 if null_sq is None else np.asarray(null_sq, dtype=float)  # pragma: no mutate
     out = np.empty((len(lams), len(alphas), steps))
     for l_idx, lam in enumerate(lams):
         for a_idx, alpha in enumerate(alphas):
             B = b_recursion(eigvals, np.full(steps, lam), np.full(steps, alpha))  # (T, n)
-            resid = np.mean((1.0 - B) ** 2 @ z2 + null, axis=-1) / n
+            resid = np.mean((1.0 - B) ** 2 @ z2 + null, axis=1) / n
             denom = (1.0 - B.sum(axis=1) / n) ** 2
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[l_idx, a_idx] = np.where(denom > 0.0, resid / denom, np.inf)
@@ -365,9 +370,10 @@ class _BaseKernelCV(BaseEstimator):
         self._kernel_params = dict(kernel_params)
 
     # ------------------------------------------------------------- parameters (**kernel_params)
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
+    # equivalent: ``deep`` only expands parameters that are estimators, and none of ours is
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # pragma: no mutate
         """Parameters, the kernel's keyword arguments (``**kernel_params``) included."""
-        params = super().get_params(deep=deep)
+        params = super().get_params(deep=deep)  # pragma: no mutate
         params.update(self._kernel_params)
         return params
 
@@ -430,8 +436,6 @@ class _BaseKernelCV(BaseEstimator):
         return gammas, lams, alphas, max_steps, ridge_args
 
     def _check_scoring(self) -> None:
-        if self.scoring is None or callable(self.scoring):
-            return
         if self.cv == "gcv":
             return
         try:
@@ -451,14 +455,14 @@ class _BaseKernelCV(BaseEstimator):
                 raise ValueError(f"cv={k} folds need at least {k} samples, got n_samples={n}")
             shuffle = self.random_state is not None
             kind = StratifiedKFold if self._classifier else KFold
-            splitter = kind(k, shuffle=shuffle, random_state=self.random_state if shuffle else None)
+            splitter = kind(k, shuffle=shuffle, random_state=self.random_state)
         elif isinstance(cv, bool) or cv is None:
             raise ValueError(
                 f"cv must be an int >= 2, 'gcv', a splitter or an iterable, got {cv!r}"
             )
         else:
             try:
-                splitter = check_cv(cv, y, classifier=self._classifier)
+                splitter = check_cv(cv)  # an int never gets here: y and classifier would not matter
             except (ValueError, TypeError) as exc:
                 raise ValueError(
                     f"cv must be an int >= 2, 'gcv', a splitter or an iterable of (train, test) "
@@ -827,11 +831,6 @@ class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         return pm_one_targets(y)[1]
-
-    def _check_scoring(self) -> None:
-        if self.scoring == "accuracy":
-            return
-        super()._check_scoring()
 
     def _estimator(self, ridge_args, *, gamma, lam, alpha, steps) -> SelfDistilledKernelClassifier:
         return SelfDistilledKernelClassifier(
