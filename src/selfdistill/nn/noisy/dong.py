@@ -292,12 +292,12 @@ class SelfDistillationTarget:
         self.label_function = make_label_function(label_function, temperature=temperature, rho=rho)
         self.schedule = make_alpha_schedule(schedule, **schedule_options)
         self._needs_accuracy = callable(schedule) or schedule == "accuracy"
-        self.last_alpha = float("nan")
-        self.last_accuracy = float("nan")
+        self.last_alpha = math.nan
+        self.last_accuracy = math.nan
 
     def alpha(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> float:
         """α_t for this batch (also stored as ``last_alpha``)."""
-        acc = batch_accuracy(outputs, labels) if self._needs_accuracy else float("nan")
+        acc = batch_accuracy(outputs, labels) if self._needs_accuracy else math.nan
         return self._record_alpha(acc, epoch, step)
 
     def _record_alpha(self, acc: float, epoch: int, step: int) -> float:
@@ -326,7 +326,7 @@ class SelfDistillationTarget:
                 correct = torch.count_nonzero(prediction == labels)
             acc = int(correct) / n
         else:
-            acc = float("nan")
+            acc = math.nan
         return self._record_alpha(acc, epoch, step)
 
     def __call__(self, outputs: Tensor, labels: Tensor, *, epoch: int = 0, step: int = 0) -> Tensor:
@@ -345,12 +345,12 @@ class SelfDistillationTarget:
         # scattered in place, which keeps the rule's cost per step close to nothing.
         pred = outputs.argmax(dim=1, keepdim=True)
         a = self._alpha_from_prediction(pred.squeeze(1), labels, epoch, step)
-        n = labels.shape[0]
         if self.label_function is hardmax:
             target = torch.zeros_like(outputs).scatter_(1, pred, 1.0 - a)
         else:
             target = (1.0 - a) * self.label_function(outputs)
-        return target.scatter_add_(1, labels.view(-1, 1), outputs.new_full((n, 1), a))
+        index = labels.view(-1, 1)
+        return target.scatter_add_(1, index, outputs.new_full(index.shape, a))
 
 
 class SelfDistillationLoss:
@@ -383,7 +383,7 @@ class SelfDistillationLoss:
             and logits.shape[1] > 1
             and targets.ndim == 1
         ):
-            labels = targets if targets.dtype == torch.int64 else targets.long()
+            labels = targets.long()  # the targets themselves when they are int64 already
             return self._hardmax_ce(logits, labels, epoch, step, ctx)
         soft = self.rule(logits, targets, epoch=epoch, step=step)
         if self.loss == "ce":
