@@ -385,3 +385,8 @@ def test_block_size_is_ignored_without_n_components_and_checked_with_it() -> Non
         "X has 3 features, but SelfDistilledKernelRidge is expecting 2 features as input."
     )
     np.testing.assert_allclose(ny.predict(Xv), ny.set_params(block_size=1).predict(Xv), rtol=1e-13)
+    # the kernel is evaluated once per block of block_size rows: 5 rows in blocks of 2
+    calls, kernel = [], ny._kernel
+    ny._kernel = lambda A, B=None: calls.append(A.shape[0]) or kernel(A, B)
+    ny.set_params(block_size=2).predict(Xv)
+    assert calls == [2, 2, 1]
