@@ -8,6 +8,7 @@ Borup's steps with explicit matrices, and every closed form once more as a plain
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -541,3 +542,195 @@ def test_ratio_direction_zero_b_entry_has_no_ratio():
     out = theory.ratio_direction(B, A, 0.3)
     assert np.all(np.isnan(out[1, :])) and np.all(np.isnan(out[:, 1]))
     assert np.isfinite(out[0, 2])  # A_0 > A_2, both B positive: a defined direction
+
+
+# ---------------------------------------------------------------- error messages, whole
+def _labels_for(d: list[float]) -> np.ndarray:
+    return np.arange(1.0, len(d) + 1.0)  # ||y||^2 / n >= 14 / 3 > epsilon = 0.1
+
+
+def _kappa_message(what: str, zeros: int) -> str:
+    return (
+        f"{what} needs a strictly positive spectrum (finite condition number kappa), but eigvals "
+        f"has {zeros} zero eigenvalue(s) (|d| <= 1e-10 * max): restrict the problem to the range "
+        "of the Gram matrix (its positive eigenvalues and the matching label components)"
+    )
+
+
+_D, _Y = [1.0, 0.5], [1.0, 2.0]  # mean(y**2) = 2.5
+_Y3 = np.array([1.41, 0.84, 0.36])  # 3 nextafter(mean(y**2), 0) rounds up to ||y||^2
+_FINITE = "must contain only finite values (no NaN or inf)"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: theory.c_bounds(["a", "b"], _Y, 0.1),
+            "eigvals must hold real numbers, got dtype <U1",
+        ),
+        (lambda: theory.c_bounds([], [], 0.1), "eigvals must have at least 1 entries, got 0"),
+        (lambda: theory.c_bounds([1.0, np.inf], _Y, 0.1), f"eigvals {_FINITE}"),
+        (
+            lambda: theory.c_bounds([0.0, 0.0], _Y, 0.1),
+            "eigvals must have a positive entry (the Gram matrix is zero)",
+        ),
+        (lambda: theory.sparsity_index_limit([2.0]), "eigvals must have at least 2 entries, got 1"),
+        (lambda: theory.c_bounds(_D, [1.0, np.nan], 0.1), f"y {_FINITE}"),
+        (lambda: theory.c_bounds(_D, _Y, 0.0), "epsilon must be in (0, inf), got 0.0"),
+        (
+            lambda: theory.c_bounds(_D, _Y, 3.0),
+            "epsilon is in the collapse regime: ||y|| = 2.23607 <= sqrt(n * epsilon) = 2.44949, so "
+            "the zero function already meets the tolerance (Mobahi eq. 7); the bounds need "
+            "epsilon < mean(y**2) = 2.5",
+        ),
+        (
+            lambda: theory.sparsity_index(1, [1.0], [1.0], 0.1),
+            "eigvals must have at least 2 entries for a sparsity index",
+        ),
+        (lambda: theory.equivalent_spectrum(_D, [0.1, np.nan]), f"cs {_FINITE}"),
+        (
+            lambda: theory.equivalent_spectrum(_D, [0.1, 0.0]),
+            "cs must be > 0 (multipliers of non-collapsed rounds)",
+        ),
+        (lambda: theory.rademacher_trace_term([1.0, np.nan]), f"d_dagger {_FINITE}"),
+        (lambda: theory.local_rademacher_term([np.inf]), f"d_dagger {_FINITE}"),
+        (
+            lambda: theory.early_stopping_path(_D, [1.0, 2.0, 3.0], [0.1]),
+            "eigvals and y must have the same length (the n eigenvalues of the n x n Gram matrix "
+            "and the n labels), got 2 and 3",
+        ),
+        (
+            lambda: theory.early_stopping_path(_D, _Y, [0.1], eigvecs=[["a", "b"], ["c", "d"]]),
+            "eigvecs must hold real numbers, got dtype <U1",
+        ),
+        (lambda: theory.early_stopping_path(_D, _Y, [0.1, np.nan]), f"epsilons {_FINITE}"),
+        (
+            lambda: theory.early_stopping_path(_D, _Y, [3.0]),
+            "epsilons must be in (0, mean(y**2)) = (0, 2.5); at or above mean(y**2) the solution "
+            "collapses to zero",
+        ),
+        (
+            # below mean(y**2) by one ulp: the root finder sees the collapse (r >= 1 by rounding)
+            lambda: theory.early_stopping_path(
+                [1.0, 0.5, 0.25], _Y3, [np.nextafter(np.mean(_Y3**2), 0.0)]
+            ),
+            "epsilons must be clearly below mean(y**2) (the solution collapses)",
+        ),
+        (lambda: theory.ratio_direction([1.0, np.nan], [0.5, 0.2], 0.5), f"B_prev {_FINITE}"),
+        (lambda: theory.ratio_direction([1.0, 0.5], [0.5, np.nan], 0.5), f"A {_FINITE}"),
+        (
+            lambda: theory.ratio_direction([1.5, 0.5], [0.5, 0.2], 0.5),
+            "B_prev must have entries in [0, 1]",
+        ),
+        (
+            lambda: theory.ratio_direction([1.0, 0.5], [0.5, -0.1], 0.5),
+            "A must have entries in [0, 1)",
+        ),
+        (
+            lambda: theory.ratio_direction([1.0, 0.5], [0.5, 0.2], -0.1),
+            "alpha must be in [0, 1], got -0.1",
+        ),
+        (lambda: theory.limit_rate(_D, 0.0, 0.5), "lam must be in (0, inf), got 0.0"),
+        (lambda: theory.limit_rate(_D, 1.0, 1.5), "alpha must be in [0, 1], got 1.5"),
+        (lambda: theory.collapse_regime(_Y, 0.0, 0.5), "epsilon must be in (0, inf), got 0.0"),
+        (lambda: theory.collapse_regime(_Y, 1.0, -0.1), "alpha must be in [0, 1], got -0.1"),
+        (lambda: theory.collapse_regime(_Y, 1.0, 1.5), "alpha must be in [0, 1], got 1.5"),
+    ],
+)
+def test_error_messages_whole(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("what", "call"),
+    [
+        ("norm_lower_bound", lambda d: theory.norm_lower_bound(1, d, _labels_for(d), 0.1)),
+        ("guaranteed_rounds", lambda d: theory.guaranteed_rounds(d, _labels_for(d), 0.1)),
+        ("ratio_lower_bound", lambda d: theory.ratio_lower_bound(1, d, _labels_for(d), 0.1)),
+        ("sparsity_index", lambda d: theory.sparsity_index(1, d, _labels_for(d), 0.1)),
+        ("sparsity_index_limit", theory.sparsity_index_limit),
+    ],
+)
+def test_zero_eigenvalue_message_names_the_function_and_counts_the_zeros(what, call):
+    # two exact zeros and one within EIGVAL_RTOL (1e-10) of zero: three zero eigenvalues
+    with pytest.raises(ValueError) as info:
+        call([2.0, 0.0, 0.0])
+    assert str(info.value) == _kappa_message(what, 2)
+    with pytest.raises(ValueError) as info:
+        call([2.0, 0.0, 1e-11, 0.0])
+    assert str(info.value) == _kappa_message(what, 3)
+
+
+# ---------------------------------------------------------------- edges handled explicitly
+@pytest.mark.parametrize("top", [1.0, 4.0])  # tol = EIGVAL_RTOL * top, exact in both
+def test_round_off_zero_threshold_is_inclusive_on_both_sides(top):
+    # |d| <= EIGVAL_RTOL * max counts as zero (docstring of the module): at exactly +-tol the
+    # eigenvalue is 0 (lower bound 0), just beyond it is kept (+) or refused (-)
+    tol = theory.EIGVAL_RTOL * top
+    y, eps = [1.0, 2.0, 3.0], 0.5
+    for at_tol in (tol, -tol):
+        assert theory.c_bounds([top, at_tol, 0.5], y, eps)[0] == 0.0
+    s = math.sqrt(3 * eps)
+    above = 2.0 * tol
+    lower = theory.c_bounds([top, above, 0.5], y, eps)[0]
+    assert lower == pytest.approx(above * s / (math.sqrt(14.0) - s), rel=1e-14)
+    with pytest.raises(ValueError, match="eigvals must be >= 0"):
+        theory.c_bounds([top, -above, 0.5], y, eps)
+
+
+def test_ratio_lower_bound_at_the_largest_finite_exponent():
+    # The overflow check refuses t * log-ratio > log(float max) and accepts equality, where
+    # exp gives 1.797...e308 (finite, without an overflow warning). t is found by stepping
+    # ulps until t * x equals log(float max), x computed as the module does (eq. 20).
+    d, y, eps = np.array([1.0, 0.5]), np.array([1.0, 2.0]), 0.1
+    r0 = float(np.linalg.norm(y)) / math.sqrt(2 * eps)
+    logf = np.log(r0 - 1.0 + 0.5 / d)
+    x = logf[1] - logf[0]
+    log_max = np.log(np.finfo(float).max)
+    t = log_max / x
+    for _ in range(64):
+        if t * x == log_max:
+            break
+        t = np.nextafter(t, np.inf if t * x < log_max else 0.0)
+    assert t * x == log_max  # the search found the exact edge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at_edge = theory.ratio_lower_bound(float(t), d, y, eps)
+    assert at_edge[0, 1] == np.exp(log_max)
+    assert 1.79e308 < at_edge[0, 1] < np.inf
+    beyond = float(np.nextafter(t, np.inf))
+    with pytest.raises(ValueError) as info:
+        theory.ratio_lower_bound(beyond, d, y, eps)
+    assert str(info.value) == f"t = {beyond:g} is so large that the bound overflows a float"
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 7.0])
+def test_sparsity_index_limit_is_scale_free(scale):
+    # Theorem 6's exponent d_min / kappa * min(1/d_k - 1/d_{k+1}) is unchanged by d -> s d
+    # (G or K units); by hand for d = (1, 2, 4) s: d_min / kappa = s / 4, the gaps are 1/(2s)
+    # and 1/(4s), so the exponent is (s / 4) / (4 s) = 1/16
+    d = scale * np.array([4.0, 1.0, 2.0])
+    assert theory.sparsity_index_limit(d) == pytest.approx(math.exp(1 / 16), rel=1e-15)
+
+
+def test_local_rademacher_term_k_equals_n_term_is_one():
+    # a large spectrum: the minimum over k is at k = K, where the sum is empty: 1 + sqrt(0) = 1
+    # (k = 0: sqrt(200 / 2) = 10; k = 1: 1/2 + sqrt(50) = 7.57)
+    assert theory.local_rademacher_term([100.0, 100.0]) == 1.0
+
+
+def test_early_stopping_path_returns_the_epsilons_as_given():
+    path = theory.early_stopping_path([2.0, 1.0], [1.0, 1.0], [0.5, 0.1])
+    assert isinstance(path, theory.EarlyStoppingPath)
+    np.testing.assert_array_equal(path.epsilons, [0.5, 0.1])
+    assert path.cs.shape == (2,) and path.B.shape == (2, 2)
+
+
+def test_collapse_regime_compares_alpha_m_with_epsilon():
+    y = np.array([2.0, -2.0])  # m = mean(y**2) = 4
+    assert theory.collapse_regime(y, 1.0, 0.5) == "never-collapses"  # alpha m = 2 > 1
+    assert theory.collapse_regime(y, 2.0, 0.5) == "collapses-later"  # alpha m = 2 = epsilon
+    assert theory.collapse_regime(y, 4.0, 0.5) == "collapsed"  # m = epsilon

@@ -164,8 +164,11 @@ def test_limit_is_zero_for_alpha_zero_and_rejected_otherwise() -> None:
     out = est.predict_limit(Xt)
     assert out.shape == (9, 2) and np.all(out == 0.0)
     est = SelfDistilledKernelRidge(gamma=0.7, lam=0.3, steps=3, alpha=[0.1, 0.2]).fit(X, y)
-    with pytest.raises(ValueError, match="predict_limit needs one constant float alpha"):
+    with pytest.raises(ValueError) as info:
         est.predict_limit(Xt)
+    assert str(info.value) == (
+        "predict_limit needs one constant float alpha in [0, 1], got alpha=[0.1, 0.2]"
+    )
 
 
 def test_multi_output_equals_columnwise_single_output() -> None:
@@ -266,6 +269,23 @@ def test_property_b_in_unit_interval_and_decreasing(seed, n, lam, alpha) -> None
         ratio = B0[:, 0] / B0[:, -1]
         expected = ((1 + lam / k[-1]) / (1 + lam / k[0])) ** np.arange(1, 7)
         np.testing.assert_allclose(ratio, expected, rtol=1e-10)
+
+
+def test_indefinite_kernel_computed_by_the_estimator_falls_back_to_lu() -> None:
+    """Regression: a sigmoid kernel with K + lam I indefinite was solved with K + 2 lam I.
+
+    The Cholesky attempt had added lam to the diagonal of the kernel in place, and the LU
+    fallback added it again to a copy of that kernel.
+    """
+    from sklearn.metrics.pairwise import sigmoid_kernel
+
+    X, Xt, y, _, _ = problem(13, n=10)
+    K = sigmoid_kernel(X, X, gamma=0.5, coef0=0.5)
+    Kt = sigmoid_kernel(Xt, X, gamma=0.5, coef0=0.5)
+    assert np.linalg.eigvalsh(K + 0.3 * np.eye(10))[0] < -0.3  # Cholesky must fail
+    est = SelfDistilledKernelRidge(kernel="sigmoid", gamma=0.5, coef0=0.5, lam=0.3, alpha=0.2)
+    expected, _ = brute_force(K, Kt, y, 0.3, [np.nan, 0.2, 0.2])
+    assert_rel(np.array(list(est.fit(X, y).staged_predict(Xt))), expected)
 
 
 def test_indefinite_kernel_falls_back_to_lu() -> None:
@@ -401,5 +421,110 @@ def test_predict_limit_refused_in_epsilon_mode_with_positive_alpha():
     est = SelfDistilledKernelRidge(
         lam=None, epsilon=0.05 * float(np.mean(y**2)), steps=2, alpha=0.5
     ).fit(X, y)
-    with pytest.raises(ValueError, match="fixed lam"):
+    with pytest.raises(ValueError) as info:
         est.predict_limit(X)
+    assert str(info.value) == (
+        "predict_limit with alpha > 0 needs a fixed lam: in epsilon mode the ridge of each step "
+        "depends on the previous one and there is no closed-form limit"
+    )
+
+
+# ---------------------------------------------------------------- n_components: the Nyström engine
+# The reference is the explicit Nyström Gram K~ = K_nm K_mm^+ K_mn (numpy pinv) with fresh
+# solves per step (tests/kernel/test_nystrom_engine.py), on the centres select_centres draws.
+POLY = {"kernel": "poly", "gamma": 0.5, "degree": 3, "coef0": 0.7, "kernel_params": None}
+
+
+def nystrom_problem(seed: int, q: int | None = None, n: int = 30):
+    rng = np.random.default_rng(seed)
+    X, Xt = rng.normal(size=(n, 3)), rng.normal(size=(7, 3))
+    return X, Xt, rng.normal(size=(n,) if q is None else (n, q))
+
+
+@pytest.mark.parametrize("q", [None, 2])
+def test_nystrom_steps_and_limit_match_explicit_solves_on_the_nystrom_gram(q) -> None:
+    from selfdistill.kernel.nystrom import select_centres
+    from tests.kernel.test_nystrom_engine import brute_force as nystrom_steps
+    from tests.kernel.test_nystrom_engine import nystrom_grams
+
+    X, Xt, y = nystrom_problem(40, q)
+    # every kernel parameter matters for "poly": each one must reach the Nyström pass
+    kw = dict(POLY, lam=0.3, steps=3, alpha=0.4, n_components=8, random_state=5, block_size=4)
+    est = SelfDistilledKernelRidge(**kw).fit(X, y)
+    C = select_centres(X, 8, 5)  # the seed reaches the centres
+    np.testing.assert_array_equal(est.centres_, C)
+    assert est.n_features_in_ == 3 and est.eigval_rtol_ == EIGVAL_RTOL
+    Kt, Kv = nystrom_grams(X, Xt, C, POLY)
+    Y = y.reshape(30, -1)
+    expected, _ = nystrom_steps(Kt, Kv, Y, 0.3, [np.nan, 0.4, 0.4])
+    shape = (7,) if q is None else (7, q)
+    for t, pred in enumerate(est.staged_predict(Xt)):
+        assert pred.shape == shape
+        assert_rel(pred, expected[t].reshape(shape))
+    # Borup Thm 4.5 on K~: f_inf = K~(x, X) (K~ + lam)^-1 (alpha y + (1 - alpha) y_inf)
+    y_inf = Kt @ np.linalg.solve(Kt + 0.3 / 0.4 * np.eye(30), Y)
+    limit = Kv @ np.linalg.solve(Kt + 0.3 * np.eye(30), 0.4 * Y + 0.6 * y_inf)
+    assert_rel(est.predict_limit(Xt), limit.reshape(shape))
+    assert_rel(est.predict_limit(Xt), limit.reshape(shape))  # the cached coefficients
+    zero = SelfDistilledKernelRidge(**dict(kw, alpha=0.0)).fit(X, y).predict_limit(Xt)
+    assert zero.shape == shape and np.all(zero == 0.0)
+    # the spectrum: the m non-zero eigenvalues of K~; its n x n eigenvectors are never formed
+    top = np.linalg.eigvalsh(Kt)[::-1][:8]
+    np.testing.assert_allclose(est.eigvals_, top, rtol=1e-8)
+    with pytest.raises(AttributeError) as info:
+        _ = est.eigvecs_
+    assert str(info.value) == (
+        "eigvecs_: with n_components the n x n eigenvectors of the Nyström Gram matrix are "
+        "never formed (its eigenvalues are eigvals_)"
+    )
+
+
+def test_nystrom_optimal_alpha_is_theorem_4_4_on_the_nystrom_gram() -> None:
+    from selfdistill.kernel.nystrom import select_centres
+    from tests.kernel.test_nystrom_engine import brute_force as nystrom_steps
+    from tests.kernel.test_nystrom_engine import nystrom_grams
+
+    X, Xt, y = nystrom_problem(41)
+    Xv = np.random.default_rng(42).normal(size=(9, 3))
+    yv = np.sin(Xv[:, 0])
+    est = SelfDistilledKernelRidge(**POLY, lam=0.3, steps=3, alpha="optimal", n_components=8)
+    est.set_params(random_state=5).fit(X, y, X_val=Xv, y_val=yv)
+    C = select_centres(X, 8, 5)
+    Kt, Kv = nystrom_grams(X, Xt, C, POLY)
+    Kval = nystrom_grams(X, Xv, C, POLY)[1]
+    expected, used = nystrom_steps(
+        Kt, Kv, y[:, None], 0.3, [np.nan, None, None], Y_val=yv[:, None], Kval=Kval
+    )
+    np.testing.assert_allclose(est.alphas_[1:], used[1:], rtol=1e-8)
+    assert np.isnan(est.alphas_[0])
+    assert_rel(est.predict(Xt), expected[-1][:, 0])
+
+
+def test_nystrom_pass_runs_with_the_estimators_block_size_and_dtype(monkeypatch) -> None:
+    import selfdistill.kernel.nystrom_fit as nystrom_fit
+
+    seen = []
+    accumulate = nystrom_fit.accumulate
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["block_size"], kwargs["dtype"]))
+        return accumulate(*args, **kwargs)
+
+    monkeypatch.setattr(nystrom_fit, "accumulate", spy)
+    X, _, y = nystrom_problem(43)
+    SelfDistilledKernelRidge(n_components=8, block_size=4, dtype="float32").fit(X, y)
+    assert seen == [(4, "float32")]
+
+
+def test_nystrom_epsilon_collapse_warns_for_the_single_output() -> None:
+    X, Xt, y = nystrom_problem(44)
+    eps = 2.0 * float(np.mean(y**2))  # the zero function meets it at step 1
+    est = SelfDistilledKernelRidge(lam=None, epsilon=eps, steps=2, n_components=8, random_state=0)
+    with pytest.warns(CollapseWarning) as caught:
+        est.fit(X, y)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        f"self-distillation collapsed at step 1: the zero function meets epsilon = {eps:g}, "
+        "so this step predicts exactly zero"
+    )
+    assert est.collapsed_at_ == 1 and np.all(est.predict(Xt) == 0.0)

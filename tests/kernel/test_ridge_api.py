@@ -178,3 +178,210 @@ def test_steps_one_is_kernel_ridge() -> None:
     ref = KernelRidge(kernel="rbf", gamma=0.5, alpha=0.3).fit(X, y)
     np.testing.assert_allclose(est.predict(Xv), ref.predict(Xv), rtol=1e-12)
     assert est.alphas_.shape == (1,) and np.isnan(est.alphas_[0])
+
+
+def _kernels_list() -> str:
+    from selfdistill.kernel.functions import KERNELS
+
+    return ", ".join(map(repr, KERNELS))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            dict(lam=1.0, epsilon=0.1),
+            "lam and epsilon are exclusive: set lam (fixed ridge) or lam=None with epsilon, "
+            "got lam=1.0 and epsilon=0.1",
+        ),
+        (
+            dict(lam=None, epsilon=None),
+            "one of lam or epsilon must be set, got lam=None and epsilon=None",
+        ),
+        (dict(lam=0.0), "lam must be in (0, inf), got 0.0"),
+        (dict(lam=None, epsilon=0.0), "epsilon must be in (0, inf), got 0.0"),
+        (dict(steps=0), "steps must be an integer in [1, inf], got 0"),
+        (dict(alpha=1.5), "alpha must be in [0, 1], got 1.5"),
+        (dict(alpha=-0.5), "alpha must be in [0, 1], got -0.5"),
+        (dict(steps=3, alpha=[-0.1, 0.5]), "alpha[0] must be in [0, 1], got -0.1"),
+        (dict(steps=3, alpha=[0.5, 1.5]), "alpha[1] must be in [0, 1], got 1.5"),
+        (
+            dict(steps=3, alpha=[0.1] * 3),
+            "alpha as a sequence must have length steps - 1 = 2, got 3",
+        ),
+        (
+            dict(alpha=None),
+            "alpha must be a float in [0, 1], a sequence of steps - 1 floats in [0, 1], "
+            "'optimal' or 'optimal-clipped', got None",
+        ),
+        (dict(alpha="best"), "alpha must be one of 'optimal', 'optimal-clipped', got 'best'"),
+        (
+            dict(lam=None, epsilon=0.1, alpha="optimal-clipped"),
+            "alpha='optimal-clipped' needs a fixed lam (Borup Thm 4.4 holds for a fixed ridge); "
+            "in epsilon mode pass a float or a sequence",
+        ),
+        (dict(gamma=-1.0), "gamma (kernel='rbf') must be in (0, inf), got -1.0"),
+        (dict(kernel="poly", degree=0.5), "degree (kernel='poly') must be in [1, inf), got 0.5"),
+        (dict(kernel="poly", coef0=float("nan")), "coef0 (kernel='poly') must be finite, got nan"),
+    ],
+)
+def test_bad_hyperparameters_raise_the_whole_message(params, message) -> None:
+    with pytest.raises(ValueError) as info:
+        SelfDistilledKernelRidge(**params).fit(X, y)
+    assert str(info.value) == message
+
+
+def test_unknown_kernel_lists_the_kernels() -> None:
+    with pytest.raises(ValueError) as info:
+        SelfDistilledKernelRidge(kernel="gaussian").fit(X, y)
+    assert str(info.value) == (
+        f"kernel must be a callable or one of {_kernels_list()}, got 'gaussian'"
+    )
+
+
+def test_bad_validation_data_raise_the_whole_message() -> None:
+    opt = SelfDistilledKernelRidge(alpha="optimal")
+    cases = [
+        (opt, {}, "alpha='optimal' needs validation data: pass X_val and y_val"),
+        (opt, {"X_val": Xv}, "alpha='optimal' needs validation data: pass X_val and y_val"),
+        (SelfDistilledKernelRidge(), {"y_val": yv}, "X_val and y_val must be given together"),
+        (opt, {"X_val": Xv[:, :1], "y_val": yv}, "X_val must have 2 features like X, got 1"),
+        (
+            opt,
+            {"X_val": Xv, "y_val": yv[:4]},
+            "y_val must have shape (5, 1) matching X_val and y, got (4,)",
+        ),
+    ]
+    for est, kwargs, message in cases:
+        with pytest.raises(ValueError) as info:
+            est.fit(X, y, **kwargs)
+        assert str(info.value) == message
+
+
+def test_bad_kernel_inputs_name_the_argument_in_the_whole_message() -> None:
+    K = X @ X.T
+    pre = SelfDistilledKernelRidge(kernel="precomputed")
+    with pytest.raises(ValueError) as info:
+        pre.fit(K[:, :5], y)
+    assert str(info.value) == (
+        'X must be a square kernel matrix for kernel="precomputed", got shape (12, 5)'
+    )
+    with pytest.raises(ValueError) as info:
+        pre.fit(K + np.triu(np.ones_like(K), 1) * 1e-3, y)
+    assert str(info.value) == (
+        'X must be a symmetric kernel matrix for kernel="precomputed" '
+        "(max |K - K^T| / max |K| <= 1e-08)"
+    )
+    # k(X_val, X) of a precomputed kernel is rectangular: it is not checked as a Gram matrix
+    opt = SelfDistilledKernelRidge(kernel="precomputed", alpha="optimal")
+    opt.fit(K, y, X_val=Xv @ X.T, y_val=yv)
+    assert opt.predict(Xv @ X.T).shape == (5,)
+    x = np.linspace(0, 1, 6)[:, None]
+    spline = 'values must be in [0, 1] for kernel="spline", got range [1.5, 1.5]'
+    for extra in ({}, {"n_components": 3, "random_state": 0}):  # exact and Nyström engines
+        est = SelfDistilledKernelRidge(kernel="spline", lam=0.01, **extra).fit(x, y[:6])
+        with pytest.raises(ValueError) as info:
+            est.predict(np.array([[1.5]]))
+        assert str(info.value) == f"X {spline}"
+    opt = SelfDistilledKernelRidge(kernel="spline", lam=0.01, alpha="optimal")
+    with pytest.raises(ValueError) as info:
+        opt.fit(x, y[:6], X_val=np.array([[1.5]]), y_val=[0.0])
+    assert str(info.value) == f"X_val {spline}"
+
+
+def test_default_parameters() -> None:
+    assert SelfDistilledKernelRidge().get_params() == {
+        "kernel": "rbf",
+        "gamma": None,
+        "degree": 3,
+        "coef0": 1,
+        "kernel_params": None,
+        "lam": 1.0,
+        "epsilon": None,
+        "steps": 3,
+        "alpha": 0.0,
+        "n_components": None,
+        "block_size": 4096,
+        "dtype": "float64",
+        "random_state": None,
+    }
+
+
+def test_tags_pairwise_for_precomputed_and_multi_output() -> None:
+    tags = SelfDistilledKernelRidge().__sklearn_tags__()
+    assert tags.input_tags.pairwise is False and tags.target_tags.multi_output is True
+    tags = SelfDistilledKernelRidge(kernel="precomputed").__sklearn_tags__()
+    assert tags.input_tags.pairwise is True
+
+
+class _TextFrame:
+    """The two attributes check_numeric_columns reads from a DataFrame: one text column."""
+
+    columns = ("a", "b")
+    dtypes = (np.dtype(float), np.dtype(object))
+    shape = (12, 2)
+
+
+def test_non_numeric_columns_are_named_with_the_argument() -> None:
+    text = "must hold numbers only; column(s) 'b' (object) hold text, dates or categories: "
+    text += "encode them as numbers or drop them"
+    est = SelfDistilledKernelRidge()
+    cases = [(lambda: est.fit(_TextFrame(), y), "X")]
+    cases.append(
+        (lambda: SelfDistilledKernelRidge(alpha="optimal").fit(X, y, _TextFrame(), yv), "X_val")
+    )
+    for extra in ({}, {"n_components": 4, "random_state": 0}):  # exact and Nyström engines
+        fitted = SelfDistilledKernelRidge(**extra).fit(X, y)
+        cases.append((lambda fitted=fitted: fitted.predict(_TextFrame()), "X"))
+    for call, name in cases:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f"{name} {text}"
+
+
+def test_non_finite_y_val_is_named() -> None:
+    opt = SelfDistilledKernelRidge(alpha="optimal")
+    with pytest.raises(ValueError) as info:
+        opt.fit(X, y, X_val=Xv, y_val=np.r_[yv[:-1], np.nan])
+    assert str(info.value) == "Input y_val contains NaN."
+
+
+def test_inputs_are_cast_to_float64() -> None:
+    # float32 X is fitted in float64: the same coefficients as the float64 copy, to rounding
+    X32 = X.astype(np.float32)
+    ref = SelfDistilledKernelRidge(lam=0.1).fit(X32.astype(np.float64), y)
+    est = SelfDistilledKernelRidge(lam=0.1).fit(X32, y)
+    assert est.X_fit_.dtype == np.float64
+    np.testing.assert_allclose(est.dual_coefs_, ref.dual_coefs_, rtol=1e-12)
+
+
+def test_symmetry_check_edges() -> None:
+    from selfdistill.kernel.ridge import SYMMETRY_RTOL, check_kernel_input
+
+    check_kernel_input("precomputed", "X", np.empty((0, 0)), fit=True)  # empty: symmetric
+    # all zeros: asymmetry 0 is not above the threshold 0 (a valid, if useless, Gram matrix)
+    est = SelfDistilledKernelRidge(kernel="precomputed", lam=0.5).fit(np.zeros((3, 3)), y[:3])
+    np.testing.assert_allclose(est.dual_coefs_[0], y[:3] / 0.5, rtol=1e-15)
+    # asymmetry exactly SYMMETRY_RTOL * max |K| is accepted (the bound is inclusive)
+    K = np.array([[1.0, 0.0], [SYMMETRY_RTOL, 1.0]])
+    assert float(np.abs(K - K.T).max()) == SYMMETRY_RTOL * 1.0
+    check_kernel_input("precomputed", "X", K, fit=True)
+    with pytest.raises(ValueError, match="symmetric"):
+        check_kernel_input("precomputed", "X", K * [[1.0, 1.0], [1.5, 1.0]], fit=True)
+
+
+def test_block_size_is_ignored_without_n_components_and_checked_with_it() -> None:
+    exact = SelfDistilledKernelRidge(block_size=0).fit(X, y)  # never read by the exact engine
+    np.testing.assert_array_equal(
+        exact.predict(Xv), SelfDistilledKernelRidge().fit(X, y).predict(Xv)
+    )
+    ny = SelfDistilledKernelRidge(n_components=4, random_state=0, block_size=2).fit(X, y)
+    with pytest.raises(ValueError) as info:
+        ny.set_params(block_size=0).predict(Xv)
+    assert str(info.value) == "block_size must be an integer in [1, inf], got 0"
+    with pytest.raises(ValueError) as info:
+        ny.set_params(block_size=2).predict(rng.normal(size=(2, 3)))
+    assert str(info.value) == (
+        "X has 3 features, but SelfDistilledKernelRidge is expecting 2 features as input."
+    )
+    np.testing.assert_allclose(ny.predict(Xv), ny.set_params(block_size=1).predict(Xv), rtol=1e-13)

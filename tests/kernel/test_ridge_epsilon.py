@@ -113,7 +113,11 @@ def test_collapse_warns_once_and_predicts_exact_zeros() -> None:
         warnings.simplefilter("always")
         est.fit(X, y)
     collapse = [w for w in caught if issubclass(w.category, CollapseWarning)]
-    assert len(collapse) == 1 and f"step {expected}" in str(collapse[0].message)
+    assert len(collapse) == 1
+    assert str(collapse[0].message) == (  # one output: no column named
+        f"self-distillation collapsed at step {expected}: the zero function meets "
+        f"epsilon = {eps:g}, so this step predicts exactly zero"
+    )
     assert est.collapsed_at_ == expected
     np.testing.assert_allclose(est.lams_[: expected - 1], lam_steps, rtol=1e-8)
     assert np.all(np.isinf(est.lams_[expected - 1 :]))
@@ -136,8 +140,12 @@ def test_multi_output_collapsed_at_is_when_every_column_is_zero() -> None:
     X, _, y, _, _ = problem(26, n=15, q=2, gamma=0.3)
     y = y * np.array([0.1, 3.0])  # the small column collapses at once, the big one later
     eps = 0.3 * np.mean(y[:, 1] ** 2)
-    with pytest.warns(CollapseWarning, match=r"step 1 \(output column 0\)"):
+    with pytest.warns(CollapseWarning) as caught:
         est = SelfDistilledKernelRidge(gamma=0.3, lam=None, epsilon=eps, steps=10).fit(X, y)
+    assert len(caught) == 1 and str(caught[0].message) == (
+        "self-distillation collapsed at step 1 (output column 0): the zero function meets "
+        f"epsilon = {eps:g}, so this step predicts exactly zero"
+    )
     first_zero = [t + 1 for t in range(10) if np.all(est.predict(X, step=t + 1) == 0.0)]
     assert est.collapsed_at_ == first_zero[0] > 1
     assert np.all(est.predict(X, step=1)[:, 0] == 0.0)
@@ -153,12 +161,23 @@ def test_spline_null_space_takes_the_lam_to_zero_limit() -> None:
     y = np.sin(2 * np.pi * x[:, 0]) + np.linspace(0.5, 1.0, 11)
     forced = (y[0] ** 2 + y[-1] ** 2) / 11
     est = SelfDistilledKernelRidge(kernel="spline", lam=None, epsilon=0.5 * forced, steps=2)
-    with pytest.warns(ToleranceWarning, match="step 1"):
+    with pytest.warns(ToleranceWarning) as caught:
         est.fit(x, y)
+    assert len(caught) == 1 and str(caught[0].message) == (
+        f"at step 1 no ridge lam > 0 reaches epsilon = {0.5 * forced:g} (the residual forced by "
+        "the kernel's null space and the alpha term exceeds it); took the lam -> 0+ limit, the "
+        "minimum-norm fit on the range of K"
+    )
     assert est.lams_[0] == 0.0
     f1 = est.predict(x, step=1)
     np.testing.assert_allclose(f1[1:-1], y[1:-1], rtol=1e-9)
     assert f1[0] == 0.0 and f1[-1] == 0.0
+    # the minimum-norm fit: no coefficient along the null space of K (e_0 and e_10 here), where
+    # it would change no prediction (k(x, 0) = k(x, 1) = 0) but would change dual_coefs_
+    G = spline_kernel(x)
+    np.testing.assert_allclose(
+        est.dual_coefs_[0], np.linalg.pinv(G, hermitian=True) @ y, rtol=1e-9, atol=1e-12
+    )
     # the same limit by dense solves with a vanishing ridge, on a fine grid
     grid = np.linspace(0, 1, 41)[:, None]
     G, Gt = spline_kernel(x), spline_kernel(grid, x)

@@ -9,6 +9,7 @@ the numerical derivative of the loss with the target held fixed.
 from __future__ import annotations
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -552,9 +553,9 @@ def test_label_matrix_of_integer_labels_is_one_hot():
     from selfdistill.nn.noisy.dong import _label_matrix
 
     outputs = torch.zeros(3, 4, dtype=torch.float64)
-    np.testing.assert_array_equal(
-        _label_matrix(torch.tensor([3, 0, 1]), outputs).numpy(), np.eye(4)[[3, 0, 1]]
-    )
+    y = _label_matrix(torch.tensor([2, 0, 1]), outputs)  # class 3 absent: still 4 columns
+    assert y.dtype == torch.float64  # in the outputs' dtype, not one_hot's int64
+    np.testing.assert_array_equal(y.numpy(), np.eye(4)[[2, 0, 1]])
 
 
 # Each message of make_alpha_schedule is checked whole (survivors of mutmut, docs/testing.md).
@@ -592,3 +593,254 @@ def test_alpha_schedule_edges_by_hand():
     assert decay(2, 7, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)  # epochs, not steps
     steps = make_alpha_schedule("exponential", gamma=0.5, start=0.8, end=0.2)
     assert steps(7, 2, 0.5) == pytest.approx(0.2 + 0.6 * 0.25)
+
+
+# ---------------------------------------------------------------- label functions: checks
+# Each message of the label functions is checked whole, at the call that must raise (mutmut
+# survivors, docs/testing.md).
+
+
+def test_hardmax_of_scalar_outputs_keeps_their_dtype():
+    # torch.where of two Python floats is float32; the signs come back in the outputs' dtype
+    for dtype in (torch.float64, torch.float16):
+        signs = hardmax(torch.tensor([-0.5, 0.0, 2.0], dtype=dtype))
+        assert signs.dtype == dtype
+        assert signs.tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 1)])
+def test_softmax_labels_message_for_scalar_outputs(shape):
+    with pytest.raises(ValueError) as caught:
+        softmax_labels(torch.zeros(shape))
+    assert str(caught.value) == "the softmax label function needs (B, C) outputs with C >= 2"
+
+
+@pytest.mark.parametrize("rho", [-0.1, 0.5])
+def test_ramp_and_its_factory_refuse_rho_outside_zero_half(rho):
+    message = f"rho must be in [0, 0.5), got {rho!r}"
+    with pytest.raises(ValueError) as caught:
+        ramp(torch.tensor([0.3]), rho)
+    assert str(caught.value) == message
+    with pytest.raises(ValueError) as caught:  # at construction, before any output is seen
+        make_label_function("ramp", rho=rho)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0])
+def test_softmax_factory_refuses_non_positive_temperature(temperature):
+    with pytest.raises(ValueError) as caught:
+        make_label_function("softmax", temperature=temperature)
+    assert str(caught.value) == f"temperature must be in (0, inf), got {temperature!r}"
+
+
+def test_label_function_factory_message_and_callable():
+    with pytest.raises(ValueError) as caught:
+        make_label_function("argmax")
+    assert str(caught.value) == (
+        "label_function must be one of 'hardmax', 'softmax', 'ramp', got 'argmax'"
+    )
+
+    def h(outputs):
+        return outputs
+
+    assert make_label_function(h) is h
+    assert make_label_function("hardmax") is hardmax
+    # the factory's options reach the functions it builds
+    z = torch.tensor([[0.0, 1.0, -2.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        make_label_function("softmax", temperature=0.25)(z), torch.softmax(z / 0.25, dim=1)
+    )
+    x = torch.tensor([-0.3, 0.1, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(make_label_function("ramp", rho=0.3)(x), torch.clamp(x / 0.4, -1, 1))
+
+
+# ---------------------------------------------------------------- batch accuracy: edges
+
+
+def test_batch_accuracy_of_one_sample_and_of_an_empty_batch():
+    logits = torch.tensor([[0.2, 1.0, -1.0]])
+    assert batch_accuracy(logits, torch.tensor([1])) == 1.0
+    assert batch_accuracy(logits, torch.tensor([2])) == 0.0
+    assert batch_accuracy(torch.tensor([-0.5]), torch.tensor([-1])) == 1.0  # integer ±1 labels
+    assert batch_accuracy(torch.tensor([[0.5], [-0.5]]), torch.tensor([1, 1])) == 0.5
+    with pytest.raises(ValueError) as caught:
+        batch_accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    assert str(caught.value) == "batch_accuracy needs a non-empty batch"
+
+
+# ---------------------------------------------------------------- the target rule: dtypes
+# The observed labels are cast to the outputs' dtype before they are weighted: alpha = 0.3 is not
+# a float32 number, so a product formed in float32 (one_hot's int64 or float32 labels times a
+# Python float) would be off by ~1e-8 from the float64 target (compared at rtol 1e-15).
+
+
+def test_target_rule_weights_labels_in_the_outputs_dtype_for_scalar_outputs():
+    outputs = torch.tensor([0.1, -0.9, 2.0, -0.2], dtype=torch.float64)
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.3, rho=0.25)
+    expected = 0.3 * np.array([1.0, 1.0, -1.0, -1.0]) + 0.7 * np.clip(outputs.numpy() / 0.5, -1, 1)
+    for labels in (torch.tensor([1, 1, -1, -1]), torch.tensor([1.0, 1.0, -1.0, -1.0])):
+        target = rule(outputs, labels)
+        assert target.dtype == torch.float64
+        np.testing.assert_allclose(target.numpy(), expected, rtol=1e-15, atol=0)
+    # float32 outputs give float32 targets whatever the labels' dtype
+    target = rule(outputs.float(), torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64))
+    assert target.dtype == torch.float32
+
+
+def test_target_rule_weights_soft_labels_in_the_outputs_dtype():
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.0, 1.0, 3.0]], dtype=torch.float64)
+    soft = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype=torch.float32)
+    rule = SelfDistillationTarget("hardmax", "constant", alpha=0.3)
+    target = rule(logits, soft)
+    assert target.dtype == torch.float64
+    expected = 0.3 * soft.double().numpy() + 0.7 * np.array([[1.0, 0, 0], [0, 0, 1.0]])
+    np.testing.assert_allclose(target.numpy(), expected, rtol=1e-15, atol=0)
+
+
+def test_scalar_output_labels_message():
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.5)
+    with pytest.raises(ValueError) as caught:
+        rule(torch.tensor([0.2, -0.3]), torch.tensor([1.0, 0.0]))
+    assert str(caught.value) == "labels for scalar outputs must be -1 or +1 (Theorem 1's setting)"
+
+
+# ---------------------------------------------------------------- the target rule: alpha, records
+
+
+def _recording_schedule(seen, value=0.5):
+    return lambda e, s, a: seen.append((e, s, a)) or value
+
+
+def test_rule_records_nan_until_called_and_nan_accuracy_without_need():
+    rule = SelfDistillationTarget("hardmax", "constant", alpha=0.25)
+    assert math.isnan(rule.last_alpha) and math.isnan(rule.last_accuracy)
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    # the constant schedule needs no accuracy: none is computed on any path
+    for labels in (torch.tensor([0, 0]), torch.tensor([[1.0, 0.0], [1.0, 0.0]])):
+        rule(logits, labels)
+        assert rule.last_alpha == 0.25 and math.isnan(rule.last_accuracy)
+    assert rule.alpha(logits, torch.tensor([0, 0])) == 0.25 and math.isnan(rule.last_accuracy)
+    SelfDistillationLoss(rule)(logits, torch.tensor([0, 0]))  # the fast path
+    assert rule.last_alpha == 0.25 and math.isnan(rule.last_accuracy)
+    rule = SelfDistillationTarget("ramp", "linear", total=4)
+    rule(torch.tensor([0.5, -0.5]), torch.tensor([1.0, 1.0]), step=1)
+    assert rule.last_alpha == 0.75 and math.isnan(rule.last_accuracy)
+
+
+def test_alpha_passes_epoch_step_and_accuracy_to_the_schedule():
+    seen = []
+    rule = SelfDistillationTarget("hardmax", _recording_schedule(seen))
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 0])  # 2 of 3 right
+    assert rule.alpha(logits, labels) == 0.5  # epoch and step default to 0
+    assert rule.alpha(logits, labels, epoch=4, step=9) == 0.5
+    soft = F.one_hot(labels, 2).double()
+    rule(logits, soft, epoch=2, step=5)  # 2-D labels take the general path through alpha()
+    rule(torch.tensor([0.3, -0.2]), torch.tensor([1.0, 1.0]), epoch=1, step=3)  # ±1 labels
+    assert seen == [(0, 0, 2 / 3), (4, 9, 2 / 3), (2, 5, 2 / 3), (1, 3, 0.5)]
+    assert rule.last_alpha == 0.5 and rule.last_accuracy == 0.5
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.25])
+@pytest.mark.parametrize("path", ["integer labels", "one-hot labels", "fast loss"])
+def test_schedule_value_outside_zero_one_message(bad, path):
+    rule = SelfDistillationTarget("hardmax", lambda e, s, a: bad)
+    logits, labels = _batch(4, 3, seed=20)
+    with pytest.raises(ValueError) as caught:
+        if path == "integer labels":
+            rule(logits, labels)
+        elif path == "one-hot labels":
+            rule(logits, F.one_hot(labels, 3).double())
+        else:
+            SelfDistillationLoss(rule)(logits, labels)
+    assert str(caught.value) == f"the alpha schedule must return a value in [0, 1], got {bad!r}"
+
+
+def test_one_sample_batch_and_empty_batch_on_every_path():
+    logits = torch.tensor([[0.0, 2.0, 1.0]], dtype=torch.float64)
+    for labels, alpha in ((torch.tensor([1]), 0.0), (torch.tensor([2]), 1.0)):
+        rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
+        target = rule(logits, labels)  # integer labels: the scattered targets
+        expected = alpha * np.eye(3)[labels.numpy()] + (1 - alpha) * np.eye(3)[[1]]
+        np.testing.assert_array_equal(target.numpy(), expected)
+        assert rule.last_alpha == alpha
+        rule = SelfDistillationTarget("hardmax", "accuracy", lam=1.0)
+        SelfDistillationLoss(rule)(logits, labels)  # the fast path
+        assert rule.last_alpha == alpha and rule.last_accuracy == 1.0 - alpha
+    empty, none = torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)
+    rule = SelfDistillationTarget()
+    with pytest.raises(ValueError) as caught:
+        rule(empty, none)
+    assert str(caught.value) == "batch_accuracy needs a non-empty batch"
+    with pytest.raises(ValueError) as caught:
+        SelfDistillationLoss(rule)(empty, none)
+    assert str(caught.value) == "batch_accuracy needs a non-empty batch"
+
+
+def test_ramp_rule_default_rho_is_zero():
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.5)
+    outputs = torch.tensor([0.4, -2.0, 0.9], dtype=torch.float64)
+    target = rule(outputs, torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
+    np.testing.assert_allclose(target.numpy(), [0.7, 0.0, -0.05], rtol=1e-15, atol=1e-16)
+
+
+# ---------------------------------------------------------------- the loss: checks and paths
+
+
+def test_loss_messages_are_exact():
+    with pytest.raises(ValueError) as caught:
+        SelfDistillationLoss(loss="l1")
+    assert str(caught.value) == "loss must be one of 'ce', 'mse', got 'l1'"
+    rule = SelfDistillationTarget("ramp", "constant", alpha=0.5)
+    with pytest.raises(ValueError) as caught:
+        SelfDistillationLoss(rule, "ce")(torch.tensor([0.3, -0.2]), torch.tensor([1.0, -1.0]))
+    assert str(caught.value) == "loss 'ce' needs (B, C) logits; use 'mse' for ±1 outputs"
+
+
+@pytest.mark.parametrize(
+    ("label_function", "loss"), [("hardmax", "ce"), ("softmax", "ce"), ("hardmax", "mse")]
+)
+def test_loss_warns_nothing(label_function, loss):
+    # log_softmax without an explicit dim warns (implicit dimension choice) and may pick another
+    logits, labels = _batch(6, 4, seed=21)
+    z = logits.clone().requires_grad_(True)
+    loss_fn = SelfDistillationLoss(SelfDistillationTarget(label_function, "accuracy"), loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss_fn(z, labels, SimpleNamespace(epoch=0, step=0)).backward()
+
+
+def test_hardmax_ce_takes_the_loops_prediction_as_it_is():
+    # ctx.prediction is used, not recomputed: a prediction other than argmax z gives the loss
+    # alpha·CE(z, y) + (1 − alpha)·CE(z, prediction) of that prediction
+    logits, labels = _batch(6, 4, seed=22)
+    told = (logits.argmax(dim=1) + 1) % 4  # never argmax z
+    rule = SelfDistillationTarget("hardmax", "constant", alpha=0.25)
+    ctx = SimpleNamespace(epoch=0, step=0, prediction=told)
+    loss = SelfDistillationLoss(rule)(logits, labels, ctx)
+    log_q = np.log(_np_softmax(logits.numpy()))
+    rows = np.arange(6)
+    expected = -np.mean(0.25 * log_q[rows, labels.numpy()] + 0.75 * log_q[rows, told.numpy()])
+    assert float(loss) == pytest.approx(expected, rel=1e-13)
+
+
+# ---------------------------------------------------------------- schedules: units and lengths
+
+
+def test_linear_and_cosine_schedules_count_the_unit_they_are_given():
+    # epoch and step differ in every call, so each schedule must read the one its unit names
+    lin = make_alpha_schedule("linear", start=0.9, end=0.1, total=4, unit="epoch")
+    assert [lin(e, 50 + e, 0.0) for e in (0, 1, 3, 8)] == pytest.approx([0.9, 0.7, 0.3, 0.1])
+    cos = make_alpha_schedule("cosine", start=0.9, end=0.1, total=6)  # per step by default
+    got = [cos(7, s, 0.0) for s in (0, 2, 3, 6, 40)]
+    assert got == pytest.approx([0.9, 0.7, 0.5, 0.1, 0.1], rel=1e-14)  # 0.1 + 0.4 (1 + cos pi s/6)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("unit", ["step", "epoch"])
+def test_schedule_length_message(name, unit):
+    with pytest.raises(ValueError) as caught:
+        make_alpha_schedule(name, unit=unit)
+    assert str(caught.value) == (
+        f"total (the schedule length in {unit}s) is needed by the {name} schedule"
+    )
