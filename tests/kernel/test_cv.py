@@ -695,7 +695,7 @@ def test_n_components_without_random_state_shares_one_draw_with_the_refit() -> N
     ).fit(X, y)
     best = search.best_estimator_
     seed = best.random_state
-    assert isinstance(seed, int) and 0 <= seed < 2**31
+    assert isinstance(seed, int) and 0 <= seed < 2**32  # a valid seed of numpy's RandomState
     again = SelfDistilledKernelRidge(**best.get_params()).fit(X, y)
     np.testing.assert_array_equal(again.centres_, best.centres_)
     np.testing.assert_allclose(again.predict(X), search.predict(X), rtol=1e-9, atol=1e-12)
@@ -756,3 +756,31 @@ def test_nan_scores_rank_last() -> None:
         ours.cv_results_["rank_test_score"], ref.cv_results_["rank_test_score"]
     )
     assert ours.cv_results_["rank_test_score"][np.isnan(mean)].min() == np.sum(~np.isnan(mean)) + 1
+
+
+def test_small_eigenvalues_are_kept_in_every_fold() -> None:
+    """Only negative rounding noise is cut from a fold's spectrum: a direction of eigenvalue
+    ~1e-11 * max carries the signal here, and with lam = 1e-13 the search is plain linear ridge,
+    computed in the primal (2 x 2) for each fold and each lam (exact and gcv engines alike)."""
+    r = np.random.default_rng(5)
+    Xs = np.c_[r.normal(size=24), 3e-6 * r.normal(size=24)]
+    ys = Xs[:, 1] / 3e-6 + 0.3 * r.normal(size=24)
+    lams = [1e-13, 1e-3]
+    cv = KFold(3)
+    ours = SelfDistilledKernelRidgeCV("linear", lams=lams, alphas=[0.0], max_steps=1, cv=cv)
+    scores = ours.fit(Xs, ys).cv_results_["mean_test_score"]
+    ref = []
+    for lam in lams:
+        mse = []
+        for tr, te in cv.split(Xs):
+            A = Xs[tr].T @ Xs[tr] + lam * np.eye(2)
+            w = np.linalg.solve(A, Xs[tr].T @ ys[tr])
+            mse.append(np.mean((Xs[te] @ w - ys[te]) ** 2))
+        ref.append(-np.mean(mse))
+    np.testing.assert_allclose(scores, ref, rtol=1e-3)  # the small direction: ~1e-4 accuracy
+    assert scores[0] > -0.2 and scores[1] < -0.5  # lam = 1e-13 fits the small direction
+    gcv = SelfDistilledKernelRidgeCV("linear", lams=lams, alphas=[0.0], max_steps=1, cv="gcv")
+    g = -gcv.fit(Xs, ys).cv_results_["mean_test_score"]
+    H = [Xs @ np.linalg.solve(Xs.T @ Xs + lam * np.eye(2), Xs.T) for lam in lams]
+    ref_g = [np.mean((ys - h @ ys) ** 2) / (1 - np.trace(h) / 24) ** 2 for h in H]
+    np.testing.assert_allclose(g, ref_g, rtol=1e-3)

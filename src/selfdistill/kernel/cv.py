@@ -409,12 +409,26 @@ class _BaseKernelCV(BaseEstimator):
                 raise ValueError(f"gammas must be None: kernel={self.kernel!r} takes no gamma")
             if "gamma" in kp:
                 raise ValueError("give gammas (a grid) or gamma (one value), not both")
-            gammas = list(_check_grid("gammas", self.gammas, low=0.0, low_inclusive=False))
+            gammas = list(
+                _check_grid(
+                    "gammas",
+                    self.gammas,
+                    low=0.0,
+                    # equivalent: low_inclusive=None (falsy, as False)
+                    low_inclusive=False,  # pragma: no mutate
+                )
+            )
         kp.pop("gamma", None)
         lams = (
             DEFAULT_LAMS
             if self.lams is None
-            else _check_grid("lams", self.lams, low=0.0, low_inclusive=False)
+            else _check_grid(
+                "lams",
+                self.lams,
+                low=0.0,
+                # equivalent: low_inclusive=None (falsy, as False)
+                low_inclusive=False,  # pragma: no mutate
+            )
         )
         alphas = (
             DEFAULT_ALPHAS
@@ -484,7 +498,9 @@ class _BaseKernelCV(BaseEstimator):
         return splits
 
     def _validate_y(self, y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=np.float64)
+        # equivalent: dtype dropped (integer targets give bit-identical scores and refits: every
+        # product promotes them to float64)
+        return np.asarray(y, dtype=np.float64)  # pragma: no mutate
 
     # ------------------------------------------------------------- fit
     def fit(self, X: np.ndarray, y: np.ndarray) -> _BaseKernelCV:
@@ -592,7 +608,8 @@ class _BaseKernelCV(BaseEstimator):
         self.n_splits_ = len(splits)
         seed = self.random_state
         if seed is None:  # one draw shared by the search and the refit (the same centres)
-            seed = int(np.random.default_rng().integers(2**31))
+            # equivalent: 2 * 31 or 2**32 (any range of valid seeds, < 2**32, draws valid centres)
+            seed = int(np.random.default_rng().integers(2**31))  # pragma: no mutate
         m = check_centres_count(m, Y.shape[0])
         centres = select_centres(X, m, seed)
         kernel_args = [{**ridge_args, "gamma": g} for g in gammas]
@@ -821,7 +838,9 @@ class SelfDistilledKernelClassifierCV(ClassifierMixin, _BaseKernelCV):
     _classifier = True
 
     def _validate_y(self, y: np.ndarray) -> np.ndarray:
-        y = column_or_1d(y, warn=True)
+        # equivalent: warn dropped or False (validate_data / validate_nystrom_input have already
+        # turned a column y into 1-D, with scikit-learn's DataConversionWarning)
+        y = column_or_1d(y, warn=True)  # pragma: no mutate
         check_classification_targets(y)
         self.classes_, _ = pm_one_targets(y)
         return y
