@@ -648,7 +648,9 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         return c if c.ndim == 3 else c[:, :, None]
 
     def _check_new(self, X: np.ndarray) -> np.ndarray:
-        """New inputs validated against the fit (features, numbers, the kernel's domain)."""
+        """New inputs validated against the fit (features, numbers). The kernel's domain is
+        checked where the kernel is evaluated (the spline kernel names ``X``; a precomputed
+        ``k(X_new, X)`` is rectangular and not a Gram matrix)."""
         check_numeric_columns(X)
         # equivalent: dtype dropped (every kernel promotes X to float64 against the float64
         # X_fit_) and reset=None (falsy like False): the call line is marked
@@ -658,7 +660,6 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             dtype=np.float64,
             reset=False,
         )
-        self._check_X_kernel("X", X)
         return X
 
     def _apply(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
