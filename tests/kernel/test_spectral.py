@@ -214,3 +214,14 @@ def test_epsilon_ridge_root_to_1e_14(seed):
     lam, kind = epsilon_ridge(d, w, 0.0, epsilon)
     assert kind == "root"
     assert lam == pytest.approx(_root_by_brute_force(d, w, 0.0, epsilon), rel=1e-14)
+
+
+def test_shrink_factors_at_zero_and_infinite_ridge_are_float_arrays_of_the_spectrum():
+    # A = D (D + lam I)^-1: lam = inf gives 0 for every eigenvalue, lam -> 0+ gives 1 on the
+    # range of D and 0 on its null space; both as float arrays shaped like d
+    d = np.array([3.0, 1e-300, 0.0])
+    for lam, expected in ((math.inf, [0.0, 0.0, 0.0]), (0.0, [1.0, 1.0, 0.0])):
+        A = shrink_factors(d, lam)
+        assert A.dtype == np.float64 and A.shape == (3,)
+        np.testing.assert_array_equal(A, expected)
+    np.testing.assert_allclose(shrink_factors(d, 1.0), [0.75, 1e-300, 0.0], rtol=1e-15)

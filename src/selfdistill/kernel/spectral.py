@@ -100,7 +100,8 @@ def b_recursion(eigvals: np.ndarray, lams: np.ndarray, alphas: np.ndarray) -> np
     out = np.empty((lams.shape[0], d.shape[0]))
     b = np.ones(d.shape[0])
     for t, lam in enumerate(lams):
-        a = 1.0 if t == 0 else alphas[t]
+        # equivalent mutant: any a with (1 - a) + a == 1 exactly (e.g. 2.0) at t = 0, where b = 1
+        a = 1.0 if t == 0 else alphas[t]  # pragma: no mutate
         b = shrink_factors(d, float(lam)) * ((1.0 - a) * b + a)
         out[t] = b
     return out
@@ -149,9 +150,9 @@ def filter_polynomials(alphas: np.ndarray, steps: int) -> np.ndarray:
 def shrink_factors(d: np.ndarray, lam: float) -> np.ndarray:
     """Diagonal of ``A = D (D + lam I)^-1`` (Borup eq. 11), including ``lam = 0`` and ``inf``."""
     if math.isinf(lam):
-        return np.zeros_like(d)
+        return np.zeros(d.shape)
     if lam == 0.0:
-        return (d > 0).astype(float)
+        return np.where(d > 0, 1.0, 0.0)
     return d / (d + lam)
 
 
