@@ -844,3 +844,12 @@ def test_schedule_length_message(name, unit):
     assert str(caught.value) == (
         f"total (the schedule length in {unit}s) is needed by the {name} schedule"
     )
+
+
+@pytest.mark.parametrize(("label_function", "loss"), [("softmax", "ce"), ("hardmax", "mse")])
+def test_general_loss_path_passes_epoch_and_step_to_the_rule(label_function, loss):
+    seen = []
+    rule = SelfDistillationTarget(label_function, _recording_schedule(seen))
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    SelfDistillationLoss(rule, loss)(logits, torch.tensor([0, 0]), SimpleNamespace(epoch=3, step=8))
+    assert seen == [(3, 8, 0.5)]
