@@ -784,3 +784,64 @@ def test_small_eigenvalues_are_kept_in_every_fold() -> None:
     H = [Xs @ np.linalg.solve(Xs.T @ Xs + lam * np.eye(2), Xs.T) for lam in lams]
     ref_g = [np.mean((ys - h @ ys) ** 2) / (1 - np.trace(h) / 24) ** 2 for h in H]
     np.testing.assert_allclose(g, ref_g, rtol=1e-3)
+
+
+def test_callable_scorer_sees_one_decision_column_for_two_classes_and_one_per_class() -> None:
+    """As scikit-learn's classifiers: shape (n,) for two classes, (n, n_classes) otherwise."""
+    seen: list[tuple[int, ...]] = []
+
+    def scorer(est, X_test, y_test) -> float:
+        seen.append(np.shape(est.decision_function(X_test)))
+        return 0.0
+
+    three = np.digitize(X3[:, 1], [-0.5, 0.5])
+    for labels, ndim in ((yb3, 1), (three, 2)):
+        seen.clear()
+        SelfDistilledKernelClassifierCV(
+            gammas=[0.5], lams=[0.1], alphas=[0.5], max_steps=1, cv=2, scoring=scorer
+        ).fit(X3, labels)
+        assert len(seen) == 2 and all(len(s) == ndim for s in seen)
+        assert ndim == 1 or all(s[1] == 3 for s in seen)
+
+
+def test_n_components_classifier_takes_string_labels_as_the_exact_search() -> None:
+    names = np.array(["high", "low", "mid"])[np.digitize(y, [-0.3, 0.4])]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    kw = dict(**NY_KW, max_steps=2, cv=cv)
+    exact = SelfDistilledKernelClassifierCV(**kw).fit(Xp, names)
+    ny = SelfDistilledKernelClassifierCV(**kw, n_components=12, random_state=0).fit(Xp, names)
+    np.testing.assert_array_equal(ny.classes_, ["high", "low", "mid"])
+    np.testing.assert_allclose(
+        ny.cv_results_["mean_test_score"], exact.cv_results_["mean_test_score"], rtol=1e-12
+    )
+    np.testing.assert_array_equal(ny.predict(Xp), exact.predict(Xp))
+
+
+def test_n_components_block_size_and_dtype_reach_the_one_pass_search(monkeypatch) -> None:
+    import selfdistill.kernel.cv as cv_module
+
+    seen: dict[str, object] = {}
+    real = cv_module.nystrom_cv_scores
+
+    def spy(*args, **kwargs):
+        seen.update(dtype=kwargs["dtype"], block_size=kwargs["block_size"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv_module, "nystrom_cv_scores", spy)
+    search = SelfDistilledKernelRidgeCV(
+        **NY_KW, max_steps=2, cv=3, n_components=12, random_state=0, block_size=7, dtype="float32"
+    ).fit(Xp, y)
+    assert seen == {"dtype": "float32", "block_size": 7}
+    best = search.best_estimator_
+    assert (best.block_size, best.dtype) == (7, "float32")
+
+
+def test_n_components_refit_keeps_its_targets_for_the_limit() -> None:
+    """The refit from the search's statistics is a whole estimator: with alpha = 0 its limit
+    (Borup Thm 4.5) is the zero function, one column per target column."""
+    kw = dict(kernel="poly", degree=2, gammas=[0.5], lams=[0.3], alphas=[0.0], max_steps=2, cv=3)
+    ny = SelfDistilledKernelRidgeCV(**kw, n_components=12, random_state=0).fit(Xp, Y2)
+    np.testing.assert_array_equal(ny.best_estimator_.predict_limit(Xp), np.zeros((30, 2)))
+    labels = np.digitize(y, [-0.3, 0.4])
+    cl = SelfDistilledKernelClassifierCV(**kw, n_components=12, random_state=0).fit(Xp, labels)
+    np.testing.assert_array_equal(cl.best_estimator_.ridge_.predict_limit(Xp), np.zeros((30, 3)))

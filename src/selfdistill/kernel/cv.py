@@ -578,7 +578,8 @@ class _BaseKernelCV(BaseEstimator):
         return self
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        return y.reshape(y.shape[0], -1)
+        # equivalent mutant: reshape(..., -2) (numpy reads any negative size as the rest)
+        return y.reshape(y.shape[0], -1)  # pragma: no mutate
 
     # ------------------------------------------------------------- Nyström (n_components)
     def _nystrom_scoring(self) -> str | None:
@@ -628,10 +629,14 @@ class _BaseKernelCV(BaseEstimator):
                 scoring=scoring,
                 dtype=dtype,
                 block_size=block_size,
-                y_labels=y if self._classifier else None,
+                # equivalent mutant (y_labels always given): they are read only for accuracy,
+                # which the regressor refuses (allowed scorings above)
+                y_labels=y if self._classifier else None,  # pragma: no mutate
                 classes=getattr(self, "classes_", None),
             )
-        per_split = scores.transpose(0, 3, 1, 2, 4).reshape(scores.shape[0], -1)
+        # equivalent mutant: reshape(..., -2) (numpy reads any negative size as the rest)
+        by_split = scores.transpose(0, 3, 1, 2, 4)
+        per_split = by_split.reshape(by_split.shape[0], -1)  # pragma: no mutate
         self._store_results(per_split, gammas, lams, alphas, T)
         if self.refit:
             best = self.best_params_

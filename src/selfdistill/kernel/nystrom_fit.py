@@ -178,8 +178,13 @@ def fit_from_statistics(
             spec, lam, steps, val_basis, Y_val, clipped=mode == "optimal-clipped"
         )
         lams = np.full(steps, lam)
-    else:
+    elif mode in ("fixed", "sequence"):
         assert alphas is not None
         coefs = fixed_filters(spec, lam, alphas)
         lams = np.full(steps, lam)
+    else:
+        raise ValueError(
+            "mode must be 'fixed', 'sequence', 'optimal' or 'optimal-clipped' with a lam, "
+            f"got {mode!r}"
+        )
     return NystromFit(centres, spec, coefs, alphas, lams, B, status)
