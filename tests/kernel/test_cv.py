@@ -72,6 +72,7 @@ def _compare(ours, ref) -> None:
     np.testing.assert_array_equal(
         ours.cv_results_["rank_test_score"], ref.cv_results_["rank_test_score"]
     )
+    assert ours.cv_results_["rank_test_score"].dtype == np.int32  # as scikit-learn's
     assert ours.best_params_ == ref.best_params_
     assert ours.best_score_ == pytest.approx(ref.best_score_, rel=RTOL)
 

@@ -185,7 +185,7 @@ def _score_block(
                 for i in range(F.shape[1])
             ]
         )
-    Y = y_test.reshape(y_test.shape[0], -1)
+    Y = _columns(y_test)
     name = "neg_mean_squared_error" if scoring is None else scoring
     if isinstance(name, str) and name in _FAST_REGRESSION:
         return _FAST_REGRESSION[name](F, Y)
@@ -213,6 +213,19 @@ def _basis_filters(d: np.ndarray, lams: tuple[float, ...], steps: int) -> np.nda
     return W
 
 
+def _columns(y: np.ndarray) -> np.ndarray:
+    """Targets as columns: a 1-D ``y`` is one column, a 2-D one as it is."""
+    return y[:, None] if y.ndim == 1 else y
+
+
+def _per_split(scores: np.ndarray) -> np.ndarray:
+    """Scores of shape (split, gamma, lam, alpha, steps) as (split, candidate), candidates in
+    scikit-learn's ParameterGrid order (keys sorted: alpha, gamma, lam, steps)."""
+    by_split = scores.transpose(0, 3, 1, 2, 4)
+    # equivalent mutant: reshape(..., -2) (numpy reads any negative size as the rest)
+    return by_split.reshape(by_split.shape[0], -1)  # pragma: no mutate
+
+
 def _candidate_predictions(
     K_train: np.ndarray,
     K_test: np.ndarray,
@@ -226,6 +239,7 @@ def _candidate_predictions(
     """
     d, V = eigh_descending(K_train, rtol=0.0)  # negative rounding noise -> 0; nothing else cut
     P = K_test @ V  # (n_test, n)
+    n_test = P.shape[0]
     Z = V.T @ Y  # (n, q)
     n, q = Z.shape
     n_alpha, steps, _ = poly.shape
@@ -234,15 +248,16 @@ def _candidate_predictions(
     W = _basis_filters(d, lams, steps)
     # equivalent: a lower bound of 2 (either max) only changes how the lams are chunked
     per_lam = max(1, _CHUNK_ELEMENTS // max(1, n * steps * q))  # pragma: no mutate
-    for start in range(0, len(lams), per_lam):
+    # equivalent mutant: a step of 1 re-yields overlapping chunks (same values, more work)
+    for start in range(0, len(lams), per_lam):  # pragma: no mutate
         block = W[:, start : start + per_lam, :]  # (n, L, T)
         L = block.shape[1]
         R = (block[:, :, :, None] * Z[:, None, None, :]).reshape(n, L * steps * q)
-        H = (P @ R).reshape(-1, L, steps, q)  # basis predictions
+        H = (P @ R).reshape(n_test, L, steps, q)  # basis predictions
         for i in range(L):
             # F[e, c, q] = sum_j coef[c, j] H[e, j, q], as one GEMM over (e, q)
-            Hj = np.ascontiguousarray(H[:, i, :, :].transpose(1, 0, 2)).reshape(steps, -1)
-            F = (coef @ Hj).reshape(m, -1, q).transpose(1, 0, 2)  # (n_test, m, q) view
+            Hj = np.ascontiguousarray(H[:, i, :, :].transpose(1, 0, 2)).reshape(steps, n_test * q)
+            F = (coef @ Hj).reshape(m, n_test, q).transpose(1, 0, 2)  # (n_test, m, q) view
             yield start + i, F
 
 
@@ -267,7 +282,7 @@ def _split_scores(
     if classifier:
         classes, Y = pm_one_targets(y[train], name="y of a training fold (cv)")
     else:
-        Y = y[train].reshape(train.shape[0], -1)
+        Y = _columns(y[train])
     n_alpha, steps, _ = poly.shape
     out = np.empty((len(lams), n_alpha * steps))
     for l_idx, F in _candidate_predictions(K_train, K_test, Y, lams, poly):
@@ -570,16 +585,14 @@ class _BaseKernelCV(BaseEstimator):
             ]
             raw = Parallel(n_jobs=self.n_jobs)(jobs)
             scores = np.asarray(raw).reshape(len(splits), n_g, n_l, n_a, T)
-        # candidate order of sklearn's ParameterGrid: keys sorted (alpha, gamma, lam, steps)
-        per_split = scores.transpose(0, 3, 1, 2, 4).reshape(scores.shape[0], -1)
+        per_split = _per_split(scores)
         self._store_results(per_split, gammas, lams, alphas, T)
         if self.refit:
             self.best_estimator_ = self._estimator(ridge_args, **self.best_params_).fit(X, y)
         return self
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        # equivalent mutant: reshape(..., -2) (numpy reads any negative size as the rest)
-        return y.reshape(y.shape[0], -1)  # pragma: no mutate
+        return _columns(y)
 
     # ------------------------------------------------------------- Nyström (n_components)
     def _nystrom_scoring(self) -> str | None:
@@ -634,9 +647,7 @@ class _BaseKernelCV(BaseEstimator):
                 y_labels=y if self._classifier else None,  # pragma: no mutate
                 classes=getattr(self, "classes_", None),
             )
-        # equivalent mutant: reshape(..., -2) (numpy reads any negative size as the rest)
-        by_split = scores.transpose(0, 3, 1, 2, 4)
-        per_split = by_split.reshape(by_split.shape[0], -1)  # pragma: no mutate
+        per_split = _per_split(scores)
         self._store_results(per_split, gammas, lams, alphas, T)
         if self.refit:
             best = self.best_params_
@@ -699,7 +710,9 @@ class _BaseKernelCV(BaseEstimator):
         results: dict[str, Any] = {"params": grid}
         for key in ("gamma", "lam", "alpha", "steps"):
             values = [p[key] for p in grid]  # all None (gamma) or all numbers: dtype object or not
-            results[f"param_{key}"] = np.ma.MaskedArray(np.array(values), mask=False)
+            # equivalent mutant: mask=None (numpy builds the same all-False mask array)
+            column = np.array(values)
+            results[f"param_{key}"] = np.ma.MaskedArray(column, mask=False)  # pragma: no mutate
         if self.cv != "gcv":
             for k in range(per_split.shape[0]):
                 results[f"split{k}_test_score"] = per_split[k]
