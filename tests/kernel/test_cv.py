@@ -846,3 +846,46 @@ def test_n_components_refit_keeps_its_targets_for_the_limit() -> None:
     labels = np.digitize(y, [-0.3, 0.4])
     cl = SelfDistilledKernelClassifierCV(**kw, n_components=12, random_state=0).fit(Xp, labels)
     np.testing.assert_array_equal(cl.best_estimator_.ridge_.predict_limit(Xp), np.zeros((30, 3)))
+
+
+def test_one_gamma_given_as_a_kernel_parameter_is_the_grid_and_not_passed_twice() -> None:
+    kw = dict(lams=[0.1], alphas=[0.5], max_steps=2, cv=3)
+    one = SelfDistilledKernelRidgeCV(**kw, gamma=0.3).fit(X, y)
+    grid = SelfDistilledKernelRidgeCV(**kw, gammas=[0.3]).fit(X, y)
+    np.testing.assert_allclose(
+        one.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"], rtol=1e-12
+    )
+    best = one.best_estimator_.get_params()
+    assert best["gamma"] == 0.3 and best["kernel_params"] is None
+    for refit in (True, False):  # checked before the search, not only by the refit
+        with pytest.raises(ValueError) as info:
+            SelfDistilledKernelRidgeCV(**kw, gamma=-1.0, refit=refit).fit(X, y)
+        assert str(info.value) == "gamma (kernel='rbf') must be in (0, inf), got -1.0"
+
+
+def test_fit_inputs_are_checked_and_cast_as_the_estimators_do() -> None:
+    pd = pytest.importorskip("pandas")
+    kw = dict(lams=[0.1], alphas=[0.5], max_steps=2, cv=3)
+    frame = pd.DataFrame({"a": X[:, 0], "b": ["x"] * len(X)})
+    with pytest.raises(ValueError) as info:
+        SelfDistilledKernelRidgeCV(**kw).fit(frame, y)
+    assert str(info.value) == (
+        "X must hold numbers only; column(s) 'b' (str) hold text, dates or categories: "
+        "encode them as numbers or drop them"
+    )
+    with pytest.raises(ValueError) as info:
+        SelfDistilledKernelRidgeCV(**kw, kernel="precomputed").fit(X, y)
+    assert str(info.value) == (
+        'X must be a square kernel matrix for kernel="precomputed", got shape (30, 3)'
+    )
+    # float32 inputs and object-dtype numeric targets are cast to float64, as scikit-learn's
+    # regressors do: the same scores and float64 predictions
+    ref = SelfDistilledKernelRidgeCV(**kw).fit(X, y)
+    for Xc, yc in ((X.astype(np.float32), y), (X, y.astype(object))):
+        got = SelfDistilledKernelRidgeCV(**kw).fit(Xc, yc)
+        expected = ref.cv_results_["mean_test_score"]
+        if Xc.dtype == np.float32:  # the inputs themselves are rounded to float32
+            expected = SelfDistilledKernelRidgeCV(**kw).fit(Xc.astype(np.float64), y)
+            expected = expected.cv_results_["mean_test_score"]
+        np.testing.assert_allclose(got.cv_results_["mean_test_score"], expected, rtol=1e-12)
+        assert got.predict(X).dtype == np.float64

@@ -548,8 +548,9 @@ class _BaseKernelCV(BaseEstimator):
             y,
             dtype=np.float64,
             multi_output=not self._classifier,
-            y_numeric=not self._classifier,
-            ensure_min_samples=1,
+            # equivalent: y_numeric None (falsy) or dropped: the regressor's _validate_y casts
+            # its targets to float64, the classifier's are labels (y_numeric False)
+            y_numeric=not self._classifier,  # pragma: no mutate
         )
         check_kernel_input(self.kernel, "X", X, fit=True)
         y = self._validate_y(y)
