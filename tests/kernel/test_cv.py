@@ -806,7 +806,8 @@ def test_callable_scorer_sees_one_decision_column_for_two_classes_and_one_per_cl
 
 
 def test_n_components_classifier_takes_string_labels_as_the_exact_search() -> None:
-    names = np.array(["high", "low", "mid"])[np.digitize(y, [-0.3, 0.4])]
+    # object dtype, as a pandas column of strings gives (a numeric check would try float())
+    names = np.array(["high", "low", "mid"], dtype=object)[np.digitize(y, [-0.3, 0.4])]
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     kw = dict(**NY_KW, max_steps=2, cv=cv)
     exact = SelfDistilledKernelClassifierCV(**kw).fit(Xp, names)
