@@ -890,3 +890,29 @@ def test_fit_inputs_are_checked_and_cast_as_the_estimators_do() -> None:
             expected = expected.cv_results_["mean_test_score"]
         np.testing.assert_allclose(got.cv_results_["mean_test_score"], expected, rtol=1e-12)
         assert got.predict(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("n_components", [None, 12])
+def test_a_string_cv_other_than_gcv_is_named_in_the_message(n_components) -> None:
+    search = SelfDistilledKernelRidgeCV(
+        kernel="poly", degree=2, cv="folds", n_components=n_components, random_state=0
+    )
+    with pytest.raises(ValueError) as info:
+        search.fit(Xp, y)
+    assert str(info.value) == "cv must be one of 'gcv', got 'folds'"
+
+
+def test_n_jobs_reaches_joblib(monkeypatch) -> None:
+    import selfdistill.kernel.cv as cv_module
+
+    seen: list[object] = []
+    real = cv_module.Parallel
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("n_jobs"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv_module, "Parallel", spy)
+    with parallel_config(backend="threading"):
+        SelfDistilledKernelRidgeCV(lams=[0.1], alphas=[0.5], max_steps=2, cv=3, n_jobs=2).fit(X, y)
+    assert seen == [2]
