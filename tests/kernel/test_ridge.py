@@ -295,7 +295,9 @@ def test_indefinite_kernel_falls_back_to_lu() -> None:
     K = (Q * np.array([3.0, 2.0, 1.0, 0.5, 0.2, -0.1, -0.9, -2.0])) @ Q.T
     K = 0.5 * (K + K.T)
     y = rng.normal(size=8)
+    K_given = K.copy()
     est = SelfDistilledKernelRidge(kernel="precomputed", lam=0.5, steps=3, alpha=0.2).fit(K, y)
+    np.testing.assert_array_equal(K, K_given)  # the user's matrix is not overwritten
     expected, _ = brute_force(K, K, y, 0.5, [np.nan, 0.2, 0.2])
     assert_rel(np.array(list(est.staged_predict(K))), expected)
 

@@ -457,10 +457,10 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         A = K.copy() if self.kernel == "precomputed" else K  # pragma: no mutate
         A[np.diag_indices_from(A)] += lam
         try:
-            # A is not overwritten: the LU fallback below factors the same K + lam I
-            # pragma: no mutate start  # equivalent: check_finite only scans for NaN/inf, and
-            # K + lam I is finite
-            factor = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
+            # Cholesky in place (no second n x n array); the LU fallback below rebuilds K + lam I
+            # pragma: no mutate start  # equivalent: overwrite_a (memory only) and check_finite
+            # (it only scans for NaN/inf, and K + lam I is finite)
+            factor = scipy.linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
             # pragma: no mutate end
             L = np.asfortranarray(factor[0])  # lower triangle holds L
 
@@ -479,6 +479,9 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                 return dtrsv(L, x, lower=1, trans=1)[:, None]  # pragma: no mutate
 
         except scipy.linalg.LinAlgError:  # an indefinite kernel (e.g. sigmoid): plain LU
+            # the failed Cholesky may have overwritten A: K + lam I afresh, never the user's K
+            A = self.X_fit_.copy() if self.kernel == "precomputed" else self._kernel(self.X_fit_)
+            A[np.diag_indices_from(A)] += lam
             # pragma: no mutate start  # equivalent: A is not used after (overwrite or not) and
             # is finite (check_finite only scans for NaN/inf)
             lu = scipy.linalg.lu_factor(A, overwrite_a=True, check_finite=False)
