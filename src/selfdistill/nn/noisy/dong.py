@@ -91,15 +91,20 @@ def ramp(outputs: Tensor, rho: float = 0.0) -> Tensor:
 
     where ρ < 1/2 is the largest per-cluster fraction of wrong labels (ρ = 0: ``clip(x, −1, 1)``).
     """
+    rho = _check_rho(rho)
+    return torch.clamp(outputs / (1.0 - 2.0 * rho), -1.0, 1.0)
+
+
+def _check_rho(rho: float) -> float:
+    """``rho`` in ``[0, 1/2)``: the ramp's largest per-cluster fraction of wrong labels."""
     # equivalent mutant: high_inclusive=None is falsy like False (same open bound, same message)
-    rho = check_real(
+    return check_real(
         "rho",
         rho,
         low=0.0,
         high=0.5,
         high_inclusive=False,  # pragma: no mutate
     )
-    return torch.clamp(outputs / (1.0 - 2.0 * rho), -1.0, 1.0)
 
 
 def make_label_function(
@@ -123,14 +128,7 @@ def make_label_function(
             low_inclusive=False,  # pragma: no mutate
         )
         return lambda outputs: softmax_labels(outputs, temperature)
-    # equivalent mutant: high_inclusive=None is falsy like False (same open bound, same message)
-    rho = check_real(
-        "rho",
-        rho,
-        low=0.0,
-        high=0.5,
-        high_inclusive=False,  # pragma: no mutate
-    )
+    rho = _check_rho(rho)
     return lambda outputs: ramp(outputs, rho)
 
 
