@@ -616,7 +616,7 @@ def test_softmax_labels_message_for_scalar_outputs(shape):
 
 
 @pytest.mark.parametrize("rho", [-0.1, 0.5])
-def test_ramp_and_its_factory_refuse_rho_outside_zero_half(rho):
+def test_ramp_and_its_factory_refuse_rho_outside_the_half_open_interval(rho):
     message = f"rho must be in [0, 0.5), got {rho!r}"
     with pytest.raises(ValueError) as caught:
         ramp(torch.tensor([0.3]), rho)
@@ -624,6 +624,14 @@ def test_ramp_and_its_factory_refuse_rho_outside_zero_half(rho):
     with pytest.raises(ValueError) as caught:  # at construction, before any output is seen
         make_label_function("ramp", rho=rho)
     assert str(caught.value) == message
+
+
+def test_ramp_and_its_factory_accept_rho_just_below_one_half():
+    rho = math.nextafter(0.5, 0.0)  # the open bound: the largest rho allowed
+    x = torch.tensor([-1.0, 0.0, 1e-17], dtype=torch.float64)
+    expected = torch.clamp(x / (1.0 - 2.0 * rho), -1.0, 1.0)
+    assert torch.equal(ramp(x, rho), expected)
+    assert torch.equal(make_label_function("ramp", rho=rho)(x), expected)
 
 
 @pytest.mark.parametrize("temperature", [0.0, -1.0])
