@@ -390,13 +390,8 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together")
             check_numeric_columns(X_val, "X_val")
-            # equivalent: dtype dropped (every kernel promotes X_val to float64 against the
-            # float64 X_fit_ / centres): the call line is marked
-            Xv = check_array(  # pragma: no mutate
-                X_val,
-                dtype=np.float64,
-                input_name="X_val",
-            )
+            # equivalent: dtype dropped (kernels promote X_val against the float64 X_fit_)
+            Xv = check_array(X_val, dtype=np.float64, input_name="X_val")  # pragma: no mutate
             if Xv.shape[1] != self.n_features_in_:
                 raise ValueError(
                     f"X_val must have {self.n_features_in_} features like X, got {Xv.shape[1]}"
