@@ -48,7 +48,12 @@ from .nystrom import select_centres
 from .nystrom_cv import SUM_SCORINGS, nystrom_cv_scores, nystrom_fold_spectrum, nystrom_pass
 from .nystrom_estimator import check_nystrom_params, validate_nystrom_input
 from .nystrom_fit import check_centres_count, fit_from_statistics
-from .ridge import SelfDistilledKernelRidge, check_kernel, check_kernel_input
+from .ridge import (
+    SelfDistilledKernelRidge,
+    check_kernel,
+    check_kernel_input,
+    target_columns,
+)
 from .spectral import b_recursion, eigh_descending, filter_polynomials, shrink_factors
 
 __all__ = [
@@ -185,7 +190,7 @@ def _score_block(
                 for i in range(F.shape[1])
             ]
         )
-    Y = _columns(y_test)
+    Y = target_columns(y_test)
     name = "neg_mean_squared_error" if scoring is None else scoring
     if isinstance(name, str) and name in _FAST_REGRESSION:
         return _FAST_REGRESSION[name](F, Y)
@@ -211,11 +216,6 @@ def _basis_filters(d: np.ndarray, lams: tuple[float, ...], steps: int) -> np.nda
         for j in range(1, steps):
             W[:, l_idx, j] = W[:, l_idx, j - 1] * A
     return W
-
-
-def _columns(y: np.ndarray) -> np.ndarray:
-    """Targets as columns: a 1-D ``y`` is one column, a 2-D one as it is."""
-    return y[:, None] if y.ndim == 1 else y
 
 
 def _per_split(scores: np.ndarray) -> np.ndarray:
@@ -282,7 +282,7 @@ def _split_scores(
     if classifier:
         classes, Y = pm_one_targets(y[train], name="y of a training fold (cv)")
     else:
-        Y = _columns(y[train])
+        Y = target_columns(y[train])
     n_alpha, steps, _ = poly.shape
     out = np.empty((len(lams), n_alpha * steps))
     for l_idx, F in _candidate_predictions(K_train, K_test, Y, lams, poly):
@@ -593,7 +593,7 @@ class _BaseKernelCV(BaseEstimator):
         return self
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        return _columns(y)
+        return target_columns(y)
 
     # ------------------------------------------------------------- Nyström (n_components)
     def _nystrom_scoring(self) -> str | None:

@@ -61,6 +61,7 @@ __all__ = [
     "SelfDistilledKernelRidge",
     "check_kernel",
     "check_kernel_input",
+    "target_columns",
 ]
 
 _OPTIMAL = ("optimal", "optimal-clipped")
@@ -91,6 +92,11 @@ def check_kernel_input(kernel: object, name: str, X: np.ndarray, *, fit: bool) -
                 f'{name} must be a symmetric kernel matrix for kernel="precomputed" '
                 f"(max |K - K^T| / max |K| <= {SYMMETRY_RTOL:g})"
             )
+
+
+def target_columns(y: np.ndarray) -> np.ndarray:
+    """Targets as columns: a 1-D ``y`` is one column, a 2-D one as it is."""
+    return y[:, None] if y.ndim == 1 else y
 
 
 def check_kernel(kernel: object) -> None:
@@ -379,7 +385,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
         # exactly, as this cast does
         y = np.asarray(y, dtype=np.float64)  # pragma: no mutate
         self._y_ndim = y.ndim
-        Y = y[:, None] if y.ndim == 1 else y
+        Y = target_columns(y)
         q = Y.shape[1]
         # equivalent: Xv, Yv are read only in the optimal modes, which need X_val and y_val
         Xv = Yv = None  # pragma: no mutate
@@ -405,7 +411,7 @@ class SelfDistilledKernelRidge(RegressorMixin, SelfDistilledKernelParams):
                 ensure_2d=False,
                 input_name="y_val",
             )
-            Yv = yv[:, None] if yv.ndim == 1 else yv
+            Yv = target_columns(yv)
             if Yv.shape != (Xv.shape[0], q):
                 raise ValueError(
                     f"y_val must have shape ({Xv.shape[0]}, {q}) matching X_val and y, "
